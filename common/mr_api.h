@@ -1,0 +1,23 @@
+/* mr_api.h - full method names of the RPC services in proto/. */
+#ifndef MR_API_H
+#define MR_API_H
+
+#define MR_REGISTRATION "/mcpreg.v1.Registration/"
+#define MR_M_CREATE_MCP_SERVER       MR_REGISTRATION "CreateMcpServer"
+#define MR_M_LIST_MCP_SERVERS        MR_REGISTRATION "ListMcpServers"
+#define MR_M_GET_MCP_SERVER          MR_REGISTRATION "GetMcpServer"
+#define MR_M_UPDATE_MCP_SERVER       MR_REGISTRATION "UpdateMcpServer"
+#define MR_M_DELETE_MCP_SERVER       MR_REGISTRATION "DeleteMcpServer"
+#define MR_M_REGISTER_OAUTH_PROVIDER MR_REGISTRATION "RegisterOAuthProvider"
+#define MR_M_CREATE_API_KEY          MR_REGISTRATION "CreateApiKey"
+#define MR_M_LIST_API_KEYS           MR_REGISTRATION "ListApiKeys"
+#define MR_M_REVOKE_API_KEY          MR_REGISTRATION "RevokeApiKey"
+
+#define MR_M_DISCOVER_AND_REGISTER                                             \
+    "/mcpreg.v1.Discovery/DiscoverAndRegister"
+
+/* MR_CALLBACK_PATH is appended to the public base URL to form the OAuth
+ * redirect URI that authorization sessions will serve. */
+#define MR_CALLBACK_PATH "/v1/deepagents/oauth/callback"
+
+#endif

@@ -1,0 +1,170 @@
+/* mr_log.c - JSON-lines logger: one write(2) per line. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mr_log.h"
+#include "mr_util.h"
+
+/* LINE_MAX_BYTES bounds one line; longer messages are cut. */
+#define LINE_MAX_BYTES 2048
+
+static const char *service_name = "mcpreg";
+static mr_log_level min_level = MR_LOG_INFO;
+static int out_fd = 1;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+/* line is a bounded output buffer; writes past its end are dropped. */
+typedef struct {
+    char buf[LINE_MAX_BYTES];
+    size_t len;
+} line;
+
+void
+mr_log_init(const char *service, mr_log_level level, int fd)
+{
+    service_name = service;
+    min_level = level;
+    out_fd = fd;
+}
+
+int
+mr_log_parse_level(const char *text, mr_log_level *level)
+{
+    for (int i = 0; i <= MR_LOG_ERROR; i++) {
+        if (strcmp(text, level_names[i]) == 0) {
+            *level = (mr_log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void
+put_raw(line *l, const char *s, size_t n)
+{
+    /* Keep room for the closing "}\n". */
+    size_t room = sizeof(l->buf) - 2 - l->len;
+
+    if (n > room) {
+        n = room;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void
+put_str(line *l, const char *s)
+{
+    put_raw(l, s, strlen(s));
+}
+
+/* put_escaped writes s as the body of a JSON string. Control bytes become
+ * \u escapes; other bytes pass through, so UTF-8 stays intact. */
+static void
+put_escaped(line *l, const char *s)
+{
+    char esc[8];
+
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            put_raw(l, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            put_raw(l, esc, 6);
+        } else {
+            put_raw(l, (const char *)&c, 1);
+        }
+    }
+}
+
+static void
+put_member(line *l, const char *name, const char *value)
+{
+    put_str(l, ",\"");
+    put_escaped(l, name);
+    put_str(l, "\":\"");
+    put_escaped(l, value);
+    put_str(l, "\"");
+}
+
+static void
+put_field(line *l, const mr_log_field *f)
+{
+    char num[32];
+
+    if (f->str != NULL) {
+        put_member(l, f->name, f->str);
+        return;
+    }
+    snprintf(num, sizeof(num), "%lld", f->num);
+    put_str(l, ",\"");
+    put_escaped(l, f->name);
+    put_str(l, "\":");
+    put_str(l, num);
+}
+
+static void
+vlog(mr_log_level level, const char *msg_id, const char *request_id,
+     const mr_log_field *fields, size_t nfields, const char *fmt, va_list ap)
+{
+    line l = {.len = 0};
+    char ts[32];
+    char msg[1024];
+
+    mr_format_time(mr_now_ms(), ts);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+
+    put_str(&l, "{\"ts\":\"");
+    put_str(&l, ts);
+    put_str(&l, "\"");
+    put_member(&l, "level", level_names[level]);
+    put_member(&l, "service", service_name);
+    put_member(&l, "msg_id", msg_id);
+    if (request_id != NULL && request_id[0] != '\0') {
+        put_member(&l, "request_id", request_id);
+    }
+    for (size_t i = 0; i < nfields; i++) {
+        put_field(&l, &fields[i]);
+    }
+    put_member(&l, "msg", msg);
+
+    l.buf[l.len++] = '}';
+    l.buf[l.len++] = '\n';
+    /* A failed log write has nowhere to be reported. */
+    (void)!write(out_fd, l.buf, l.len);
+}
+
+void
+mr_log(mr_log_level level, const char *msg_id, const char *request_id,
+       const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < min_level) {
+        return;
+    }
+    va_start(ap, fmt);
+    vlog(level, msg_id, request_id, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void
+mr_log_fields(mr_log_level level, const char *msg_id, const char *request_id,
+              const mr_log_field *fields, size_t nfields, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < min_level) {
+        return;
+    }
+    va_start(ap, fmt);
+    vlog(level, msg_id, request_id, fields, nfields, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,37 @@
+/* mr_opts.h - command-line flags with environment fall-backs. */
+#ifndef MR_OPTS_H
+#define MR_OPTS_H
+
+#include <stddef.h>
+
+/* mr_opt_type is the type of the variable an option writes. */
+typedef enum {
+    MR_OPT_STR,  /* const char * */
+    MR_OPT_INT,  /* long, decimal */
+    MR_OPT_BOOL, /* bool; "--name" sets true, env "1"/"true" too */
+} mr_opt_type;
+
+/*
+ * mr_opt describes one option: "--name VALUE" on the command line, else the
+ * environment variable env (may be NULL), else the variable's initial value,
+ * which is the default shown by --help.
+ */
+typedef struct {
+    const char *name;
+    const char *env;
+    mr_opt_type type;
+    void *value;
+    const char *help;
+} mr_opt;
+
+/*
+ * mr_opts_parse reads the environment, then argv, into the options. It
+ * stops at the first argument that is not an option and stores its index
+ * in *rest (argc when there is none). It returns 0 to go on, 1 when it
+ * printed --help (exit 0), and -1 when it printed an error (exit 2).
+ * String values point into argv or the environment; they are not copied.
+ */
+int mr_opts_parse(const mr_opt *opts, size_t nopts, int argc, char **argv,
+                  const char *usage, int *rest);
+
+#endif

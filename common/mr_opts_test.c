@@ -1,0 +1,100 @@
+/* mr_opts_test.c - flags, environment fall-backs and errors. */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "mr_opts.h"
+#include "mr_test.h"
+
+static const char *url;
+static long count;
+static bool demo;
+
+static const mr_opt opts[] = {
+    {"url", "MR_TEST_URL", MR_OPT_STR, &url, "where to listen"},
+    {"count", "MR_TEST_COUNT", MR_OPT_INT, &count, "how many"},
+    {"demo", NULL, MR_OPT_BOOL, &demo, "demo mode"},
+};
+
+static int
+parse(int argc, char **argv, int *rest)
+{
+    url = "default";
+    count = 7;
+    demo = false;
+    return mr_opts_parse(opts, 3, argc, argv, "usage: test", rest);
+}
+
+static void
+test_defaults_kept(void)
+{
+    char *argv[] = {"prog"};
+
+    unsetenv("MR_TEST_URL");
+    unsetenv("MR_TEST_COUNT");
+    MR_CHECK_INT(parse(1, argv, NULL), ==, 0);
+    MR_CHECK_STR(url, "default");
+    MR_CHECK_INT(count, ==, 7);
+    MR_CHECK(!demo);
+}
+
+static void
+test_flags_override_env(void)
+{
+    char *argv[] = {"prog", "--url", "tcp://x", "--count=3", "--demo"};
+
+    setenv("MR_TEST_URL", "from-env", 1);
+    setenv("MR_TEST_COUNT", "9", 1);
+    MR_CHECK_INT(parse(5, argv, NULL), ==, 0);
+    MR_CHECK_STR(url, "tcp://x");
+    MR_CHECK_INT(count, ==, 3);
+    MR_CHECK(demo);
+    unsetenv("MR_TEST_URL");
+    unsetenv("MR_TEST_COUNT");
+}
+
+static void
+test_env_used_without_flag(void)
+{
+    char *argv[] = {"prog"};
+
+    setenv("MR_TEST_COUNT", "12", 1);
+    MR_CHECK_INT(parse(1, argv, NULL), ==, 0);
+    MR_CHECK_INT(count, ==, 12);
+    unsetenv("MR_TEST_COUNT");
+}
+
+static void
+test_errors_reported(void)
+{
+    char *unknown[] = {"prog", "--nope"};
+    char *bad_int[] = {"prog", "--count", "x1"};
+    char *missing[] = {"prog", "--url"};
+    char *stray[] = {"prog", "stray"};
+
+    MR_CHECK_INT(parse(2, unknown, NULL), ==, -1);
+    MR_CHECK_INT(parse(3, bad_int, NULL), ==, -1);
+    MR_CHECK_INT(parse(2, missing, NULL), ==, -1);
+    MR_CHECK_INT(parse(2, stray, NULL), ==, -1);
+}
+
+static void
+test_rest_and_help(void)
+{
+    char *cmd[] = {"prog", "--demo", "key", "create"};
+    char *help[] = {"prog", "--help"};
+    int rest = 0;
+
+    MR_CHECK_INT(parse(4, cmd, &rest), ==, 0);
+    MR_CHECK_INT(rest, ==, 2);
+    MR_CHECK_INT(parse(2, help, NULL), ==, 1);
+}
+
+static const mr_test_case cases[] = {
+    {"defaults_kept", test_defaults_kept},
+    {"flags_override_env", test_flags_override_env},
+    {"env_used_without_flag", test_env_used_without_flag},
+    {"errors_reported", test_errors_reported},
+    {"rest_and_help", test_rest_and_help},
+};
+
+MR_TEST_MAIN(cases)

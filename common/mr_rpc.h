@@ -1,0 +1,156 @@
+/* mr_rpc.h - gRPC-style calls of protobuf-c messages over nng REQ/REP. */
+#ifndef MR_RPC_H
+#define MR_RPC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "mr_err.h"
+
+/*
+ * Every call is a Request envelope (method, request id, timeout, body) on a
+ * REQ socket and a Reply envelope (status, body) from a REP socket. Either
+ * side may listen or dial. Requests are never resent by nng: a call that
+ * gets no reply fails at its deadline, and the caller decides to retry.
+ */
+
+/* MR_RPC_ID_MAX is the longest request id carried, in bytes. */
+#define MR_RPC_ID_MAX 64
+
+/* mr_rpc_status is the outcome of a call as its caller sees it. */
+typedef struct {
+    mr_err err;
+    const char *detail;   /* never NULL; valid during the callback only */
+    uint32_t retry_after; /* seconds; 0 when a retry will not help */
+} mr_rpc_status;
+
+/* ---- server side ---- */
+
+typedef struct mr_rpc_server mr_rpc_server;
+typedef struct mr_rpc_call mr_rpc_call;
+
+/*
+ * mr_rpc_handler handles one call. It must finish the call exactly once,
+ * with mr_rpc_reply or mr_rpc_fail, now or later from any thread. It runs on
+ * an nng thread, so it must not block for long: a handler that waits for
+ * another service keeps the call and finishes it from that reply.
+ */
+typedef void (*mr_rpc_handler)(mr_rpc_call *call, void *arg);
+
+/* mr_rpc_method is one row of a server's dispatch table. */
+typedef struct {
+    const char *name; /* full name: "/mcpreg.v1.Registration/GetMcpServer" */
+    const ProtobufCMessageDescriptor *request;
+    mr_rpc_handler handler;
+} mr_rpc_method;
+
+/* mr_rpc_server_config holds the settings of mr_rpc_server_start. */
+typedef struct {
+    const char *url;  /* nng URL, such as "tcp://127.0.0.1:7401" */
+    bool dial;        /* dial url instead of listening on it */
+    int contexts;     /* calls handled at once */
+    uint32_t default_timeout_ms; /* for requests that carry none */
+    const mr_rpc_method *methods;
+    int nmethods;
+    void *arg; /* passed to every handler */
+    const char *name; /* for log lines, such as "registration" */
+} mr_rpc_server_config;
+
+/*
+ * mr_rpc_server_start opens a REP socket, listens or dials, and starts
+ * receiving on cfg->contexts contexts. The table and arg must outlive the
+ * server. It returns MR_EUNAVAILABLE when the address cannot be used, with
+ * the reason logged.
+ */
+mr_err mr_rpc_server_start(mr_rpc_server **out,
+                           const mr_rpc_server_config *cfg);
+
+/*
+ * mr_rpc_server_stop stops accepting calls, waits up to grace_ms for calls
+ * in progress to finish, then closes the socket and frees the server.
+ */
+void mr_rpc_server_stop(mr_rpc_server *server, int grace_ms);
+
+/* mr_rpc_request returns the decoded request message of call; it is owned
+ * by the call and freed when the call finishes. */
+const ProtobufCMessage *mr_rpc_request(const mr_rpc_call *call);
+
+/* mr_rpc_request_id returns the request id of call ("" when none). */
+const char *mr_rpc_request_id(const mr_rpc_call *call);
+
+/* mr_rpc_method_name returns the method name of call. */
+const char *mr_rpc_method_name(const mr_rpc_call *call);
+
+/* mr_rpc_deadline returns when the caller stops waiting, on mr_mono_ms's
+ * clock. */
+int64_t mr_rpc_deadline(const mr_rpc_call *call);
+
+/* mr_rpc_timeout_left returns the milliseconds left before the deadline,
+ * 0 when it has passed. */
+uint32_t mr_rpc_timeout_left(const mr_rpc_call *call);
+
+/* mr_rpc_reply finishes call with status OK and the response message, which
+ * the caller still owns (it is packed before the function returns). */
+void mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response);
+
+/*
+ * mr_rpc_fail finishes call with err. detail replaces the default detail of
+ * err when not NULL; it must hold no secret. retry_after is in seconds.
+ */
+void mr_rpc_fail(mr_rpc_call *call, mr_err err, const char *detail,
+                 uint32_t retry_after);
+
+/* ---- client side ---- */
+
+typedef struct mr_rpc_client mr_rpc_client;
+
+/*
+ * mr_rpc_done receives the outcome of an asynchronous call. On success,
+ * response is the decoded message, which the callback owns and frees with
+ * protobuf_c_message_free_unpacked(response, NULL); otherwise it is NULL.
+ * It runs on an nng thread and must not block.
+ */
+typedef void (*mr_rpc_done)(void *arg, const mr_rpc_status *status,
+                            ProtobufCMessage *response);
+
+/*
+ * mr_rpc_client_open opens a REQ socket that dials url (or listens on it
+ * when listen is true). The dialer redials by itself after a peer restarts.
+ */
+mr_err mr_rpc_client_open(mr_rpc_client **out, const char *url, bool listen);
+
+/* mr_rpc_client_close fails the calls in flight with MR_EUNAVAILABLE,
+ * closes the socket and frees the client. */
+void mr_rpc_client_close(mr_rpc_client *client);
+
+/* mr_rpc_client_peers returns how many peers are connected now. */
+int mr_rpc_client_peers(const mr_rpc_client *client);
+
+/*
+ * mr_rpc_call_async sends request to method and calls done exactly once:
+ * with the reply, or with MR_ETIMEDOUT after timeout_ms, or at once with
+ * MR_EUNAVAILABLE when no peer is connected. request_id may be NULL. It
+ * returns MR_OK, or an error (done is then not called) when the request
+ * cannot be packed or memory runs out.
+ */
+mr_err mr_rpc_call_async(mr_rpc_client *client, const char *method,
+                         const ProtobufCMessage *request,
+                         const ProtobufCMessageDescriptor *response_type,
+                         const char *request_id, uint32_t timeout_ms,
+                         mr_rpc_done done, void *arg);
+
+/*
+ * mr_rpc_call_sync is mr_rpc_call_async that waits. On success *response is
+ * the decoded message, owned by the caller. On failure *detail, when not
+ * NULL, receives a copy of the detail that the caller frees.
+ */
+mr_err mr_rpc_call_sync(mr_rpc_client *client, const char *method,
+                        const ProtobufCMessage *request,
+                        const ProtobufCMessageDescriptor *response_type,
+                        const char *request_id, uint32_t timeout_ms,
+                        ProtobufCMessage **response, char **detail,
+                        uint32_t *retry_after);
+
+#endif

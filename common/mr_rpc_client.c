@@ -1,0 +1,400 @@
+/* mr_rpc_client.c - the REQ side: one context and aio per call. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "mr_log.h"
+#include "mr_rpc.h"
+#include "mr_util.h"
+
+/* MAX_REPLY_BYTES bounds one reply envelope, such as a long server list. */
+#define MAX_REPLY_BYTES (16 * 1024 * 1024)
+
+struct mr_rpc_client {
+    nng_socket sock;
+    nng_mtx *mtx;
+    nng_cv *cv;
+    int peers;
+    int pending; /* calls whose done has not returned yet */
+};
+
+typedef enum {
+    PENDING_SEND,
+    PENDING_RECV,
+    PENDING_FAIL, /* failed before sending; err is set */
+} pending_state;
+
+/* pending is one call in flight; it frees itself after done returns. */
+typedef struct {
+    mr_rpc_client *client;
+    nng_ctx ctx;
+    bool ctx_open;
+    nng_aio *aio;
+    pending_state state;
+    mr_err err;
+    int64_t deadline;
+    const ProtobufCMessageDescriptor *response_type;
+    mr_rpc_done done;
+    void *arg;
+} pending;
+
+static void
+pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
+{
+    mr_rpc_client *client = arg;
+
+    (void)pipe;
+    nng_mtx_lock(client->mtx);
+    client->peers += event == NNG_PIPE_EV_ADD_POST ? 1 : -1;
+    nng_mtx_unlock(client->mtx);
+}
+
+/* nng_error returns the project error for an nng failure of a call. */
+static mr_err
+nng_error(int rv)
+{
+    return rv == NNG_ETIMEDOUT ? MR_ETIMEDOUT : MR_EUNAVAILABLE;
+}
+
+static void
+finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
+{
+    mr_rpc_client *client = p->client;
+
+    p->done(p->arg, status, response);
+
+    if (p->ctx_open) {
+        nng_ctx_close(p->ctx);
+    }
+    nng_aio_reap(p->aio);
+    free(p);
+
+    nng_mtx_lock(client->mtx);
+    client->pending--;
+    nng_cv_wake(client->cv);
+    nng_mtx_unlock(client->mtx);
+}
+
+static void
+finish_error(pending *p, mr_err err, const char *detail, uint32_t retry)
+{
+    mr_rpc_status status = {err, detail ? detail : mr_strerror(err), retry};
+
+    finish(p, &status, NULL);
+}
+
+/* finish_reply decodes the Reply envelope in msg and completes the call. */
+static void
+finish_reply(pending *p, nng_msg *msg)
+{
+    Mcpreg__V1__Reply *reply;
+    ProtobufCMessage *response = NULL;
+    mr_rpc_status status = {MR_OK, "", 0};
+
+    reply = mcpreg__v1__reply__unpack(NULL, nng_msg_len(msg),
+                                      nng_msg_body(msg));
+    nng_msg_free(msg);
+    if (reply == NULL) {
+        finish_error(p, MR_EINTERNAL, "Retry later: undecodable RPC reply", 1);
+        return;
+    }
+
+    if (reply->status != NULL &&
+        reply->status->code != MCPREG__V1__CODE__OK) {
+        status.err = mr_err_from_code(reply->status->error);
+        status.detail = reply->status->detail;
+        status.retry_after = reply->status->retry_after_seconds;
+    } else {
+        response = protobuf_c_message_unpack(p->response_type, NULL,
+                                             reply->body.len,
+                                             reply->body.data);
+        if (response == NULL) {
+            status.err = MR_EINTERNAL;
+            status.detail = "Retry later: undecodable RPC response body";
+        }
+    }
+
+    finish(p, &status, response);
+    mcpreg__v1__reply__free_unpacked(reply, NULL);
+}
+
+static void
+pending_cb(void *arg)
+{
+    pending *p = arg;
+    int rv = nng_aio_result(p->aio);
+    int64_t left;
+
+    if (p->state == PENDING_FAIL) {
+        finish_error(p, p->err, NULL, 1);
+        return;
+    }
+    if (rv != 0) {
+        if (p->state == PENDING_SEND) {
+            nng_msg_free(nng_aio_get_msg(p->aio));
+        }
+        finish_error(p, nng_error(rv), NULL, 1);
+        return;
+    }
+    if (p->state == PENDING_RECV) {
+        finish_reply(p, nng_aio_get_msg(p->aio));
+        return;
+    }
+
+    /* The request is on its way; wait for the rest of the deadline. */
+    left = p->deadline - mr_mono_ms();
+    p->state = PENDING_RECV;
+    nng_aio_set_timeout(p->aio, left > 0 ? (nng_duration)left : 1);
+    nng_ctx_recv(p->ctx, p->aio);
+}
+
+/* pack_envelope builds the Request message for the call. */
+static nng_msg *
+pack_envelope(const char *method, const ProtobufCMessage *request,
+              const char *request_id, uint32_t timeout_ms)
+{
+    Mcpreg__V1__Request env = MCPREG__V1__REQUEST__INIT;
+    size_t len = protobuf_c_message_get_packed_size(request);
+    uint8_t *body = malloc(len ? len : 1);
+    nng_msg *msg = NULL;
+
+    if (body == NULL) {
+        return NULL;
+    }
+    protobuf_c_message_pack(request, body);
+    env.method = (char *)method;
+    env.request_id = (char *)(request_id ? request_id : "");
+    env.timeout_ms = timeout_ms;
+    env.body.data = body;
+    env.body.len = len;
+
+    if (nng_msg_alloc(&msg, mcpreg__v1__request__get_packed_size(&env)) ==
+        0) {
+        mcpreg__v1__request__pack(&env, nng_msg_body(msg));
+    }
+    free(body);
+    return msg;
+}
+
+/* begin registers a new call; it returns false when no peer is
+ * connected, so the call can fail without waiting for its deadline. */
+static bool
+begin(mr_rpc_client *client)
+{
+    bool connected;
+
+    nng_mtx_lock(client->mtx);
+    client->pending++;
+    connected = client->peers > 0;
+    nng_mtx_unlock(client->mtx);
+    return connected;
+}
+
+mr_err
+mr_rpc_call_async(mr_rpc_client *client, const char *method,
+                  const ProtobufCMessage *request,
+                  const ProtobufCMessageDescriptor *response_type,
+                  const char *request_id, uint32_t timeout_ms,
+                  mr_rpc_done done, void *arg)
+{
+    pending *p = calloc(1, sizeof(*p));
+    nng_msg *msg = NULL;
+
+    if (p == NULL || nng_aio_alloc(&p->aio, pending_cb, p) != 0) {
+        free(p);
+        return MR_ENOMEM;
+    }
+    msg = pack_envelope(method, request, request_id, timeout_ms);
+    if (msg == NULL || nng_ctx_open(&p->ctx, client->sock) != 0) {
+        nng_msg_free(msg);
+        nng_aio_free(p->aio);
+        free(p);
+        return MR_ENOMEM;
+    }
+
+    p->ctx_open = true;
+    p->client = client;
+    p->deadline = mr_mono_ms() + timeout_ms;
+    p->response_type = response_type;
+    p->done = done;
+    p->arg = arg;
+
+    if (!begin(client)) {
+        /* Completed from an nng thread, so done never runs inside the
+         * caller's locks. */
+        nng_msg_free(msg);
+        p->state = PENDING_FAIL;
+        p->err = MR_EUNAVAILABLE;
+        nng_sleep_aio(0, p->aio);
+        return MR_OK;
+    }
+
+    p->state = PENDING_SEND;
+    nng_aio_set_timeout(p->aio, (nng_duration)timeout_ms);
+    nng_aio_set_msg(p->aio, msg);
+    nng_ctx_send(p->ctx, p->aio);
+    return MR_OK;
+}
+
+mr_err
+mr_rpc_client_open(mr_rpc_client **out, const char *url, bool listen)
+{
+    mr_rpc_client *client = calloc(1, sizeof(*client));
+    int rv;
+
+    *out = NULL;
+    if (client == NULL) {
+        return MR_ENOMEM;
+    }
+    rv = nng_mtx_alloc(&client->mtx);
+    if (rv == 0) {
+        rv = nng_cv_alloc(&client->cv, client->mtx);
+    }
+    if (rv == 0) {
+        rv = nng_req0_open(&client->sock);
+    }
+    if (rv != 0) {
+        goto out;
+    }
+
+    /* Never resend: a resent discovery job could register a second
+     * client. A call that gets no reply fails at its deadline instead. */
+    nng_socket_set_ms(client->sock, NNG_OPT_REQ_RESENDTIME,
+                      NNG_DURATION_INFINITE);
+    nng_socket_set_size(client->sock, NNG_OPT_RECVMAXSZ, MAX_REPLY_BYTES);
+    nng_socket_set_ms(client->sock, NNG_OPT_RECONNMINT, 100);
+    nng_socket_set_ms(client->sock, NNG_OPT_RECONNMAXT, 2000);
+    nng_pipe_notify(client->sock, NNG_PIPE_EV_ADD_POST, pipe_event, client);
+    nng_pipe_notify(client->sock, NNG_PIPE_EV_REM_POST, pipe_event, client);
+
+    if (listen) {
+        rv = nng_listen(client->sock, url, NULL, 0);
+    } else {
+        rv = nng_dial(client->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    }
+
+out:
+    if (rv != 0) {
+        MR_ERROR("rpc.client.open", NULL, "failed to %s %s: %s",
+                 listen ? "listen on" : "dial", url, nng_strerror(rv));
+        mr_rpc_client_close(client);
+        return MR_EUNAVAILABLE;
+    }
+    *out = client;
+    return MR_OK;
+}
+
+void
+mr_rpc_client_close(mr_rpc_client *client)
+{
+    if (client == NULL) {
+        return;
+    }
+
+    /* Closing the socket fails every call in flight; wait until their
+     * callbacks have returned before freeing what they use. */
+    nng_close(client->sock);
+    if (client->mtx != NULL && client->cv != NULL) {
+        nng_mtx_lock(client->mtx);
+        while (client->pending > 0) {
+            nng_cv_wait(client->cv);
+        }
+        nng_mtx_unlock(client->mtx);
+    }
+
+    if (client->cv != NULL) {
+        nng_cv_free(client->cv);
+    }
+    if (client->mtx != NULL) {
+        nng_mtx_free(client->mtx);
+    }
+    free(client);
+}
+
+int
+mr_rpc_client_peers(const mr_rpc_client *client)
+{
+    int peers;
+
+    nng_mtx_lock(client->mtx);
+    peers = client->peers;
+    nng_mtx_unlock(client->mtx);
+    return peers;
+}
+
+/* sync_wait is the rendezvous of mr_rpc_call_sync with its callback. */
+typedef struct {
+    nng_mtx *mtx;
+    nng_cv *cv;
+    bool done;
+    mr_err err;
+    char *detail;
+    uint32_t retry_after;
+    ProtobufCMessage *response;
+} sync_wait;
+
+static void
+sync_done(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
+{
+    sync_wait *w = arg;
+
+    nng_mtx_lock(w->mtx);
+    w->err = status->err;
+    w->detail = status->err != MR_OK ? strdup(status->detail) : NULL;
+    w->retry_after = status->retry_after;
+    w->response = response;
+    w->done = true;
+    nng_cv_wake(w->cv);
+    nng_mtx_unlock(w->mtx);
+}
+
+mr_err
+mr_rpc_call_sync(mr_rpc_client *client, const char *method,
+                 const ProtobufCMessage *request,
+                 const ProtobufCMessageDescriptor *response_type,
+                 const char *request_id, uint32_t timeout_ms,
+                 ProtobufCMessage **response, char **detail,
+                 uint32_t *retry_after)
+{
+    sync_wait w = {0};
+    mr_err err;
+
+    *response = NULL;
+    if (nng_mtx_alloc(&w.mtx) != 0 || nng_cv_alloc(&w.cv, w.mtx) != 0) {
+        err = MR_ENOMEM;
+        goto out;
+    }
+    err = mr_rpc_call_async(client, method, request, response_type,
+                            request_id, timeout_ms, sync_done, &w);
+    if (err != MR_OK) {
+        goto out;
+    }
+
+    nng_mtx_lock(w.mtx);
+    while (!w.done) {
+        nng_cv_wait(w.cv);
+    }
+    nng_mtx_unlock(w.mtx);
+    err = w.err;
+    *response = w.response;
+
+out:
+    if (detail != NULL) {
+        *detail = w.detail;
+    } else {
+        free(w.detail);
+    }
+    if (retry_after != NULL) {
+        *retry_after = w.retry_after;
+    }
+    if (w.cv != NULL) {
+        nng_cv_free(w.cv);
+    }
+    if (w.mtx != NULL) {
+        nng_mtx_free(w.mtx);
+    }
+    return err;
+}

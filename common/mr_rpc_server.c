@@ -1,0 +1,454 @@
+/* mr_rpc_server.c - the REP side: contexts, dispatch table, replies. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "mr_log.h"
+#include "mr_rpc.h"
+#include "mr_util.h"
+
+/* MAX_REQUEST_BYTES bounds one request envelope; nng drops larger ones. */
+#define MAX_REQUEST_BYTES (1024 * 1024)
+
+typedef enum {
+    CALL_RECV, /* waiting for a request */
+    CALL_BUSY, /* the handler owns the call */
+    CALL_SEND, /* the reply is being sent */
+    CALL_IDLE, /* stopped */
+} call_state;
+
+/* mr_rpc_call is one context of the server; it handles one call at a
+ * time and is reused for the next. */
+struct mr_rpc_call {
+    mr_rpc_server *server;
+    nng_ctx ctx;
+    nng_aio *aio;
+    call_state state;
+    const mr_rpc_method *method;
+    ProtobufCMessage *request;
+    int64_t deadline;
+    char request_id[MR_RPC_ID_MAX + 1];
+    char method_name[128];
+};
+
+struct mr_rpc_server {
+    nng_socket sock;
+    mr_rpc_server_config cfg;
+    mr_rpc_call *calls;
+    int ncalls;
+    nng_mtx *mtx;
+    nng_cv *cv;
+    int active; /* calls in CALL_BUSY or CALL_SEND */
+    bool stopping;
+};
+
+static void call_cb(void *arg);
+
+static const mr_rpc_method *
+find_method(const mr_rpc_server *server, const char *name)
+{
+    for (int i = 0; i < server->cfg.nmethods; i++) {
+        if (strcmp(server->cfg.methods[i].name, name) == 0) {
+            return &server->cfg.methods[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+copy_bounded(char *dst, size_t dstlen, const char *src)
+{
+    snprintf(dst, dstlen, "%s", src ? src : "");
+}
+
+/* send_reply packs a Reply envelope and sends it on the call's context. */
+static void
+send_reply(mr_rpc_call *call, const Mcpreg__V1__Reply *reply)
+{
+    size_t len = mcpreg__v1__reply__get_packed_size(reply);
+    nng_msg *msg = NULL;
+
+    if (nng_msg_alloc(&msg, len) != 0) {
+        /* Without memory the caller gets no reply and times out. */
+        MR_ERROR("rpc.reply.nomem", call->request_id,
+                 "failed to allocate a %zu-byte reply", len);
+        nng_mtx_lock(call->server->mtx);
+        call->state = CALL_SEND;
+        nng_mtx_unlock(call->server->mtx);
+        nng_aio_set_msg(call->aio, NULL);
+        nng_sleep_aio(0, call->aio);
+        return;
+    }
+
+    mcpreg__v1__reply__pack(reply, nng_msg_body(msg));
+    nng_mtx_lock(call->server->mtx);
+    call->state = CALL_SEND;
+    nng_mtx_unlock(call->server->mtx);
+    nng_aio_set_msg(call->aio, msg);
+    nng_ctx_send(call->ctx, call->aio);
+}
+
+void
+mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
+{
+    Mcpreg__V1__Reply reply = MCPREG__V1__REPLY__INIT;
+    Mcpreg__V1__Status status = MCPREG__V1__STATUS__INIT;
+    size_t len = protobuf_c_message_get_packed_size(response);
+    uint8_t *body = malloc(len ? len : 1);
+
+    if (body == NULL) {
+        mr_rpc_fail(call, MR_ENOMEM, NULL, 1);
+        return;
+    }
+    protobuf_c_message_pack(response, body);
+
+    status.code = MCPREG__V1__CODE__OK;
+    status.error = (char *)mr_err_code(MR_OK);
+    reply.status = &status;
+    reply.body.data = body;
+    reply.body.len = len;
+    send_reply(call, &reply);
+    free(body);
+}
+
+void
+mr_rpc_fail(mr_rpc_call *call, mr_err err, const char *detail,
+            uint32_t retry_after)
+{
+    Mcpreg__V1__Reply reply = MCPREG__V1__REPLY__INIT;
+    Mcpreg__V1__Status status = MCPREG__V1__STATUS__INIT;
+
+    status.code = mr_err_class(err);
+    status.error = (char *)mr_err_code(err);
+    status.detail = (char *)(detail ? detail : mr_strerror(err));
+    status.retry_after_seconds = retry_after;
+    reply.status = &status;
+    send_reply(call, &reply);
+}
+
+/* start_call decodes the envelope in msg and runs the handler, or fails
+ * the call when the request cannot be handled. */
+static void
+start_call(mr_rpc_call *call, nng_msg *msg)
+{
+    mr_rpc_server *server = call->server;
+    Mcpreg__V1__Request *env;
+    uint32_t timeout_ms;
+
+    env = mcpreg__v1__request__unpack(NULL, nng_msg_len(msg),
+                                      nng_msg_body(msg));
+    nng_msg_free(msg);
+    if (env == NULL) {
+        MR_WARN("rpc.request.invalid", NULL, "%s: undecodable request",
+                server->cfg.name);
+        mr_rpc_fail(call, MR_EINVALID_BODY, "Send a valid Request envelope",
+                    0);
+        return;
+    }
+
+    copy_bounded(call->request_id, sizeof(call->request_id),
+                 env->request_id);
+    copy_bounded(call->method_name, sizeof(call->method_name), env->method);
+    timeout_ms = env->timeout_ms ? env->timeout_ms
+                                 : server->cfg.default_timeout_ms;
+    call->deadline = mr_mono_ms() + timeout_ms;
+    call->method = find_method(server, env->method);
+
+    if (call->method == NULL) {
+        MR_WARN("rpc.method.unknown", call->request_id,
+                "%s: unknown method %s", server->cfg.name,
+                call->method_name);
+        mcpreg__v1__request__free_unpacked(env, NULL);
+        mr_rpc_fail(call, MR_EUNIMPLEMENTED, NULL, 0);
+        return;
+    }
+
+    call->request = protobuf_c_message_unpack(
+        call->method->request, NULL, env->body.len, env->body.data);
+    mcpreg__v1__request__free_unpacked(env, NULL);
+    if (call->request == NULL) {
+        MR_WARN("rpc.body.invalid", call->request_id,
+                "%s: undecodable body for %s", server->cfg.name,
+                call->method_name);
+        mr_rpc_fail(call, MR_EINVALID_BODY,
+                    "Send a request body of the method's message type", 0);
+        return;
+    }
+
+    call->method->handler(call, server->cfg.arg);
+}
+
+static void
+finish_send(mr_rpc_call *call)
+{
+    mr_rpc_server *server = call->server;
+    nng_msg *unsent = nng_aio_get_msg(call->aio);
+    bool stopping;
+
+    if (nng_aio_result(call->aio) != 0 && unsent != NULL) {
+        nng_msg_free(unsent);
+    }
+    nng_aio_set_msg(call->aio, NULL);
+    if (call->request != NULL) {
+        protobuf_c_message_free_unpacked(call->request, NULL);
+        call->request = NULL;
+    }
+
+    nng_mtx_lock(server->mtx);
+    server->active--;
+    stopping = server->stopping;
+    call->state = stopping ? CALL_IDLE : CALL_RECV;
+    nng_cv_wake(server->cv);
+    nng_mtx_unlock(server->mtx);
+
+    if (!stopping) {
+        nng_ctx_recv(call->ctx, call->aio);
+    }
+}
+
+static void
+finish_recv(mr_rpc_call *call)
+{
+    mr_rpc_server *server = call->server;
+    int rv = nng_aio_result(call->aio);
+
+    nng_mtx_lock(server->mtx);
+    if (rv != 0 || server->stopping) {
+        bool closed = rv == NNG_ECLOSED || rv == NNG_ECANCELED ||
+                      server->stopping;
+
+        if (rv == 0) {
+            nng_msg_free(nng_aio_get_msg(call->aio));
+        }
+        call->state = closed ? CALL_IDLE : CALL_RECV;
+        nng_mtx_unlock(server->mtx);
+        if (!closed) {
+            nng_ctx_recv(call->ctx, call->aio);
+        }
+        return;
+    }
+    call->state = CALL_BUSY;
+    server->active++;
+    nng_mtx_unlock(server->mtx);
+
+    start_call(call, nng_aio_get_msg(call->aio));
+}
+
+static void
+call_cb(void *arg)
+{
+    mr_rpc_call *call = arg;
+    call_state state;
+
+    nng_mtx_lock(call->server->mtx);
+    state = call->state;
+    nng_mtx_unlock(call->server->mtx);
+
+    if (state == CALL_RECV) {
+        finish_recv(call);
+    } else if (state == CALL_SEND) {
+        finish_send(call);
+    }
+}
+
+/* open_socket opens the REP socket and listens or dials; it returns 0 or
+ * an nng error, logged. */
+static int
+open_socket(mr_rpc_server *server)
+{
+    const mr_rpc_server_config *cfg = &server->cfg;
+    int rv;
+
+    rv = nng_rep0_open(&server->sock);
+    if (rv != 0) {
+        goto out;
+    }
+    nng_socket_set_size(server->sock, NNG_OPT_RECVMAXSZ, MAX_REQUEST_BYTES);
+    nng_socket_set_ms(server->sock, NNG_OPT_RECONNMINT, 100);
+    nng_socket_set_ms(server->sock, NNG_OPT_RECONNMAXT, 2000);
+
+    if (cfg->dial) {
+        /* NNG_FLAG_NONBLOCK: keep redialling in the background when the
+         * peer is not up yet. */
+        rv = nng_dial(server->sock, cfg->url, NULL, NNG_FLAG_NONBLOCK);
+    } else {
+        rv = nng_listen(server->sock, cfg->url, NULL, 0);
+    }
+
+out:
+    if (rv != 0) {
+        MR_ERROR("rpc.server.open", NULL, "%s: failed to %s %s: %s",
+                 cfg->name, cfg->dial ? "dial" : "listen on", cfg->url,
+                 nng_strerror(rv));
+    }
+    return rv;
+}
+
+static int
+start_contexts(mr_rpc_server *server)
+{
+    for (int i = 0; i < server->ncalls; i++) {
+        mr_rpc_call *call = &server->calls[i];
+        int rv;
+
+        call->server = server;
+        call->state = CALL_RECV;
+        rv = nng_aio_alloc(&call->aio, call_cb, call);
+        if (rv == 0) {
+            rv = nng_ctx_open(&call->ctx, server->sock);
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    for (int i = 0; i < server->ncalls; i++) {
+        nng_ctx_recv(server->calls[i].ctx, server->calls[i].aio);
+    }
+    return 0;
+}
+
+mr_err
+mr_rpc_server_start(mr_rpc_server **out, const mr_rpc_server_config *cfg)
+{
+    mr_rpc_server *server = calloc(1, sizeof(*server));
+    int ncalls = cfg->contexts > 0 ? cfg->contexts : 1;
+
+    *out = NULL;
+    if (server == NULL) {
+        return MR_ENOMEM;
+    }
+    server->cfg = *cfg;
+    server->ncalls = ncalls;
+    server->calls = calloc((size_t)ncalls, sizeof(*server->calls));
+    if (server->calls == NULL || nng_mtx_alloc(&server->mtx) != 0 ||
+        nng_cv_alloc(&server->cv, server->mtx) != 0) {
+        mr_rpc_server_stop(server, 0);
+        return MR_ENOMEM;
+    }
+
+    if (open_socket(server) != 0) {
+        mr_rpc_server_stop(server, 0);
+        return MR_EUNAVAILABLE;
+    }
+    if (start_contexts(server) != 0) {
+        mr_rpc_server_stop(server, 0);
+        return MR_ENOMEM;
+    }
+
+    MR_INFO("rpc.server.start", NULL, "%s: %s %s with %d contexts",
+            cfg->name, cfg->dial ? "dialling" : "listening on", cfg->url,
+            ncalls);
+    *out = server;
+    return MR_OK;
+}
+
+/* drain stops the idle contexts and waits up to grace_ms for the busy
+ * ones to send their replies; it returns how many are still busy. */
+static int
+drain(mr_rpc_server *server, int grace_ms)
+{
+    nng_time until = nng_clock() + (nng_time)grace_ms;
+    int active;
+
+    nng_mtx_lock(server->mtx);
+    server->stopping = true;
+    nng_mtx_unlock(server->mtx);
+
+    /* Only receives are cancelled; a reply being sent must still go out. */
+    for (int i = 0; i < server->ncalls; i++) {
+        mr_rpc_call *call = &server->calls[i];
+        bool receiving;
+
+        nng_mtx_lock(server->mtx);
+        receiving = call->state == CALL_RECV;
+        nng_mtx_unlock(server->mtx);
+        if (receiving && call->aio != NULL) {
+            nng_aio_cancel(call->aio);
+        }
+    }
+
+    nng_mtx_lock(server->mtx);
+    while (server->active > 0) {
+        if (nng_cv_until(server->cv, until) == NNG_ETIMEDOUT) {
+            MR_WARN("rpc.server.grace", NULL,
+                    "%s: %d calls still running after %d ms; closing",
+                    server->cfg.name, server->active, grace_ms);
+            break;
+        }
+    }
+    active = server->active;
+    nng_mtx_unlock(server->mtx);
+    return active;
+}
+
+void
+mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
+{
+    if (server == NULL) {
+        return;
+    }
+    if (server->calls != NULL && server->mtx != NULL &&
+        drain(server, grace_ms) > 0) {
+        /* Handlers still own calls and will reply into a closed socket,
+         * so the server's memory is left for the process exit to free. */
+        nng_close(server->sock);
+        return;
+    }
+
+    nng_close(server->sock);
+    for (int i = 0; i < server->ncalls && server->calls != NULL; i++) {
+        mr_rpc_call *call = &server->calls[i];
+
+        if (call->aio != NULL) {
+            nng_aio_free(call->aio);
+        }
+        if (call->request != NULL) {
+            protobuf_c_message_free_unpacked(call->request, NULL);
+        }
+    }
+
+    free(server->calls);
+    if (server->cv != NULL) {
+        nng_cv_free(server->cv);
+    }
+    if (server->mtx != NULL) {
+        nng_mtx_free(server->mtx);
+    }
+    free(server);
+}
+
+const ProtobufCMessage *
+mr_rpc_request(const mr_rpc_call *call)
+{
+    return call->request;
+}
+
+const char *
+mr_rpc_request_id(const mr_rpc_call *call)
+{
+    return call->request_id;
+}
+
+const char *
+mr_rpc_method_name(const mr_rpc_call *call)
+{
+    return call->method_name;
+}
+
+int64_t
+mr_rpc_deadline(const mr_rpc_call *call)
+{
+    return call->deadline;
+}
+
+uint32_t
+mr_rpc_timeout_left(const mr_rpc_call *call)
+{
+    int64_t left = call->deadline - mr_mono_ms();
+
+    return left > 0 ? (uint32_t)left : 0;
+}

@@ -1,0 +1,225 @@
+/* mr_rpc_test.c - the RPC layer over a real nng socket pair. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "mcpreg/v1/registration.pb-c.h"
+#include "mr_log.h"
+#include "mr_rpc.h"
+#include "mr_test.h"
+#include "mr_util.h"
+
+#define URL "inproc://mr_rpc_test"
+
+/* get_server answers with a server named after the requested id, or fails
+ * with not found for the id "missing". */
+static void
+get_server(mr_rpc_call *call, void *arg)
+{
+    const Mcpreg__V1__GetMcpServerRequest *req =
+        (const Mcpreg__V1__GetMcpServerRequest *)mr_rpc_request(call);
+    Mcpreg__V1__McpServer server = MCPREG__V1__MCP_SERVER__INIT;
+
+    (void)arg;
+    if (strcmp(req->id, "missing") == 0) {
+        mr_rpc_fail(call, MR_ESERVER_NOT_FOUND, "no such server", 0);
+        return;
+    }
+    server.id = req->id;
+    server.name = (char *)mr_rpc_request_id(call);
+    mr_rpc_reply(call, &server.base);
+}
+
+/* late_reply finishes a call from another thread after 200 ms, as a
+ * handler that waits for another service does. */
+static void
+late_reply(void *arg)
+{
+    mr_rpc_call *call = arg;
+    Mcpreg__V1__DeleteMcpServerResponse resp =
+        MCPREG__V1__DELETE_MCP_SERVER_RESPONSE__INIT;
+
+    nng_msleep(200);
+    resp.deleted = true;
+    mr_rpc_reply(call, &resp.base);
+}
+
+static void
+delete_server(mr_rpc_call *call, void *arg)
+{
+    nng_thread *thread = NULL;
+
+    (void)arg;
+    nng_thread_create(&thread, late_reply, call);
+    /* NOTE: the thread is leaked on purpose; the test process exits. */
+}
+
+static const mr_rpc_method methods[] = {
+    {"/t/Get", &mcpreg__v1__get_mcp_server_request__descriptor, get_server},
+    {"/t/Delete", &mcpreg__v1__delete_mcp_server_request__descriptor,
+     delete_server},
+};
+
+static mr_rpc_server *
+start_server(void)
+{
+    mr_rpc_server_config cfg = {
+        .url = URL,
+        .contexts = 4,
+        .default_timeout_ms = 1000,
+        .methods = methods,
+        .nmethods = 2,
+        .name = "test",
+    };
+    mr_rpc_server *server = NULL;
+
+    mr_util_init();
+    mr_log_init("test", MR_LOG_ERROR, 2);
+    MR_CHECK_INT(mr_rpc_server_start(&server, &cfg), ==, MR_OK);
+    return server;
+}
+
+static mr_rpc_client *
+open_client(void)
+{
+    mr_rpc_client *client = NULL;
+
+    MR_CHECK_INT(mr_rpc_client_open(&client, URL, false), ==, MR_OK);
+    for (int i = 0; i < 100 && mr_rpc_client_peers(client) == 0; i++) {
+        nng_msleep(10);
+    }
+    return client;
+}
+
+static mr_err
+call_get(mr_rpc_client *client, const char *method, const char *id,
+         Mcpreg__V1__McpServer **out, char **detail)
+{
+    Mcpreg__V1__GetMcpServerRequest req =
+        MCPREG__V1__GET_MCP_SERVER_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    mr_err err;
+
+    req.id = (char *)id;
+    err = mr_rpc_call_sync(client, method, &req.base,
+                           &mcpreg__v1__mcp_server__descriptor, "rid-1", 1000,
+                           &resp, detail, NULL);
+    *out = (Mcpreg__V1__McpServer *)resp;
+    return err;
+}
+
+static void
+test_reply_round_trip(void)
+{
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+    Mcpreg__V1__McpServer *got = NULL;
+
+    MR_CHECK_INT(call_get(client, "/t/Get", "abc", &got, NULL), ==, MR_OK);
+    MR_CHECK(got != NULL);
+    if (got != NULL) {
+        MR_CHECK_STR(got->id, "abc");
+        MR_CHECK_STR(got->name, "rid-1");
+        protobuf_c_message_free_unpacked(&got->base, NULL);
+    }
+
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+}
+
+static void
+test_error_travels(void)
+{
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+    Mcpreg__V1__McpServer *got = NULL;
+    char *detail = NULL;
+
+    MR_CHECK_INT(call_get(client, "/t/Get", "missing", &got, &detail), ==,
+                 MR_ESERVER_NOT_FOUND);
+    MR_CHECK(got == NULL);
+    MR_CHECK_STR(detail, "no such server");
+    free(detail);
+
+    MR_CHECK_INT(call_get(client, "/t/Nope", "x", &got, NULL), ==,
+                 MR_EUNIMPLEMENTED);
+
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+}
+
+static void
+test_late_reply_from_thread(void)
+{
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+    Mcpreg__V1__DeleteMcpServerRequest req =
+        MCPREG__V1__DELETE_MCP_SERVER_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    mr_err err;
+
+    err = mr_rpc_call_sync(client, "/t/Delete", &req.base,
+                           &mcpreg__v1__delete_mcp_server_response__descriptor,
+                           NULL, 2000, &resp, NULL, NULL);
+    MR_CHECK_INT(err, ==, MR_OK);
+    MR_CHECK(resp != NULL &&
+             ((Mcpreg__V1__DeleteMcpServerResponse *)resp)->deleted);
+    protobuf_c_message_free_unpacked(resp, NULL);
+
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+}
+
+static void
+test_deadline_exceeded(void)
+{
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+    Mcpreg__V1__DeleteMcpServerRequest req =
+        MCPREG__V1__DELETE_MCP_SERVER_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    int64_t start = mr_mono_ms();
+    mr_err err;
+
+    err = mr_rpc_call_sync(client, "/t/Delete", &req.base,
+                           &mcpreg__v1__delete_mcp_server_response__descriptor,
+                           NULL, 50, &resp, NULL, NULL);
+    MR_CHECK_INT(err, ==, MR_ETIMEDOUT);
+    MR_CHECK(resp == NULL);
+    MR_CHECK_INT(mr_mono_ms() - start, <, 1000);
+
+    mr_rpc_client_close(client);
+    /* Let the late reply land before the server goes away. */
+    nng_msleep(300);
+    mr_rpc_server_stop(server, 1000);
+}
+
+static void
+test_no_peer_fails_fast(void)
+{
+    mr_rpc_client *client = NULL;
+    Mcpreg__V1__McpServer *got = NULL;
+    int64_t start;
+
+    mr_util_init();
+    MR_CHECK_INT(mr_rpc_client_open(&client, "inproc://nobody", false), ==,
+                 MR_OK);
+    start = mr_mono_ms();
+    MR_CHECK_INT(call_get(client, "/t/Get", "x", &got, NULL), ==,
+                 MR_EUNAVAILABLE);
+    MR_CHECK_INT(mr_mono_ms() - start, <, 500);
+    mr_rpc_client_close(client);
+}
+
+static const mr_test_case cases[] = {
+    {"reply_round_trip", test_reply_round_trip},
+    {"error_travels", test_error_travels},
+    {"late_reply_from_thread", test_late_reply_from_thread},
+    {"deadline_exceeded", test_deadline_exceeded},
+    {"no_peer_fails_fast", test_no_peer_fails_fast},
+};
+
+MR_TEST_MAIN(cases)

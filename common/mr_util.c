@@ -1,0 +1,155 @@
+/* mr_util.c - ids, clocks, hashing and signals. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "mr_util.h"
+
+mr_err
+mr_util_init(void)
+{
+    if (sodium_init() < 0) {
+        return MR_EINTERNAL;
+    }
+    return MR_OK;
+}
+
+void
+mr_uuid_v4(char out[MR_UUID_LEN + 1])
+{
+    uint8_t b[16];
+
+    randombytes_buf(b, sizeof(b));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+    snprintf(out, MR_UUID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+             b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+bool
+mr_uuid_canonical(const char *text, char out[MR_UUID_LEN + 1])
+{
+    if (text == NULL || strlen(text) != MR_UUID_LEN) {
+        return false;
+    }
+
+    for (int i = 0; i < MR_UUID_LEN; i++) {
+        char c = text[i];
+        bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash_position ? c != '-' : hex_value(c) < 0) {
+            return false;
+        }
+        out[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[MR_UUID_LEN] = '\0';
+    return true;
+}
+
+void
+mr_sha256(const void *data, size_t len, uint8_t out[MR_SHA256_LEN])
+{
+    crypto_hash_sha256(out, data, len);
+}
+
+bool
+mr_equal_ct(const void *a, const void *b, size_t len)
+{
+    return sodium_memcmp(a, b, len) == 0;
+}
+
+void
+mr_random_token(size_t nbytes, char *out, size_t outlen)
+{
+    uint8_t buf[64];
+
+    if (nbytes > sizeof(buf)) {
+        nbytes = sizeof(buf);
+    }
+    randombytes_buf(buf, nbytes);
+    sodium_bin2base64(out, outlen, buf, nbytes,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(buf, sizeof(buf));
+}
+
+int64_t
+mr_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+mr_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+mr_format_time(int64_t ms, char out[32])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    char date[24];
+
+    gmtime_r(&secs, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 32, "%.19s.%03dZ", date, (int)(ms % 1000));
+}
+
+static void
+term_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+void
+mr_signals_block(void)
+{
+    sigset_t set;
+
+    term_set(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int
+mr_signals_wait(void)
+{
+    sigset_t set;
+    int sig = 0;
+
+    term_set(&set);
+    while (sigwait(&set, &sig) != 0) {
+    }
+    return sig;
+}
