@@ -2,7 +2,7 @@
 #ifndef MR_API_H
 #define MR_API_H
 
-#define MR_REGISTRATION "/mcpreg.v1.Registration/"
+#define MR_REGISTRATION              "/mcpreg.v1.Registration/"
 #define MR_M_CREATE_MCP_SERVER       MR_REGISTRATION "CreateMcpServer"
 #define MR_M_LIST_MCP_SERVERS        MR_REGISTRATION "ListMcpServers"
 #define MR_M_GET_MCP_SERVER          MR_REGISTRATION "GetMcpServer"
@@ -13,8 +13,7 @@
 #define MR_M_LIST_API_KEYS           MR_REGISTRATION "ListApiKeys"
 #define MR_M_REVOKE_API_KEY          MR_REGISTRATION "RevokeApiKey"
 
-#define MR_M_DISCOVER_AND_REGISTER                                             \
-    "/mcpreg.v1.Discovery/DiscoverAndRegister"
+#define MR_M_DISCOVER_AND_REGISTER "/mcpreg.v1.Discovery/DiscoverAndRegister"
 
 /* MR_CALLBACK_PATH is appended to the public base URL to form the OAuth
  * redirect URI that authorization sessions will serve. */

@@ -10,7 +10,7 @@ struct err_info {
     const char *detail;
 };
 
-#define MR__ERR_INFO(name, code, http, class, detail)                          \
+#define MR__ERR_INFO(name, code, http, class, detail)                         \
     {code, http, MCPREG__V1__CODE__##class, detail},
 static const struct err_info err_table[] = {MR_ERRORS(MR__ERR_INFO)};
 #undef MR__ERR_INFO

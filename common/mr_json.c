@@ -54,8 +54,8 @@ mr_json_parse(const char *buf, size_t len, int max_depth, json_t **out,
     /* jansson validates UTF-8 itself; JSON_REJECT_DUPLICATES turns on the
      * duplicate-key check and NUL bytes in strings stay rejected because
      * JSON_ALLOW_NUL is not given. */
-    value = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                       &error);
+    value =
+        json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
     if (value == NULL) {
         /* jansson quotes the input near the error ("near 'abc'"); drop
          * that, because a remote document can hold a secret. */
@@ -64,8 +64,7 @@ mr_json_parse(const char *buf, size_t len, int max_depth, json_t **out,
         if (near != NULL) {
             *near = '\0';
         }
-        snprintf(why, whylen, "%s at position %d", error.text,
-                 error.position);
+        snprintf(why, whylen, "%s at position %d", error.text, error.position);
         return MR_EINVALID_BODY;
     }
 

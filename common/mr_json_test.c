@@ -42,8 +42,7 @@ test_rejects_bad_utf8_and_nul(void)
     char why[128];
     const char bad_utf8[] = "{\"a\":\"\xc3\x28\"}";
 
-    MR_CHECK_INT(parse(bad_utf8, &v, why, sizeof(why)), ==,
-                 MR_EINVALID_BODY);
+    MR_CHECK_INT(parse(bad_utf8, &v, why, sizeof(why)), ==, MR_EINVALID_BODY);
     MR_CHECK_INT(parse("{\"a\":\"x\\u0000y\"}", &v, why, sizeof(why)), ==,
                  MR_EINVALID_BODY);
 }
@@ -70,7 +69,7 @@ test_brackets_in_strings_ignored(void)
     char text[256] = "{\"a\":\"";
 
     memset(text + 6, '[', 100);
-    strcpy(text + 106, "\"}");
+    memcpy(text + 106, "\"}", 3);
     MR_CHECK_INT(parse(text, &v, why, sizeof(why)), ==, MR_OK);
     json_decref(v);
 }

@@ -48,13 +48,13 @@ typedef struct {
 
 /* mr_rpc_server_config holds the settings of mr_rpc_server_start. */
 typedef struct {
-    const char *url;  /* nng URL, such as "tcp://127.0.0.1:7401" */
-    bool dial;        /* dial url instead of listening on it */
-    int contexts;     /* calls handled at once */
+    const char *url;             /* nng URL, such as "tcp://127.0.0.1:7401" */
+    bool dial;                   /* dial url instead of listening on it */
+    int contexts;                /* calls handled at once */
     uint32_t default_timeout_ms; /* for requests that carry none */
     const mr_rpc_method *methods;
     int nmethods;
-    void *arg; /* passed to every handler */
+    void *arg;        /* passed to every handler */
     const char *name; /* for log lines, such as "registration" */
 } mr_rpc_server_config;
 

@@ -94,23 +94,21 @@ finish_reply(pending *p, nng_msg *msg)
     ProtobufCMessage *response = NULL;
     mr_rpc_status status = {MR_OK, "", 0};
 
-    reply = mcpreg__v1__reply__unpack(NULL, nng_msg_len(msg),
-                                      nng_msg_body(msg));
+    reply =
+        mcpreg__v1__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
     nng_msg_free(msg);
     if (reply == NULL) {
         finish_error(p, MR_EINTERNAL, "Retry later: undecodable RPC reply", 1);
         return;
     }
 
-    if (reply->status != NULL &&
-        reply->status->code != MCPREG__V1__CODE__OK) {
+    if (reply->status != NULL && reply->status->code != MCPREG__V1__CODE__OK) {
         status.err = mr_err_from_code(reply->status->error);
         status.detail = reply->status->detail;
         status.retry_after = reply->status->retry_after_seconds;
     } else {
-        response = protobuf_c_message_unpack(p->response_type, NULL,
-                                             reply->body.len,
-                                             reply->body.data);
+        response = protobuf_c_message_unpack(
+            p->response_type, NULL, reply->body.len, reply->body.data);
         if (response == NULL) {
             status.err = MR_EINTERNAL;
             status.detail = "Retry later: undecodable RPC response body";
@@ -171,8 +169,7 @@ pack_envelope(const char *method, const ProtobufCMessage *request,
     env.body.data = body;
     env.body.len = len;
 
-    if (nng_msg_alloc(&msg, mcpreg__v1__request__get_packed_size(&env)) ==
-        0) {
+    if (nng_msg_alloc(&msg, mcpreg__v1__request__get_packed_size(&env)) == 0) {
         mcpreg__v1__request__pack(&env, nng_msg_body(msg));
     }
     free(body);
@@ -367,8 +364,8 @@ mr_rpc_call_sync(mr_rpc_client *client, const char *method,
         err = MR_ENOMEM;
         goto out;
     }
-    err = mr_rpc_call_async(client, method, request, response_type,
-                            request_id, timeout_ms, sync_done, &w);
+    err = mr_rpc_call_async(client, method, request, response_type, request_id,
+                            timeout_ms, sync_done, &w);
     if (err != MR_OK) {
         goto out;
     }

@@ -139,8 +139,8 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     Mcpreg__V1__Request *env;
     uint32_t timeout_ms;
 
-    env = mcpreg__v1__request__unpack(NULL, nng_msg_len(msg),
-                                      nng_msg_body(msg));
+    env =
+        mcpreg__v1__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
     nng_msg_free(msg);
     if (env == NULL) {
         MR_WARN("rpc.request.invalid", NULL, "%s: undecodable request",
@@ -150,25 +150,23 @@ start_call(mr_rpc_call *call, nng_msg *msg)
         return;
     }
 
-    copy_bounded(call->request_id, sizeof(call->request_id),
-                 env->request_id);
+    copy_bounded(call->request_id, sizeof(call->request_id), env->request_id);
     copy_bounded(call->method_name, sizeof(call->method_name), env->method);
-    timeout_ms = env->timeout_ms ? env->timeout_ms
-                                 : server->cfg.default_timeout_ms;
+    timeout_ms =
+        env->timeout_ms ? env->timeout_ms : server->cfg.default_timeout_ms;
     call->deadline = mr_mono_ms() + timeout_ms;
     call->method = find_method(server, env->method);
 
     if (call->method == NULL) {
         MR_WARN("rpc.method.unknown", call->request_id,
-                "%s: unknown method %s", server->cfg.name,
-                call->method_name);
+                "%s: unknown method %s", server->cfg.name, call->method_name);
         mcpreg__v1__request__free_unpacked(env, NULL);
         mr_rpc_fail(call, MR_EUNIMPLEMENTED, NULL, 0);
         return;
     }
 
-    call->request = protobuf_c_message_unpack(
-        call->method->request, NULL, env->body.len, env->body.data);
+    call->request = protobuf_c_message_unpack(call->method->request, NULL,
+                                              env->body.len, env->body.data);
     mcpreg__v1__request__free_unpacked(env, NULL);
     if (call->request == NULL) {
         MR_WARN("rpc.body.invalid", call->request_id,
@@ -218,8 +216,8 @@ finish_recv(mr_rpc_call *call)
 
     nng_mtx_lock(server->mtx);
     if (rv != 0 || server->stopping) {
-        bool closed = rv == NNG_ECLOSED || rv == NNG_ECANCELED ||
-                      server->stopping;
+        bool closed =
+            rv == NNG_ECLOSED || rv == NNG_ECANCELED || server->stopping;
 
         if (rv == 0) {
             nng_msg_free(nng_aio_get_msg(call->aio));
@@ -281,9 +279,8 @@ open_socket(mr_rpc_server *server)
 
 out:
     if (rv != 0) {
-        MR_ERROR("rpc.server.open", NULL, "%s: failed to %s %s: %s",
-                 cfg->name, cfg->dial ? "dial" : "listen on", cfg->url,
-                 nng_strerror(rv));
+        MR_ERROR("rpc.server.open", NULL, "%s: failed to %s %s: %s", cfg->name,
+                 cfg->dial ? "dial" : "listen on", cfg->url, nng_strerror(rv));
     }
     return rv;
 }
@@ -339,9 +336,8 @@ mr_rpc_server_start(mr_rpc_server **out, const mr_rpc_server_config *cfg)
         return MR_ENOMEM;
     }
 
-    MR_INFO("rpc.server.start", NULL, "%s: %s %s with %d contexts",
-            cfg->name, cfg->dial ? "dialling" : "listening on", cfg->url,
-            ncalls);
+    MR_INFO("rpc.server.start", NULL, "%s: %s %s with %d contexts", cfg->name,
+            cfg->dial ? "dialling" : "listening on", cfg->url, ncalls);
     *out = server;
     return MR_OK;
 }

@@ -22,38 +22,38 @@ int mr_test_run(const mr_test_case *cases, int ncases, int argc, char **argv);
 void mr_test__fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define MR_TEST_MAIN(cases)                                                    \
-    int main(int argc, char **argv)                                            \
-    {                                                                          \
+#define MR_TEST_MAIN(cases)                                                   \
+    int main(int argc, char **argv)                                           \
+    {                                                                         \
         return mr_test_run(cases, (int)(sizeof(cases) / sizeof(cases[0])),    \
-                           argc, argv);                                        \
+                           argc, argv);                                       \
     }
 
 /* Each check prints both operands when it fails, then the case goes on. */
-#define MR_CHECK(cond)                                                         \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            mr_test__fail(__FILE__, __LINE__, "expected %s", #cond);           \
-        }                                                                      \
+#define MR_CHECK(cond)                                                        \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            mr_test__fail(__FILE__, __LINE__, "expected %s", #cond);          \
+        }                                                                     \
     } while (0)
 
-#define MR_CHECK_INT(a, op, b)                                                 \
-    do {                                                                       \
-        long long mr__a = (long long)(a), mr__b = (long long)(b);              \
-        if (!(mr__a op mr__b)) {                                               \
-            mr_test__fail(__FILE__, __LINE__, "%s %s %s: %lld vs %lld", #a,    \
-                          #op, #b, mr__a, mr__b);                              \
-        }                                                                      \
+#define MR_CHECK_INT(a, op, b)                                                \
+    do {                                                                      \
+        long long mr__a = (long long)(a), mr__b = (long long)(b);             \
+        if (!(mr__a op mr__b)) {                                              \
+            mr_test__fail(__FILE__, __LINE__, "%s %s %s: %lld vs %lld", #a,   \
+                          #op, #b, mr__a, mr__b);                             \
+        }                                                                     \
     } while (0)
 
-#define MR_CHECK_STR(a, b)                                                     \
-    do {                                                                       \
-        const char *mr__a = (a), *mr__b = (b);                                 \
+#define MR_CHECK_STR(a, b)                                                    \
+    do {                                                                      \
+        const char *mr__a = (a), *mr__b = (b);                                \
         if (mr__a == NULL || mr__b == NULL || strcmp(mr__a, mr__b) != 0) {    \
-            mr_test__fail(__FILE__, __LINE__, "%s == %s: \"%s\" vs \"%s\"",    \
-                          #a, #b, mr__a ? mr__a : "(null)",                    \
-                          mr__b ? mr__b : "(null)");                           \
-        }                                                                      \
+            mr_test__fail(__FILE__, __LINE__, "%s == %s: \"%s\" vs \"%s\"",   \
+                          #a, #b, mr__a ? mr__a : "(null)",                   \
+                          mr__b ? mr__b : "(null)");                          \
+        }                                                                     \
     } while (0)
 
 #endif
