@@ -1,4 +1,6 @@
 /* mr_err_test.c - the error table: codes, statuses and round trips. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mr_err.h"
@@ -57,7 +59,43 @@ test_retryable_is_503(void)
     MR_CHECK(!mr_err_retryable(MR_EFORBIDDEN));
 }
 
+/* read_doc returns the text of docs/errors.md, or NULL; the caller frees
+ * it. */
+static char *
+read_doc(void)
+{
+    FILE *f = fopen(MR_ERRORS_DOC, "r");
+    char *text = calloc(1, 1 << 16);
+
+    if (f == NULL || text == NULL) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        free(text);
+        return NULL;
+    }
+    fread(text, 1, (1 << 16) - 1, f);
+    fclose(f);
+    return text;
+}
+
+static void
+test_doc_lists_every_code(void)
+{
+    char *doc = read_doc();
+    char row[128];
+
+    MR_CHECK(doc != NULL);
+    for (int i = 1; doc != NULL && i < MR_ERR_COUNT; i++) {
+        snprintf(row, sizeof(row), "| `%s` | %d |", mr_err_code((mr_err)i),
+                 mr_err_http((mr_err)i));
+        MR_CHECK_STR(strstr(doc, row) ? row : "(missing)", row);
+    }
+    free(doc);
+}
+
 static const mr_test_case cases[] = {
+    {"doc_lists_every_code", test_doc_lists_every_code},
     {"codes_round_trip", test_codes_round_trip},
     {"details_have_action_and_cause", test_details_have_action_and_cause},
     {"known_statuses", test_known_statuses},
