@@ -1,0 +1,593 @@
+/* gw_http.c - libmicrohttpd callbacks and the state of one request. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_errors.h"
+#include "gw_http.h"
+#include "gw_routes.h"
+#include "mr_log.h"
+#include "mr_util.h"
+
+/* A body larger than GW_BODY_MAX without a Content-Length (chunked) is
+ * read and dropped so that the client gets its 413. Past DISCARD_MAX bytes
+ * the connection is closed without a response. */
+#define DISCARD_MAX (1024 * 1024)
+
+/* The request header whose SHA-256 identifies the caller. */
+#define API_KEY_HEADER "X-Api-Key"
+
+/* Bytes of the method and path copied into the log line. */
+#define LOG_METHOD_MAX 16
+#define LOG_PATH_MAX   256
+
+typedef enum {
+    PHASE_READING, /* receiving the body */
+    PHASE_WAITING, /* the RPC is in flight and the connection suspended */
+    PHASE_RESPONDED,
+} request_phase;
+
+/*
+ * The state of one request. MHD holds one reference from the first call
+ * of the access handler until gw_http_completed, and an RPC in flight
+ * holds another until its callback has run. So a client that disconnects
+ * while its call is out frees nothing the callback still uses.
+ */
+typedef struct {
+    pthread_mutex_t lock; /* guards conn, suspended and the outcome */
+    int refs;
+    gw_server *server;
+    struct MHD_Connection *conn; /* NULL once MHD completed the request */
+    request_phase phase;
+    bool suspended;
+
+    int64_t start_ms;
+    char request_id[GW_REQUEST_ID_MAX + 1];
+    char method[LOG_METHOD_MAX];
+    char path[LOG_PATH_MAX];
+    const gw_route *route;
+    char id[MR_UUID_LEN + 1];
+
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    size_t received; /* body bytes, counting those dropped */
+
+    /* A failed check of the headers, whose response waits for the end of
+     * the empty body. */
+    mr_err early_err;
+    const char *early_allow;
+
+    gw_call call;
+
+    /* The outcome of the RPC, set once by rpc_done. */
+    bool done;
+    mr_err err;
+    uint32_t retry_after;
+    ProtobufCMessage *reply;
+    char detail[GW_DETAIL_MAX];
+} request;
+
+bool
+gw_request_id_valid(const char *text)
+{
+    size_t len = strlen(text);
+
+    if (len == 0 || len > GW_REQUEST_ID_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                     (c >= 'A' && c <= 'Z');
+
+        if (!alnum && c != '.' && c != '_' && c != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Copies text for a log line, replacing bytes outside printable ASCII. */
+static void
+copy_for_log(char *dst, size_t size, const char *src)
+{
+    size_t i = 0;
+
+    for (; src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char c = (unsigned char)src[i];
+
+        dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    dst[i] = '\0';
+}
+
+static request *
+request_new(gw_server *server, struct MHD_Connection *conn, const char *url,
+            const char *method)
+{
+    request *req = calloc(1, sizeof(*req));
+    const char *incoming;
+
+    if (req == NULL) {
+        return NULL;
+    }
+    pthread_mutex_init(&req->lock, NULL);
+    req->refs = 1;
+    req->server = server;
+    req->conn = conn;
+    req->start_ms = mr_mono_ms();
+    copy_for_log(req->method, sizeof(req->method), method);
+    copy_for_log(req->path, sizeof(req->path), url);
+
+    incoming =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (incoming != NULL && gw_request_id_valid(incoming)) {
+        snprintf(req->request_id, sizeof(req->request_id), "%s", incoming);
+    } else {
+        mr_uuid_v4(req->request_id);
+    }
+    return req;
+}
+
+static void
+request_unref(request *req)
+{
+    bool last;
+
+    pthread_mutex_lock(&req->lock);
+    last = --req->refs == 0;
+    pthread_mutex_unlock(&req->lock);
+    if (!last) {
+        return;
+    }
+
+    gw_call_clear(&req->call);
+    free(req->body);
+    if (req->reply != NULL) {
+        protobuf_c_message_free_unpacked(req->reply, NULL);
+    }
+    pthread_mutex_destroy(&req->lock);
+    free(req);
+}
+
+/* Writes the "gw.request" line of a request whose response is queued. */
+static void
+log_response(const request *req, int status, mr_err err, const char *detail)
+{
+    mr_log_field fields[] = {
+        MR_FSTR("method", req->method),
+        MR_FSTR("path", req->path),
+        MR_FINT("status", status),
+        MR_FSTR("code", err == MR_OK ? "" : mr_err_code(err)),
+        MR_FINT("duration_ms", mr_mono_ms() - req->start_ms),
+        MR_FSTR("detail", detail),
+    };
+    size_t nfields = sizeof(fields) / sizeof(fields[0]);
+    mr_log_level level = status >= 500 ? MR_LOG_WARN : MR_LOG_INFO;
+
+    if (err == MR_OK) {
+        nfields--; /* no detail */
+    }
+    mr_log_fields(level, "gw.request", req->request_id, fields, nfields,
+                  "%s %s returned %d", req->method, req->path, status);
+}
+
+/* Adds the headers every response carries, and those of its status. */
+static bool
+add_headers(const request *req, struct MHD_Response *resp, int status,
+            bool has_body, const char *allow)
+{
+    char retry[16];
+    bool ok = true;
+
+    if (has_body) {
+        ok &= MHD_add_response_header(resp, "Content-Type",
+                                      "application/json") == MHD_YES;
+    }
+    ok &= MHD_add_response_header(resp, "X-Request-Id", req->request_id) ==
+          MHD_YES;
+    if (allow != NULL) {
+        ok &= MHD_add_response_header(resp, "Allow", allow) == MHD_YES;
+    }
+    if (status == 503) {
+        snprintf(retry, sizeof(retry), "%u",
+                 req->retry_after > 0 ? req->retry_after : 1);
+        ok &= MHD_add_response_header(resp, "Retry-After", retry) == MHD_YES;
+    }
+    if (atomic_load(&req->server->draining)) {
+        ok &= MHD_add_response_header(resp, "Connection", "close") == MHD_YES;
+    }
+    return ok;
+}
+
+/*
+ * Queues the response of req. body, NULL for none, is a malloc'd string
+ * whose ownership passes to MHD. err and detail go to the log line only.
+ */
+static enum MHD_Result
+queue(request *req, int status, char *body, mr_err err, const char *detail,
+      const char *allow)
+{
+    size_t len = body != NULL ? strlen(body) : 0;
+    struct MHD_Response *resp;
+    enum MHD_Result result = MHD_NO;
+
+    resp = MHD_create_response_from_buffer(
+        len, body,
+        body != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(body);
+        goto out;
+    }
+    if (!add_headers(req, resp, status, body != NULL, allow)) {
+        goto out;
+    }
+    result = MHD_queue_response(req->conn, (unsigned int)status, resp);
+
+out:
+    if (resp != NULL) {
+        MHD_destroy_response(resp);
+    }
+    if (result == MHD_YES) {
+        req->phase = PHASE_RESPONDED;
+        log_response(req, status, err, detail);
+    } else {
+        MR_ERROR("gw.queue.failed", req->request_id,
+                 "queueing the %d response failed; closing the connection",
+                 status);
+    }
+    return result;
+}
+
+/* Responds with the JSON error body of err. A NULL detail means the
+ * default one. */
+static enum MHD_Result
+respond_error(request *req, mr_err err, const char *detail, const char *allow)
+{
+    char *body = gw_error_body(err, detail);
+
+    if (body == NULL) {
+        /* Only a detail that is not valid UTF-8 or a lack of memory gets here,
+         * and the default detail is valid UTF-8. */
+        detail = NULL;
+        body = gw_error_body(err, NULL);
+    }
+    if (body == NULL) {
+        return MHD_NO;
+    }
+    return queue(req, mr_err_http(err), body, err,
+                 detail != NULL ? detail : mr_strerror(err), allow);
+}
+
+/* Responds to the request from the stored outcome of its RPC. */
+static enum MHD_Result
+respond_reply(request *req)
+{
+    char *body = NULL;
+    int status = 0;
+    mr_err err = req->err;
+
+    /* DELETE is idempotent: an unknown id gets 204 too. */
+    if (req->route->op == GW_OP_DELETE && err == MR_ESERVER_NOT_FOUND) {
+        return queue(req, 204, NULL, MR_OK, NULL, NULL);
+    }
+    if (err != MR_OK) {
+        return respond_error(req, err, req->detail, NULL);
+    }
+
+    err = gw_route_render(req->route, req->reply, &status, &body);
+    if (err != MR_OK) {
+        MR_ERROR("gw.render.failed", req->request_id,
+                 "the reply of %s could not be converted to JSON: %s",
+                 req->route->rpc_method, mr_err_code(err));
+        return respond_error(req, err, NULL, NULL);
+    }
+    return queue(req, status, body, MR_OK, NULL, NULL);
+}
+
+/*
+ * Receives the outcome of the RPC on an nng thread, stores it, and resumes
+ * the connection so that MHD calls the access handler again, which queues the
+ * response.
+ */
+static void
+rpc_done(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
+{
+    request *req = arg;
+    struct MHD_Connection *conn;
+    bool resume;
+
+    pthread_mutex_lock(&req->lock);
+    req->done = true;
+    req->err = status->err;
+    gw_copy_text(req->detail, sizeof(req->detail), status->detail);
+    req->retry_after = status->retry_after;
+    if (req->err == MR_EUNAVAILABLE && atomic_load(&req->server->closing)) {
+        /* gw_server_stop closed the client under this call. */
+        req->err = MR_ESHUTTING_DOWN;
+        req->detail[0] = '\0';
+    }
+    req->reply = response;
+    conn = req->conn;
+    resume = req->suspended && conn != NULL;
+    req->suspended = false;
+    pthread_mutex_unlock(&req->lock);
+
+    /* Outside the lock, because MHD takes its own locks in resume. conn is
+     * still valid: MHD neither closes nor times out a suspended connection,
+     * only this callback resumes it, and gw_server_stop stops the daemon
+     * only after every callback has run. */
+    if (resume) {
+        MHD_resume_connection(conn);
+    }
+    request_unref(req);
+}
+
+/* Sends the RPC of req, unless the server is closing. */
+static mr_err
+send_rpc(request *req)
+{
+    gw_server *server = req->server;
+    const gw_route *route = req->route;
+    uint32_t timeout_ms = route->long_timeout
+                              ? server->config.register_timeout_ms
+                              : server->config.request_timeout_ms;
+    mr_err err = MR_ESHUTTING_DOWN;
+
+    pthread_rwlock_rdlock(&server->rpc_lock);
+    if (!atomic_load(&server->closing)) {
+        pthread_mutex_lock(&req->lock);
+        req->refs++; /* released by rpc_done */
+        req->phase = PHASE_WAITING;
+        pthread_mutex_unlock(&req->lock);
+
+        err = mr_rpc_call_async(server->rpc, route->rpc_method,
+                                &req->call.msg.base, route->response_type,
+                                req->request_id, timeout_ms, rpc_done, req);
+        if (err != MR_OK) {
+            req->phase = PHASE_READING;
+            request_unref(req); /* rpc_done will not run */
+        }
+    }
+    pthread_rwlock_unlock(&server->rpc_lock);
+    return err;
+}
+
+/* Checks the body, sends the RPC and suspends until rpc_done resumes. */
+static enum MHD_Result
+start_call(request *req)
+{
+    const char *key = NULL;
+    size_t key_len = 0;
+    bool suspend;
+    mr_err err;
+
+    if (req->received > GW_BODY_MAX) {
+        return respond_error(req, MR_EBODY_TOO_LARGE, NULL, NULL);
+    }
+
+    MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, API_KEY_HEADER,
+                                  strlen(API_KEY_HEADER), &key, &key_len);
+    err = gw_call_prepare(&req->call, req->route, req->id, key, key_len,
+                          req->body, req->body_len, req->detail,
+                          sizeof(req->detail));
+    if (err != MR_OK) {
+        return respond_error(req, err, req->detail, NULL);
+    }
+    free(req->body); /* call->body contains what the message points into */
+    req->body = NULL;
+
+    err = send_rpc(req);
+    if (err != MR_OK) {
+        return respond_error(req, err, NULL, NULL);
+    }
+
+    /* rpc_done may already have run, on this thread or another one. */
+    pthread_mutex_lock(&req->lock);
+    suspend = !req->done;
+    if (suspend) {
+        req->suspended = true;
+        MHD_suspend_connection(req->conn);
+    }
+    pthread_mutex_unlock(&req->lock);
+
+    return suspend ? MHD_YES : respond_reply(req);
+}
+
+/* Appends a part of the body, or drops it once the body is too large. */
+static enum MHD_Result
+receive_body(request *req, const char *data, size_t *size)
+{
+    size_t len = *size;
+
+    *size = 0;
+    req->received += len;
+    if (req->received > GW_BODY_MAX) {
+        free(req->body);
+        req->body = NULL;
+        req->body_len = 0;
+        if (req->received > DISCARD_MAX) {
+            MR_WARN("gw.body.aborted", req->request_id,
+                    "closed the connection: the body exceeds %d bytes",
+                    DISCARD_MAX);
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+
+    if (req->body_len + len > req->body_cap) {
+        size_t cap = req->body_cap > 0 ? req->body_cap * 2 : 4096;
+        char *grown;
+
+        while (cap < req->body_len + len) {
+            cap *= 2;
+        }
+        grown = realloc(req->body, cap);
+        if (grown == NULL) {
+            MR_ERROR("gw.body.nomem", req->request_id,
+                     "closed the connection: no memory for a %zu-byte body",
+                     cap);
+            return MHD_NO;
+        }
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len += len;
+    return MHD_YES;
+}
+
+/* Returns the declared Content-Length, or 0 when there is none. */
+static unsigned long long
+content_length(struct MHD_Connection *conn)
+{
+    const char *text =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+
+    return text != NULL ? strtoull(text, NULL, 10) : 0;
+}
+
+/* Returns true when a body follows the headers of the request. */
+static bool
+has_body(struct MHD_Connection *conn)
+{
+    return content_length(conn) > 0 ||
+           MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                       "Transfer-Encoding") != NULL;
+}
+
+/* Runs the checks that need no body: drain, route, API key, id, size. On
+ * MR_EMETHOD, *allow lists the methods of the path. */
+static mr_err
+check_head(request *req, const char *url, const char *method,
+           const char **allow)
+{
+    gw_match match;
+    const char *key = NULL;
+    size_t key_len = 0;
+    mr_err err;
+
+    if (atomic_load(&req->server->draining)) {
+        return MR_ESHUTTING_DOWN;
+    }
+
+    err = gw_route_match(method, url, &match);
+    if (err != MR_OK) {
+        *allow = err == MR_EMETHOD ? match.allow : NULL;
+        return err;
+    }
+    req->route = match.route;
+
+    MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, API_KEY_HEADER,
+                                  strlen(API_KEY_HEADER), &key, &key_len);
+    if (key == NULL || key_len == 0) {
+        return MR_EUNAUTHENTICATED;
+    }
+
+    err = gw_route_parse_id(&match, req->id);
+    if (err != MR_OK) {
+        return err;
+    }
+
+    if (content_length(req->conn) > GW_BODY_MAX) {
+        return MR_EBODY_TOO_LARGE;
+    }
+    return MR_OK;
+}
+
+/*
+ * Handles the first call of a request, made once its headers are in. A
+ * failed check of a request with a body gets its response at once, so that
+ * the body is not read, and MHD then closes the connection. Without a body,
+ * the error waits for the next call, which keeps the connection open.
+ */
+static enum MHD_Result
+begin_request(request *req, const char *url, const char *method)
+{
+    const char *allow = NULL;
+    mr_err err = check_head(req, url, method, &allow);
+
+    if (err == MR_OK) {
+        return MHD_YES;
+    }
+    if (has_body(req->conn)) {
+        return respond_error(req, err, NULL, allow);
+    }
+    req->early_err = err;
+    req->early_allow = allow;
+    return MHD_YES;
+}
+
+enum MHD_Result
+gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
+               const char *method, const char *version,
+               const char *upload_data, size_t *upload_data_size,
+               void **con_cls)
+{
+    gw_server *server = cls;
+    request *req = *con_cls;
+
+    (void)version;
+    if (req == NULL) {
+        req = request_new(server, conn, url, method);
+        if (req == NULL) {
+            return MHD_NO;
+        }
+        *con_cls = req;
+
+        pthread_mutex_lock(&server->lock);
+        server->active++;
+        pthread_mutex_unlock(&server->lock);
+
+        return begin_request(req, url, method);
+    }
+
+    if (*upload_data_size > 0) {
+        return receive_body(req, upload_data, upload_data_size);
+    }
+    if (req->phase == PHASE_READING && req->early_err != MR_OK) {
+        return respond_error(req, req->early_err, NULL, req->early_allow);
+    }
+    if (req->phase == PHASE_READING) {
+        return start_call(req);
+    }
+    if (req->phase == PHASE_WAITING) {
+        return respond_reply(req);
+    }
+    return MHD_YES;
+}
+
+void
+gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                  enum MHD_RequestTerminationCode toe)
+{
+    gw_server *server = cls;
+    request *req = *con_cls;
+
+    (void)conn;
+    if (req == NULL) {
+        return;
+    }
+    *con_cls = NULL;
+
+    if (req->phase != PHASE_RESPONDED) {
+        MR_INFO("gw.request.closed", req->request_id,
+                "%s %s closed before a response was queued (reason %d)",
+                req->method, req->path, (int)toe);
+    }
+
+    pthread_mutex_lock(&req->lock);
+    req->conn = NULL;
+    pthread_mutex_unlock(&req->lock);
+
+    pthread_mutex_lock(&server->lock);
+    server->active--;
+    if (server->active == 0) {
+        pthread_cond_broadcast(&server->idle);
+    }
+    pthread_mutex_unlock(&server->lock);
+
+    request_unref(req);
+}

@@ -1,0 +1,61 @@
+/* gw_http.h - libmicrohttpd callbacks and the state of one request. */
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <microhttpd.h>
+
+#include "gw_server.h"
+#include "mr_rpc.h"
+
+/* GW_BODY_MAX is the largest request body accepted, in bytes. */
+#define GW_BODY_MAX (64 * 1024)
+
+/* GW_REQUEST_ID_MAX is the longest X-Request-Id accepted, in characters:
+ * the longest request id that the RPC envelope carries. */
+#define GW_REQUEST_ID_MAX MR_RPC_ID_MAX
+
+/* gw_server is shared by the MHD threads and the RPC callbacks. */
+struct gw_server {
+    gw_config config;
+    struct MHD_Daemon *daemon;
+    mr_rpc_client *rpc;
+
+    /* lock protects active, and idle is signalled when active drops to 0. */
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    int active; /* requests between their first call and completion */
+
+    atomic_bool draining; /* new requests get 503 and Connection: close */
+
+    /* Senders hold rpc_lock for reading around mr_rpc_call_async, and
+     * gw_server_stop holds it for writing to set closing, so that no call
+     * is sent on a client being closed. */
+    pthread_rwlock_t rpc_lock;
+    atomic_bool closing;
+};
+
+/*
+ * gw_http_access is the MHD access handler, with the gw_server as cls. It
+ * responds to routing, authentication and validation errors itself, sends
+ * valid requests to the registration service and suspends the connection
+ * until the reply arrives.
+ */
+enum MHD_Result gw_http_access(void *cls, struct MHD_Connection *conn,
+                               const char *url, const char *method,
+                               const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls);
+
+/* gw_http_completed is the MHD_OPTION_NOTIFY_COMPLETED callback. It releases
+ * the request state that gw_http_access created. */
+void gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                       enum MHD_RequestTerminationCode toe);
+
+/* gw_request_id_valid returns true when text is an acceptable incoming
+ * X-Request-Id: 1 to 64 characters of [A-Za-z0-9._-]. */
+bool gw_request_id_valid(const char *text);
+
+#endif

@@ -1,0 +1,175 @@
+/* gw_render.c - replies of the registration service as REST JSON. */
+#include <stdint.h>
+
+#include "gw_render.h"
+#include "mr_util.h"
+
+/* Returns the REST name of type. UNSPECIFIED is "headers", the service's
+ * default, so that the enum's zero value never reaches a client. */
+static const char *
+auth_type_name(Mcpreg__V1__AuthType type)
+{
+    switch (type) {
+    case MCPREG__V1__AUTH_TYPE__AUTH_TYPE_UNSPECIFIED:
+    case MCPREG__V1__AUTH_TYPE__AUTH_TYPE_HEADERS:
+        return "headers";
+    case MCPREG__V1__AUTH_TYPE__AUTH_TYPE_OAUTH:
+        return "oauth";
+    default:
+        return NULL;
+    }
+}
+
+/* Returns the REST value of mode: a JSON string, or JSON null when unset.
+ * It returns NULL for a value unknown to the gateway. */
+static json_t *
+oauth_mode_value(Mcpreg__V1__OAuthMode mode)
+{
+    switch (mode) {
+    case MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED:
+        return json_null();
+    case MCPREG__V1__OAUTH_MODE__OAUTH_MODE_LEGACY_SHARED_PROVIDER:
+        return json_string("legacy_shared_provider");
+    case MCPREG__V1__OAUTH_MODE__OAUTH_MODE_PER_USER_DYNAMIC_CLIENT:
+        return json_string("per_user_dynamic_client");
+    default:
+        return NULL;
+    }
+}
+
+/* Returns text as a JSON string, or JSON null when it is empty or NULL. */
+static json_t *
+string_or_null(const char *text)
+{
+    if (text == NULL || text[0] == '\0') {
+        return json_null();
+    }
+    return json_string(text);
+}
+
+static json_t *
+time_value(int64_t ms)
+{
+    char text[32];
+
+    mr_format_time(ms, text);
+    return json_string(text);
+}
+
+/* Builds the headers array with masked values. Returns NULL on failure. */
+static json_t *
+masked_headers(const Mcpreg__V1__McpServer *server)
+{
+    json_t *array = json_array();
+    int rc = 0;
+
+    if (array == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < server->n_headers; i++) {
+        json_t *entry = json_pack("{s:s, s:s}", "key", server->headers[i]->key,
+                                  "value", GW_MASKED_VALUE);
+
+        rc |= json_array_append_new(array, entry);
+    }
+    if (rc != 0) {
+        json_decref(array);
+        return NULL;
+    }
+    return array;
+}
+
+mr_err
+gw_render_server(const Mcpreg__V1__McpServer *server, json_t **out)
+{
+    const char *auth_type = auth_type_name(server->auth_type);
+    json_t *obj = json_object();
+    int rc = 0;
+
+    if (obj == NULL) {
+        return MR_ENOMEM;
+    }
+    if (auth_type == NULL) {
+        json_decref(obj);
+        return MR_EINTERNAL;
+    }
+
+    /* json_object_set_new fails on a NULL value, which every failed
+     * constructor returns, and still releases what it was given. */
+    rc |= json_object_set_new(obj, "id", json_string(server->id));
+    rc |= json_object_set_new(obj, "tenant_id",
+                              json_string(server->workspace_id));
+    rc |= json_object_set_new(obj, "name", json_string(server->name));
+    rc |= json_object_set_new(obj, "url", json_string(server->url));
+    rc |= json_object_set_new(obj, "headers", masked_headers(server));
+    rc |= json_object_set_new(obj, "auth_type", json_string(auth_type));
+    rc |= json_object_set_new(obj, "oauth_mode",
+                              oauth_mode_value(server->oauth_mode));
+    rc |= json_object_set_new(obj, "oauth_provider_id",
+                              string_or_null(server->oauth_provider_id));
+    rc |= json_object_set_new(obj, "created_at",
+                              time_value(server->created_at_ms));
+    rc |= json_object_set_new(obj, "updated_at",
+                              time_value(server->updated_at_ms));
+    rc |= json_object_set_new(obj, "mcp_vendor_id", json_null());
+    rc |= json_object_set_new(obj, "vendor_id",
+                              string_or_null(server->vendor_id));
+    rc |= json_object_set_new(obj, "external_system_id",
+                              string_or_null(server->external_system_id));
+    rc |= json_object_set_new(obj, "can_invoke", json_true());
+
+    if (rc != 0) {
+        /* Allocation failures and invalid UTF-8 look alike here. The
+         * service stores only validated UTF-8, so this is reported as an
+         * internal error. */
+        json_decref(obj);
+        return MR_EINTERNAL;
+    }
+    *out = obj;
+    return MR_OK;
+}
+
+mr_err
+gw_render_list(const Mcpreg__V1__ListMcpServersResponse *list, json_t **out)
+{
+    json_t *array = json_array();
+    json_t *item = NULL;
+    mr_err err = MR_OK;
+
+    if (array == NULL) {
+        return MR_ENOMEM;
+    }
+
+    for (size_t i = 0; i < list->n_servers; i++) {
+        err = gw_render_server(list->servers[i], &item);
+        if (err != MR_OK) {
+            goto out;
+        }
+        if (json_array_append_new(array, item) != 0) {
+            err = MR_ENOMEM;
+            goto out;
+        }
+    }
+
+out:
+    if (err != MR_OK) {
+        json_decref(array);
+        return err;
+    }
+    *out = array;
+    return MR_OK;
+}
+
+mr_err
+gw_render_register(const Mcpreg__V1__RegisterOAuthProviderResponse *reply,
+                   json_t **out)
+{
+    json_t *obj =
+        json_pack("{s:s}", "oauth_provider_id", reply->oauth_provider_id);
+
+    if (obj == NULL) {
+        return MR_EINTERNAL;
+    }
+    *out = obj;
+    return MR_OK;
+}

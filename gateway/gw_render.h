@@ -1,0 +1,34 @@
+/* gw_render.h - replies of the registration service as REST JSON. */
+#ifndef GW_RENDER_H
+#define GW_RENDER_H
+
+#include <jansson.h>
+
+#include "mcpreg/v1/registration.pb-c.h"
+#include "mr_err.h"
+
+/* GW_MASKED_VALUE replaces every header value in responses. */
+#define GW_MASKED_VALUE "********"
+
+/*
+ * gw_render_server converts server into its REST object. Every header
+ * value becomes GW_MASKED_VALUE, because values may contain credentials and
+ * the API never returns them. *out is a new reference the caller releases
+ * with json_decref. It returns MR_EINTERNAL for an enum value unknown to
+ * the gateway or a string that is not valid UTF-8, and MR_ENOMEM when
+ * memory runs out.
+ */
+mr_err gw_render_server(const Mcpreg__V1__McpServer *server, json_t **out);
+
+/* gw_render_list converts list into a bare JSON array of servers, each as
+ * gw_render_server converts it, with the same errors and ownership. */
+mr_err gw_render_list(const Mcpreg__V1__ListMcpServersResponse *list,
+                      json_t **out);
+
+/* gw_render_register converts reply into {"oauth_provider_id": "..."},
+ * with the errors and ownership of gw_render_server. */
+mr_err
+gw_render_register(const Mcpreg__V1__RegisterOAuthProviderResponse *reply,
+                   json_t **out);
+
+#endif

@@ -1,0 +1,336 @@
+/* gw_server.c - the HTTP server of the gateway: start, drain, stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw_http.h"
+#include "mr_log.h"
+#include "mr_util.h"
+
+/* MHD's memory per connection, which bounds the request line and headers.
+ * NOTE: MHD rejects a request whose headers do not fit, and malformed HTTP,
+ * with its own status and HTML body, not the JSON error shape. */
+#define CONNECTION_MEMORY_MAX (64 * 1024)
+
+/* Time in ms that the requests failed with 503 after the grace period get
+ * to send their response before the connections are closed. */
+#define FLUSH_MS 1000
+
+/* Parses a decimal port of 0 to 65535 that makes up all of text. */
+static bool
+parse_port(const char *text, uint16_t *port)
+{
+    char *end = NULL;
+    unsigned long value;
+
+    if (text[0] < '0' || text[0] > '9') {
+        return false;
+    }
+    errno = 0;
+    value = strtoul(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value > 65535) {
+        return false;
+    }
+    *port = (uint16_t)value;
+    return true;
+}
+
+/* Parses "[IPV6]:PORT". */
+static bool
+parse_ipv6(const char *text, struct sockaddr_storage *addr, socklen_t *len)
+{
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+    const char *close = strchr(text, ']');
+    char host[INET6_ADDRSTRLEN];
+    size_t host_len;
+    uint16_t port;
+
+    if (close == NULL || close[1] != ':') {
+        return false;
+    }
+    host_len = (size_t)(close - (text + 1));
+    if (host_len == 0 || host_len >= sizeof(host)) {
+        return false;
+    }
+    memcpy(host, text + 1, host_len);
+    host[host_len] = '\0';
+
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1 ||
+        !parse_port(close + 2, &port)) {
+        return false;
+    }
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    *len = sizeof(*in6);
+    return true;
+}
+
+/* Parses "IPV4:PORT". */
+static bool
+parse_ipv4(const char *text, struct sockaddr_storage *addr, socklen_t *len)
+{
+    struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
+    const char *colon = strrchr(text, ':');
+    char host[INET_ADDRSTRLEN];
+    size_t host_len;
+    uint16_t port;
+
+    if (colon == NULL) {
+        return false;
+    }
+    host_len = (size_t)(colon - text);
+    if (host_len == 0 || host_len >= sizeof(host)) {
+        return false;
+    }
+    memcpy(host, text, host_len);
+    host[host_len] = '\0';
+
+    if (inet_pton(AF_INET, host, &in4->sin_addr) != 1 ||
+        !parse_port(colon + 1, &port)) {
+        return false;
+    }
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    *len = sizeof(*in4);
+    return true;
+}
+
+mr_err
+gw_parse_listen(const char *text, struct sockaddr_storage *addr,
+                socklen_t *len)
+{
+    bool ok;
+
+    memset(addr, 0, sizeof(*addr));
+    if (text[0] == '[') {
+        ok = parse_ipv6(text, addr, len);
+    } else {
+        ok = parse_ipv4(text, addr, len);
+    }
+    return ok ? MR_OK : MR_EINVALID_FIELD;
+}
+
+/* Writes the messages of libmicrohttpd to the log. */
+static void
+log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    char text[512];
+    size_t len;
+
+    (void)cls;
+    vsnprintf(text, sizeof(text), fmt, ap);
+    len = strlen(text);
+    if (len > 0 && text[len - 1] == '\n') {
+        text[len - 1] = '\0';
+    }
+    MR_WARN("gw.mhd", NULL, "libmicrohttpd: %s", text);
+}
+
+static void
+server_free(gw_server *server)
+{
+    if (server->rpc != NULL) {
+        mr_rpc_client_close(server->rpc);
+    }
+    pthread_rwlock_destroy(&server->rpc_lock);
+    pthread_cond_destroy(&server->idle);
+    pthread_mutex_destroy(&server->lock);
+    free(server);
+}
+
+static gw_server *
+server_new(const gw_config *cfg)
+{
+    gw_server *server = calloc(1, sizeof(*server));
+    pthread_condattr_t attr;
+
+    if (server == NULL) {
+        return NULL;
+    }
+    server->config = *cfg;
+    pthread_mutex_init(&server->lock, NULL);
+
+    /* The monotonic clock, so that wall-clock steps do not stretch or cut
+     * the shutdown grace period. */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&server->idle, &attr);
+    pthread_condattr_destroy(&attr);
+
+    pthread_rwlock_init(&server->rpc_lock, NULL);
+    atomic_init(&server->draining, false);
+    atomic_init(&server->closing, false);
+    return server;
+}
+
+/* Starts libmicrohttpd on addr with its internal threads. */
+static struct MHD_Daemon *
+start_daemon(gw_server *server, const struct sockaddr_storage *addr)
+{
+    const gw_config *cfg = &server->config;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    uint16_t port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+
+    /* IPv6 without MHD_USE_DUAL_STACK: the socket takes IPv6 only. */
+    if (addr->ss_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+        port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+    }
+
+    /* With MHD_OPTION_SOCK_ADDR, MHD binds addr and uses port only in its
+     * messages. The logger comes first so that MHD reports option errors
+     * through it. */
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, gw_http_access, server,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_MAX,
+        MHD_OPTION_NOTIFY_COMPLETED, gw_http_completed, server,
+        MHD_OPTION_END);
+}
+
+mr_err
+gw_server_start(const gw_config *cfg, gw_server **out)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len = 0;
+    gw_server *server = NULL;
+    mr_err err;
+
+    err = gw_parse_listen(cfg->listen, &addr, &addr_len);
+    if (err != MR_OK) {
+        MR_ERROR("gw.listen.invalid", NULL,
+                 "invalid listen address '%s': use IPV4:PORT or "
+                 "[IPV6]:PORT with numeric addresses, such as "
+                 "127.0.0.1:8080",
+                 cfg->listen);
+        goto out;
+    }
+
+    server = server_new(cfg);
+    if (server == NULL) {
+        err = MR_ENOMEM;
+        goto out;
+    }
+    err = mr_rpc_client_open(&server->rpc, cfg->registration_url, false);
+    if (err != MR_OK) {
+        MR_ERROR("gw.rpc.open_failed", NULL,
+                 "opening the RPC client of %s failed: %s",
+                 cfg->registration_url, mr_err_code(err));
+        goto out;
+    }
+
+    server->daemon = start_daemon(server, &addr);
+    if (server->daemon == NULL) {
+        MR_ERROR("gw.listen.failed", NULL,
+                 "starting the HTTP server on %s failed; check that the "
+                 "address is local and the port is free",
+                 cfg->listen);
+        err = MR_EUNAVAILABLE;
+        goto out;
+    }
+
+    MR_INFO("gw.start", NULL,
+            "listening on %s (port %u), registration service at %s, %d "
+            "threads",
+            cfg->listen, gw_server_port(server), cfg->registration_url,
+            cfg->threads);
+    *out = server;
+
+out:
+    if (err != MR_OK && server != NULL) {
+        server_free(server);
+    }
+    return err;
+}
+
+uint16_t
+gw_server_port(const gw_server *server)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+    return info != NULL ? info->port : 0;
+}
+
+/* Waits up to timeout_ms for every request to complete. Returns the
+ * number still in progress. */
+static int
+wait_idle(gw_server *server, int timeout_ms)
+{
+    struct timespec deadline;
+    int active;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&server->lock);
+    while (server->active > 0) {
+        if (pthread_cond_timedwait(&server->idle, &server->lock, &deadline) ==
+            ETIMEDOUT) {
+            break;
+        }
+    }
+    active = server->active;
+    pthread_mutex_unlock(&server->lock);
+    return active;
+}
+
+void
+gw_server_stop(gw_server *server, int grace_ms)
+{
+    MHD_socket listen_fd;
+    int active;
+
+    /* Refuse new requests and stop accepting connections. */
+    atomic_store(&server->draining, true);
+    listen_fd = MHD_quiesce_daemon(server->daemon);
+    MR_INFO("gw.drain", NULL,
+            "stopped accepting connections; waiting up to %d ms for the "
+            "requests in progress",
+            grace_ms);
+
+    active = wait_idle(server, grace_ms);
+    if (active > 0) {
+        MR_WARN("gw.drain.timeout", NULL,
+                "%d requests still in progress after %d ms; failing "
+                "those waiting for the registration service with 503 "
+                "shutting_down",
+                active, grace_ms);
+    }
+
+    /* Closing the client fails the calls still out with MR_EUNAVAILABLE,
+     * which rpc_done turns into 503 shutting_down and which resumes their
+     * connections: MHD_stop_daemon must find none suspended. */
+    pthread_rwlock_wrlock(&server->rpc_lock);
+    atomic_store(&server->closing, true);
+    pthread_rwlock_unlock(&server->rpc_lock);
+    mr_rpc_client_close(server->rpc);
+    server->rpc = NULL;
+
+    if (active > 0) {
+        active = wait_idle(server, FLUSH_MS);
+    }
+
+    MHD_stop_daemon(server->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET) {
+        close(listen_fd);
+    }
+    MR_INFO("gw.stop", NULL, "stopped; %d requests were cut off", active);
+    server_free(server);
+}

@@ -1,0 +1,169 @@
+/* main.c - mcpreg-gateway: the REST API in front of the registration
+ * service. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gw_server.h"
+#include "mr_log.h"
+#include "mr_opts.h"
+#include "mr_util.h"
+
+static const char usage[] =
+    "Usage: mcpreg-gateway [OPTIONS]\n"
+    "Serves the REST API under /v1/deepagents and forwards each call to the\n"
+    "registration service.";
+
+/* The command-line settings, with their defaults. */
+typedef struct {
+    const char *listen;
+    const char *registration;
+    const char *log_level;
+    long threads;
+    long max_connections;
+    long connection_timeout_s;
+    long request_timeout_ms;
+    long register_timeout_ms;
+    long shutdown_grace_ms;
+} settings;
+
+/* Prints an error unless value is in [min, max]. */
+static bool
+in_range(const char *name, long value, long min, long max)
+{
+    if (value >= min && value <= max) {
+        return true;
+    }
+    fprintf(stderr,
+            "mcpreg-gateway: invalid --%s %ld: use a value from %ld to %ld\n",
+            name, value, min, max);
+    return false;
+}
+
+static bool
+check_settings(const settings *s)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len = 0;
+    bool ok = true;
+
+    ok &= in_range("threads", s->threads, 1, 256);
+    ok &= in_range("max-connections", s->max_connections, 1, 1000000);
+    ok &= in_range("connection-timeout-s", s->connection_timeout_s, 1, 86400);
+    ok &= in_range("request-timeout-ms", s->request_timeout_ms, 1, 600000);
+    ok &= in_range("register-timeout-ms", s->register_timeout_ms, 1, 600000);
+    ok &= in_range("shutdown-grace-ms", s->shutdown_grace_ms, 0, 600000);
+
+    if (gw_parse_listen(s->listen, &addr, &addr_len) != MR_OK) {
+        fprintf(stderr,
+                "mcpreg-gateway: invalid --listen '%s': use IPV4:PORT or "
+                "[IPV6]:PORT with numeric addresses, such as 127.0.0.1:8080 "
+                "or [::1]:8080\n",
+                s->listen);
+        ok = false;
+    }
+    return ok;
+}
+
+/* Parses argv into s. Returns -1 to exit 2, 1 to exit 0, 0 to go on. */
+static int
+parse_settings(settings *s, int argc, char **argv)
+{
+    const mr_opt opts[] = {
+        {"listen", "MCPREG_GATEWAY_LISTEN", MR_OPT_STR, &s->listen,
+         "HTTP address to listen on, IPV4:PORT or [IPV6]:PORT"},
+        {"registration", "MCPREG_REGISTRATION_DIAL", MR_OPT_STR,
+         &s->registration, "nng URL of the registration service to dial"},
+        {"threads", NULL, MR_OPT_INT, &s->threads, "HTTP worker threads"},
+        {"max-connections", NULL, MR_OPT_INT, &s->max_connections,
+         "maximum number of open HTTP connections"},
+        {"connection-timeout-s", NULL, MR_OPT_INT, &s->connection_timeout_s,
+         "seconds an idle HTTP connection stays open"},
+        {"request-timeout-ms", NULL, MR_OPT_INT, &s->request_timeout_ms,
+         "deadline in ms of calls that read or change MCP servers"},
+        {"register-timeout-ms", NULL, MR_OPT_INT, &s->register_timeout_ms,
+         "deadline in ms of POST .../oauth-provider calls"},
+        {"shutdown-grace-ms", NULL, MR_OPT_INT, &s->shutdown_grace_ms,
+         "ms that requests in progress get to finish at shutdown"},
+        {"log-level", "MCPREG_LOG_LEVEL", MR_OPT_STR, &s->log_level,
+         "minimum log level: debug, info, warn or error"},
+    };
+    int rest = 0;
+    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
+                           usage, &rest);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (rest < argc) {
+        fprintf(stderr,
+                "mcpreg-gateway: unexpected argument '%s'; see --help\n",
+                argv[rest]);
+        return -1;
+    }
+    return check_settings(s) ? 0 : -1;
+}
+
+/* Serves until SIGINT or SIGTERM; returns the exit status. */
+static int
+run(const settings *s)
+{
+    gw_config cfg = {
+        .listen = s->listen,
+        .registration_url = s->registration,
+        .threads = (int)s->threads,
+        .max_connections = (int)s->max_connections,
+        .connection_timeout_s = (int)s->connection_timeout_s,
+        .request_timeout_ms = (uint32_t)s->request_timeout_ms,
+        .register_timeout_ms = (uint32_t)s->register_timeout_ms,
+    };
+    gw_server *server = NULL;
+    int sig;
+
+    if (gw_server_start(&cfg, &server) != MR_OK) {
+        return 1;
+    }
+
+    sig = mr_signals_wait();
+    MR_INFO("gw.signal", NULL, "received signal %d; shutting down", sig);
+    gw_server_stop(server, (int)s->shutdown_grace_ms);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    settings s = {
+        .listen = "127.0.0.1:8080",
+        .registration = "tcp://127.0.0.1:7401",
+        .log_level = "info",
+        .threads = 2,
+        .max_connections = 1024,
+        .connection_timeout_s = 30,
+        .request_timeout_ms = 5000,
+        .register_timeout_ms = 30000,
+        .shutdown_grace_ms = 5000,
+    };
+    mr_log_level level;
+    int rc;
+
+    mr_signals_block();
+    if (mr_util_init() != MR_OK) {
+        fprintf(stderr, "mcpreg-gateway: initialising libsodium failed\n");
+        return 1;
+    }
+
+    rc = parse_settings(&s, argc, argv);
+    if (rc != 0) {
+        return rc > 0 ? 0 : 2;
+    }
+    if (mr_log_parse_level(s.log_level, &level) != 0) {
+        fprintf(stderr,
+                "mcpreg-gateway: invalid --log-level '%s': use debug, info, "
+                "warn or error\n",
+                s.log_level);
+        return 2;
+    }
+    mr_log_init("gateway", level, 1);
+
+    return run(&s);
+}
