@@ -14,7 +14,8 @@ static const char *service_name = "mcpreg";
 static mr_log_level min_level = MR_LOG_INFO;
 static int out_fd = 1;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = {"debug", "info", "warn", "error",
+                                          "none"};
 
 /* line is a bounded output buffer; writes past its end are dropped. */
 typedef struct {
@@ -33,7 +34,7 @@ mr_log_init(const char *service, mr_log_level level, int fd)
 int
 mr_log_parse_level(const char *text, mr_log_level *level)
 {
-    for (int i = 0; i <= MR_LOG_ERROR; i++) {
+    for (int i = 0; i <= MR_LOG_NONE; i++) {
         if (strcmp(text, level_names[i]) == 0) {
             *level = (mr_log_level)i;
             return 0;

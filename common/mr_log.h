@@ -10,6 +10,7 @@ typedef enum {
     MR_LOG_INFO,
     MR_LOG_WARN,
     MR_LOG_ERROR,
+    MR_LOG_NONE, /* as a minimum level: write nothing */
 } mr_log_level;
 
 /* mr_log_field is one extra member of a log line, a string or a number. */
@@ -30,7 +31,7 @@ typedef struct {
 void mr_log_init(const char *service, mr_log_level min_level, int fd);
 
 /*
- * mr_log_parse_level converts "debug", "info", "warn" or "error" into
+ * mr_log_parse_level converts "debug", "info", "warn", "error" or "none" into
  * *level; it returns 0 on success and -1 for any other text.
  */
 int mr_log_parse_level(const char *text, mr_log_level *level);

@@ -1,0 +1,52 @@
+/* cli.h - shared parts of the mcpreg admin command. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "mr_err.h"
+
+/* Exit statuses: CLI_EXIT_ERROR when the call failed, CLI_EXIT_USAGE for a
+ * command line that cannot be run. */
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_ERROR 1
+#define CLI_EXIT_USAGE 2
+
+/* cli_context is the connection settings of every command. */
+typedef struct {
+    const char *registration_url;
+    long timeout_ms;
+} cli_context;
+
+/*
+ * cli_call connects to the registration service and calls method with
+ * request, waiting up to ctx->timeout_ms in all. On success it returns
+ * CLI_EXIT_OK and *response, which the caller frees with
+ * protobuf_c_message_free_unpacked. On failure it prints
+ * "mcpreg: <detail> (<code>)" on stderr and returns CLI_EXIT_ERROR.
+ */
+int cli_call(const cli_context *ctx, const char *method,
+             const ProtobufCMessage *request,
+             const ProtobufCMessageDescriptor *response_type,
+             ProtobufCMessage **response);
+
+/* cli_print_json writes value as one line on stdout and releases it. It
+ * returns CLI_EXIT_OK, or CLI_EXIT_ERROR when stdout fails. */
+int cli_print_json(json_t *value);
+
+/* cli_json_text returns a JSON string of text, or JSON null when text is
+ * empty or not valid UTF-8, which JSON cannot carry. */
+json_t *cli_json_text(const char *text);
+
+/* cli_json_time returns ms (Unix milliseconds) as an RFC 3339 string, or
+ * JSON null when ms is 0. */
+json_t *cli_json_time(int64_t ms);
+
+/* cli_key_main runs "mcpreg key SUBCOMMAND ..." with argv[0] = "key" and
+ * returns the exit status. */
+int cli_key_main(const cli_context *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,166 @@
+/* main.c - mcpreg: the admin command of the registration service. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mr_log.h"
+#include "mr_opts.h"
+#include "mr_rpc.h"
+#include "mr_util.h"
+
+#define USAGE                                                                 \
+    "usage: mcpreg [options] COMMAND\n"                                       \
+    "\n"                                                                      \
+    "Commands:\n"                                                             \
+    "  key create [--workspace UUID|new] [--user USER_ID] [--name NAME]\n"    \
+    "      create an API key and print it once, as JSON; without --user it\n" \
+    "      is a service key, and without --workspace (or with 'new') it\n"    \
+    "      opens a new workspace\n"                                           \
+    "  key list --workspace UUID\n"                                           \
+    "      print the workspace's keys as a JSON array, without secrets\n"     \
+    "  key revoke KEY_ID\n"                                                   \
+    "      revoke a key; calls that present it get 403 from then on\n"        \
+    "\n"                                                                      \
+    "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
+
+/* The connection poll interval while waiting for the service. */
+#define CONNECT_POLL_MS 10
+
+static void
+print_failure(mr_err err, const char *detail)
+{
+    fprintf(stderr, "mcpreg: %s (%s)\n",
+            detail && *detail ? detail : mr_strerror(err), mr_err_code(err));
+}
+
+/* Waits until the client has a connection or deadline (mr_mono_ms) passes. */
+static bool
+wait_connected(mr_rpc_client *client, int64_t deadline)
+{
+    while (mr_rpc_client_peers(client) == 0) {
+        if (mr_mono_ms() >= deadline) {
+            return false;
+        }
+        usleep(CONNECT_POLL_MS * 1000);
+    }
+    return true;
+}
+
+int
+cli_call(const cli_context *ctx, const char *method,
+         const ProtobufCMessage *request,
+         const ProtobufCMessageDescriptor *response_type,
+         ProtobufCMessage **response)
+{
+    int64_t deadline = mr_mono_ms() + ctx->timeout_ms;
+    mr_rpc_client *client = NULL;
+    char request_id[MR_UUID_LEN + 1];
+    char message[512];
+    char *detail = NULL;
+    int64_t left;
+    mr_err err;
+
+    *response = NULL;
+    err = mr_rpc_client_open(&client, ctx->registration_url, false);
+    if (err != MR_OK) {
+        snprintf(message, sizeof(message),
+                 "Check --registration: cannot dial '%s'",
+                 ctx->registration_url);
+        print_failure(err, message);
+        return CLI_EXIT_ERROR;
+    }
+    if (!wait_connected(client, deadline)) {
+        snprintf(message, sizeof(message),
+                 "Check that mcpreg-registration runs and listens on %s: no "
+                 "connection within %ld ms",
+                 ctx->registration_url, ctx->timeout_ms);
+        print_failure(MR_EUNAVAILABLE, message);
+        mr_rpc_client_close(client);
+        return CLI_EXIT_ERROR;
+    }
+
+    left = deadline - mr_mono_ms();
+    mr_uuid_v4(request_id);
+    err = mr_rpc_call_sync(client, method, request, response_type, request_id,
+                           left > 1 ? (uint32_t)left : 1, response, &detail,
+                           NULL);
+    if (err != MR_OK) {
+        print_failure(err, detail);
+    }
+    free(detail);
+    mr_rpc_client_close(client);
+    return err == MR_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+int
+cli_print_json(json_t *value)
+{
+    int rc = json_dumpf(value, stdout, JSON_PRESERVE_ORDER);
+
+    json_decref(value);
+    if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+        fprintf(stderr, "mcpreg: writing the output failed\n");
+        return CLI_EXIT_ERROR;
+    }
+    return CLI_EXIT_OK;
+}
+
+json_t *
+cli_json_text(const char *text)
+{
+    json_t *value = text && *text ? json_string(text) : NULL;
+
+    return value ? value : json_null();
+}
+
+json_t *
+cli_json_time(int64_t ms)
+{
+    char text[32];
+
+    if (ms == 0) {
+        return json_null();
+    }
+    mr_format_time(ms, text);
+    return json_string(text);
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_context ctx = {"tcp://127.0.0.1:7401", 10000};
+    const mr_opt opts[] = {
+        {"registration", "MCPREG_REGISTRATION_DIAL", MR_OPT_STR,
+         &ctx.registration_url, "nng URL of the registration service"},
+        {"timeout-ms", "MCPREG_TIMEOUT_MS", MR_OPT_INT, &ctx.timeout_ms,
+         "maximum time to connect and get the answer, in milliseconds"},
+    };
+    int rest = 0;
+    int rc;
+
+    if (mr_util_init() != MR_OK) {
+        fprintf(stderr, "mcpreg: cannot initialise libsodium\n");
+        return CLI_EXIT_ERROR;
+    }
+    /* Every failure is reported once, as the "mcpreg: ..." line. */
+    mr_log_init("mcpreg", MR_LOG_NONE, 2);
+
+    rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, USAGE,
+                       &rest);
+    if (rc != 0) {
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    if (ctx.timeout_ms < 1) {
+        fprintf(stderr, "mcpreg: --timeout-ms must be at least 1\n");
+        return CLI_EXIT_USAGE;
+    }
+
+    if (rest < argc && strcmp(argv[rest], "key") == 0) {
+        return cli_key_main(&ctx, argc - rest, argv + rest);
+    }
+    fprintf(stderr, "mcpreg: %s; see 'mcpreg --help'\n",
+            rest < argc ? "unknown command" : "missing command");
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,294 @@
+/* main.c - mcpreg-registration: the service that stores MCP servers, API
+ * keys and per-user OAuth provider mappings, and sends discovery jobs. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mr_log.h"
+#include "mr_opts.h"
+#include "mr_util.h"
+#include "reg_providers.h"
+#include "reg_service.h"
+
+#define USAGE                                                                 \
+    "usage: mcpreg-registration [options]\n"                                  \
+    "\n"                                                                      \
+    "Serves the Registration RPCs and sends discovery jobs to the workers\n"  \
+    "that dial --jobs-listen. The sealing key comes from --secret-key-file\n" \
+    "or MCPREG_SECRET_KEY (64 hex characters); --demo makes one instead."
+
+/* The largest settings accepted; they guard against typos, not tuning. */
+#define CACHE_MB_MAX   (1L << 20)
+#define CONTEXTS_MAX   65536L
+#define MAX_JOBS_MAX   65536L
+#define TIMEOUT_MS_MAX 3600000L
+
+typedef struct {
+    const char *data_dir;
+    long cache_mb;
+    const char *secret_key_file;
+    long secret_key_id;
+    bool demo;
+    const char *listen;
+    long contexts;
+    const char *jobs_listen;
+    long job_timeout_ms;
+    long max_jobs;
+    const char *dev_allow_hosts;
+    long shutdown_grace_ms;
+    const char *log_level;
+} config;
+
+static int
+parse_config(config *cfg, int argc, char **argv)
+{
+    const mr_opt opts[] = {
+        {"data", "MCPREG_DATA_DIR", MR_OPT_STR, &cfg->data_dir,
+         "folder of the RocksDB store, created when missing"},
+        {"cache-mb", "MCPREG_CACHE_MB", MR_OPT_INT, &cfg->cache_mb,
+         "size of the RocksDB block cache, in MiB"},
+        {"secret-key-file", "MCPREG_SECRET_KEY_FILE", MR_OPT_STR,
+         &cfg->secret_key_file,
+         "file with the 32-byte sealing key, raw or as 64 hex characters"},
+        {"secret-key-id", "MCPREG_SECRET_KEY_ID", MR_OPT_INT,
+         &cfg->secret_key_id, "id stored with every sealed secret, 1 or more"},
+        {"demo", "MCPREG_DEMO", MR_OPT_BOOL, &cfg->demo,
+         "without a key, create and reuse DATA/demo-secret.key (not for "
+         "production)"},
+        {"listen", "MCPREG_REGISTRATION_LISTEN", MR_OPT_STR, &cfg->listen,
+         "nng URL of the Registration RPCs"},
+        {"contexts", "MCPREG_REGISTRATION_CONTEXTS", MR_OPT_INT,
+         &cfg->contexts, "RPC calls handled at once"},
+        {"jobs-listen", "MCPREG_JOBS_LISTEN", MR_OPT_STR, &cfg->jobs_listen,
+         "nng URL that discovery workers dial"},
+        {"job-timeout-ms", "MCPREG_JOB_TIMEOUT_MS", MR_OPT_INT,
+         &cfg->job_timeout_ms,
+         "maximum time of one discovery job, in milliseconds"},
+        {"max-jobs", "MCPREG_MAX_JOBS", MR_OPT_INT, &cfg->max_jobs,
+         "discovery jobs in flight at once; more get too_many_registrations"},
+        {"dev-allow-hosts", "MCPREG_DEV_ALLOW_HOSTS", MR_OPT_STR,
+         &cfg->dev_allow_hosts,
+         "comma-separated hosts whose MCP server URLs may use plain http"},
+        {"shutdown-grace-ms", "MCPREG_SHUTDOWN_GRACE_MS", MR_OPT_INT,
+         &cfg->shutdown_grace_ms,
+         "time given to running calls and jobs at shutdown, in milliseconds"},
+        {"log-level", "MCPREG_LOG_LEVEL", MR_OPT_STR, &cfg->log_level,
+         "debug, info, warn or error"},
+    };
+    int rest = 0;
+    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
+                           USAGE, &rest);
+
+    if (rc == 0 && rest < argc) {
+        fprintf(stderr, "error: unexpected argument '%s'; see --help\n",
+                argv[rest]);
+        rc = -1;
+    }
+    return rc;
+}
+
+static bool
+in_range(const char *flag, long value, long min, long max)
+{
+    if (value >= min && value <= max) {
+        return true;
+    }
+    fprintf(stderr, "error: --%s is %ld; expected %ld to %ld\n", flag, value,
+            min, max);
+    return false;
+}
+
+static bool
+check_config(const config *cfg, mr_log_level *level)
+{
+    if (mr_log_parse_level(cfg->log_level, level) != 0) {
+        fprintf(stderr,
+                "error: --log-level is '%s'; expected debug, info, warn or "
+                "error\n",
+                cfg->log_level);
+        return false;
+    }
+    return in_range("cache-mb", cfg->cache_mb, 1, CACHE_MB_MAX) &&
+           in_range("secret-key-id", cfg->secret_key_id, 1, UINT32_MAX) &&
+           in_range("contexts", cfg->contexts, 1, CONTEXTS_MAX) &&
+           in_range("job-timeout-ms", cfg->job_timeout_ms, 1,
+                    TIMEOUT_MS_MAX) &&
+           in_range("max-jobs", cfg->max_jobs, 1, MAX_JOBS_MAX) &&
+           in_range("shutdown-grace-ms", cfg->shutdown_grace_ms, 0,
+                    TIMEOUT_MS_MAX);
+}
+
+/* Loads the sealing key from --secret-key-file, MCPREG_SECRET_KEY or, with
+ * --demo, the demo key file; the store folder must exist for the last. */
+static mr_err
+load_seal(const config *cfg, reg_seal *seal)
+{
+    uint8_t key[REG_SEAL_KEY_LEN];
+    const char *hex = getenv("MCPREG_SECRET_KEY");
+    char why[512] = "";
+    int created = 0;
+    mr_err err;
+
+    if (cfg->secret_key_file != NULL && cfg->secret_key_file[0] != '\0') {
+        err = reg_seal_key_from_file(cfg->secret_key_file, key, why,
+                                     sizeof(why));
+    } else if (hex != NULL && hex[0] != '\0') {
+        err = reg_seal_key_from_hex(hex, key, why, sizeof(why));
+    } else if (cfg->demo) {
+        err =
+            reg_seal_demo_key(cfg->data_dir, key, &created, why, sizeof(why));
+        if (err == MR_OK) {
+            MR_WARN("reg.seal.demo", NULL,
+                    "%s the demo sealing key %s/%s; secrets sealed with it "
+                    "are only as safe as that file, so do not use --demo in "
+                    "production",
+                    created ? "created" : "using", cfg->data_dir,
+                    REG_SEAL_DEMO_FILE);
+        }
+    } else {
+        snprintf(why, sizeof(why),
+                 "no sealing key: set --secret-key-file or MCPREG_SECRET_KEY, "
+                 "or pass --demo for a local trial");
+        err = MR_EINVALID_FIELD;
+    }
+
+    if (err != MR_OK) {
+        MR_ERROR("reg.seal.key", NULL, "%s", why);
+        return err;
+    }
+    reg_seal_init(seal, key, (uint32_t)cfg->secret_key_id);
+    sodium_memzero(key, sizeof(key));
+    return MR_OK;
+}
+
+/* Returns whether a sealing key is configured, so --demo is not needed. */
+static bool
+key_configured(const config *cfg)
+{
+    const char *hex = getenv("MCPREG_SECRET_KEY");
+
+    return (cfg->secret_key_file != NULL && cfg->secret_key_file[0] != '\0') ||
+           (hex != NULL && hex[0] != '\0');
+}
+
+/* Opens the store, loads the sealing key and starts both sockets. A missing
+ * key fails before the store folder is created, unless --demo needs it. */
+static mr_err
+start(const config *cfg, reg_service *service, mr_rpc_server **server)
+{
+    reg_providers_config jobs = {cfg->jobs_listen, cfg->max_jobs,
+                                 (uint32_t)cfg->job_timeout_ms};
+    bool demo_key = cfg->demo && !key_configured(cfg);
+    reg_providers *providers = NULL;
+    char why[1024] = "";
+    mr_err err = MR_OK;
+
+    if (!demo_key) {
+        err = load_seal(cfg, &service->seal);
+    }
+    if (err == MR_OK) {
+        err = reg_url_rules_parse(&service->url_rules, cfg->dev_allow_hosts);
+    }
+    if (err != MR_OK) {
+        return err;
+    }
+
+    err = reg_store_open(&service->store, cfg->data_dir, cfg->cache_mb, why,
+                         sizeof(why));
+    if (err != MR_OK) {
+        MR_ERROR("reg.store.open", NULL, "%s", why);
+        return err;
+    }
+    if (demo_key) {
+        err = load_seal(cfg, &service->seal);
+    }
+    if (err == MR_OK) {
+        err = reg_providers_open(&providers, service, &jobs);
+    }
+    if (err == MR_OK) {
+        err = reg_service_start(server, service, cfg->listen,
+                                (int)cfg->contexts);
+    }
+    return err;
+}
+
+/* Stops in the order that lets every waiting call get a reply: jobs
+ * first, while the RPC server can still send their failures, then the
+ * server, then the jobs socket, and the store last. */
+static void
+stop(const config *cfg, reg_service *service, mr_rpc_server *server)
+{
+    int64_t deadline = mr_mono_ms() + cfg->shutdown_grace_ms;
+    int64_t left;
+
+    if (service->providers != NULL) {
+        reg_providers_drain(service->providers, (int)cfg->shutdown_grace_ms);
+    }
+
+    /* Calls that are not waiting for a job end quickly, so the server gets
+     * what is left of the grace time, and at least one second to send the
+     * failures of the drain. */
+    left = deadline - mr_mono_ms();
+    mr_rpc_server_stop(server, left > 1000 ? (int)left : 1000);
+    reg_providers_close(service->providers);
+    reg_store_close(service->store);
+    service->store = NULL;
+    reg_url_rules_free(&service->url_rules);
+    reg_seal_wipe(&service->seal);
+}
+
+int
+main(int argc, char **argv)
+{
+    config cfg = {
+        .data_dir = "./data",
+        .cache_mb = 64,
+        .secret_key_id = 1,
+        .listen = "tcp://127.0.0.1:7401",
+        .contexts = 256,
+        .jobs_listen = "tcp://127.0.0.1:7402",
+        .job_timeout_ms = 25000,
+        .max_jobs = 128,
+        .dev_allow_hosts = "",
+        .shutdown_grace_ms = 5000,
+        .log_level = "info",
+    };
+    reg_service service = {0};
+    mr_rpc_server *server = NULL;
+    mr_log_level level = MR_LOG_INFO;
+    int rc;
+    int sig;
+
+    mr_signals_block();
+    if (mr_util_init() != MR_OK) {
+        fprintf(stderr, "error: cannot initialise libsodium\n");
+        return 1;
+    }
+    rc = parse_config(&cfg, argc, argv);
+    if (rc != 0) {
+        return rc > 0 ? 0 : 2;
+    }
+    if (!check_config(&cfg, &level)) {
+        return 2;
+    }
+    mr_log_init("registration", level, 1);
+
+    if (start(&cfg, &service, &server) != MR_OK) {
+        stop(&cfg, &service, server);
+        return 1;
+    }
+    MR_INFO("reg.start", NULL,
+            "registration service ready on %s; store %s; sealing key id %ld",
+            cfg.listen, cfg.data_dir, cfg.secret_key_id);
+
+    sig = mr_signals_wait();
+    MR_INFO("reg.stop", NULL, "signal %d: stopping within %ld ms", sig,
+            cfg.shutdown_grace_ms);
+    stop(&cfg, &service, server);
+    MR_INFO("reg.stopped", NULL, "registration service stopped");
+    return 0;
+}

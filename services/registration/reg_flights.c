@@ -1,0 +1,429 @@
+/* reg_flights.c - single-flight discovery jobs: one job per prov/ key in
+ * flight, however many calls wait for it. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mr_api.h"
+#include "mr_log.h"
+#include "reg_flights.h"
+
+#define NO_WORKER_DETAIL "Retry later: no discovery worker is connected"
+
+/* waiter is one RegisterOAuthProvider call that waits for a job. */
+typedef struct waiter {
+    struct waiter *next;
+    mr_rpc_call *call;
+    int64_t started_ms;
+    bool leader; /* the call that started the job */
+} waiter;
+
+/* flight is one discovery job in flight and the calls that wait for it. */
+typedef struct flight {
+    struct flight *next;
+    reg_providers *owner;
+    reg_target target;
+    char job_id[MR_UUID_LEN + 1];
+    char request_id[MR_RPC_ID_MAX + 1]; /* of the leader, for the worker */
+    int64_t started_ms;
+    uint32_t timeout_ms;
+    waiter *waiters;
+    size_t nwaiters; /* every call that joined, for the log */
+} flight;
+
+struct reg_providers {
+    reg_service *service;
+    mr_rpc_client *jobs;
+    long max_jobs;
+    uint32_t job_timeout_ms;
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t idle;  /* signalled when nflights drops to 0 */
+    flight *flights;
+    long nflights;
+    bool draining; /* no new jobs */
+    bool closed;   /* no new waiters either */
+};
+
+typedef enum {
+    JOIN_ATTACHED, /* the waiter joined a job in flight */
+    JOIN_STARTED,  /* the waiter leads a new job, to be sent */
+    JOIN_FOUND,    /* the mapping exists now */
+    JOIN_FAILED,
+} join_outcome;
+
+mr_err
+reg_providers_open(reg_providers **out, reg_service *service,
+                   const reg_providers_config *cfg)
+{
+    reg_providers *p = calloc(1, sizeof(*p));
+    pthread_condattr_t attr;
+    mr_err err;
+
+    *out = NULL;
+    if (p == NULL) {
+        return MR_ENOMEM;
+    }
+    p->service = service;
+    p->max_jobs = cfg->max_jobs;
+    p->job_timeout_ms = cfg->job_timeout_ms;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->idle, &attr);
+    pthread_condattr_destroy(&attr);
+
+    err = mr_rpc_client_open(&p->jobs, cfg->jobs_url, true);
+    if (err != MR_OK) {
+        reg_providers_close(p);
+        return err;
+    }
+    MR_INFO("reg.jobs.listen", NULL,
+            "listening for discovery workers on %s; at most %ld jobs, %u ms "
+            "each",
+            cfg->jobs_url, cfg->max_jobs, cfg->job_timeout_ms);
+    service->providers = p;
+    *out = p;
+    return MR_OK;
+}
+
+static flight *
+find_flight(reg_providers *p, const reg_key *key)
+{
+    for (flight *f = p->flights; f != NULL; f = f->next) {
+        if (f->target.prov_key.len == key->len &&
+            memcmp(f->target.prov_key.text, key->text, key->len) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static flight *
+new_flight(reg_providers *p, waiter *leader, const reg_target *target)
+{
+    flight *f = calloc(1, sizeof(*f));
+
+    if (f == NULL) {
+        return NULL;
+    }
+    f->owner = p;
+    f->target = *target;
+    mr_uuid_v4(f->job_id);
+    snprintf(f->request_id, sizeof(f->request_id), "%s",
+             mr_rpc_request_id(leader->call));
+    f->started_ms = mr_mono_ms();
+    leader->leader = true;
+    f->waiters = leader;
+    f->nwaiters = 1;
+
+    f->next = p->flights;
+    p->flights = f;
+    p->nflights++;
+    return f;
+}
+
+/* Attaches w to the job for target, or starts one. The caller holds
+ * p->lock. */
+static join_outcome
+attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
+                char provider_id[MR_UUID_LEN + 1], flight **started,
+                mr_err *err)
+{
+    flight *f;
+
+    if (p->closed) {
+        *err = MR_ESHUTTING_DOWN;
+        return JOIN_FAILED;
+    }
+    f = find_flight(p, &target->prov_key);
+    if (f != NULL) {
+        w->next = f->waiters;
+        f->waiters = w;
+        f->nwaiters++;
+        return JOIN_ATTACHED;
+    }
+
+    /* A job that ended after the caller's first read has stored its
+     * mapping. job_done writes before it takes this lock, so reading
+     * again here keeps the same job from running twice. */
+    *err = reg_providers_read_mapping(p->service->store, &target->prov_key,
+                                      provider_id);
+    if (*err != MR_OK) {
+        return JOIN_FAILED;
+    }
+    if (provider_id[0] != '\0') {
+        return JOIN_FOUND;
+    }
+
+    if (p->draining) {
+        *err = MR_ESHUTTING_DOWN;
+        return JOIN_FAILED;
+    }
+    if (p->nflights >= p->max_jobs) {
+        *err = MR_EBUSY;
+        return JOIN_FAILED;
+    }
+    if (mr_rpc_client_peers(p->jobs) == 0) {
+        /* The RPC layer would fail the job at once; failing here saves the
+         * job's two log lines on every call while no worker runs. */
+        *err = MR_EUNAVAILABLE;
+        return JOIN_FAILED;
+    }
+    *started = new_flight(p, w, target);
+    *err = *started ? MR_OK : MR_ENOMEM;
+    return *started ? JOIN_STARTED : JOIN_FAILED;
+}
+
+static void
+log_job(mr_log_level level, const char *msg_id, const flight *f, mr_err err,
+        const char *outcome)
+{
+    mr_log_field fields[] = {
+        MR_FSTR("job_id", f->job_id),
+        MR_FSTR("workspace_id", f->target.ws),
+        MR_FSTR("mcp_server_id", f->target.server_id),
+        MR_FSTR("user_id", f->target.user_id),
+        MR_FSTR("error", mr_err_code(err)),
+        MR_FINT("duration_ms", mr_mono_ms() - f->started_ms),
+        MR_FINT("waiters", f->nwaiters),
+    };
+
+    mr_log_fields(level, msg_id, f->request_id, fields,
+                  sizeof(fields) / sizeof(fields[0]), "discovery job %s: %s",
+                  f->job_id, outcome);
+}
+
+/* Removes f from the table, finishes every waiting call and frees f. */
+static void
+finish_flight(flight *f, mr_err err, const char *detail, uint32_t retry,
+              const char *provider_id)
+{
+    reg_providers *p = f->owner;
+    waiter *w;
+
+    pthread_mutex_lock(&p->lock);
+    for (flight **link = &p->flights; *link != NULL; link = &(*link)->next) {
+        if (*link == f) {
+            *link = f->next;
+            break;
+        }
+    }
+    p->nflights--;
+    w = f->waiters;
+    f->waiters = NULL;
+    if (p->nflights == 0) {
+        pthread_cond_broadcast(&p->idle);
+    }
+    pthread_mutex_unlock(&p->lock);
+
+    log_job(err == MR_OK ? MR_LOG_INFO : MR_LOG_WARN, "reg.job.done", f, err,
+            detail && *detail ? detail : mr_strerror(err));
+
+    while (w != NULL) {
+        waiter *next = w->next;
+
+        if (err == MR_OK) {
+            reg_providers_reply(w->call, w->started_ms, provider_id,
+                                w->leader);
+        } else {
+            reg_rpc_fail(w->call, w->started_ms, err, detail, retry);
+        }
+        free(w);
+        w = next;
+    }
+    free(f);
+}
+
+/* Receives the worker's reply, or the RPC layer's failure, of a job. */
+static void
+job_done(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
+{
+    flight *f = arg;
+    reg_providers *p = f->owner;
+    char provider_id[MR_UUID_LEN + 1] = "";
+    char detail[REG_DETAIL_MAX] = "";
+    mr_err err = status->err;
+    uint32_t retry = status->retry_after;
+
+    if (err == MR_OK) {
+        err = reg_providers_store_result(
+            p->service, &f->target,
+            (const Mcpreg__V1__DiscoveryResult *)response, provider_id, detail,
+            sizeof(detail));
+        retry = mr_err_retryable(err) ? 1 : 0;
+    } else if (err == MR_EUNAVAILABLE && mr_rpc_client_peers(p->jobs) == 0) {
+        snprintf(detail, sizeof(detail), "%s", NO_WORKER_DETAIL);
+    } else if (err == MR_ETIMEDOUT &&
+               strcmp(status->detail, mr_strerror(err)) == 0) {
+        /* NOTE: the worker may still register a client after this, and the
+         * next call then registers another one. */
+        snprintf(detail, sizeof(detail),
+                 "Retry later: the discovery job did not finish within %u ms",
+                 f->timeout_ms);
+    } else {
+        snprintf(detail, sizeof(detail), "%s", status->detail);
+    }
+    if (err != MR_OK && mr_err_retryable(err) && retry == 0) {
+        retry = 1;
+    }
+
+    if (response != NULL) {
+        protobuf_c_message_free_unpacked(response, NULL);
+    }
+    finish_flight(f, err, detail, retry, provider_id);
+}
+
+/* Sends the job of f, which the caller leads, to a worker. f may be freed
+ * by the time this returns. */
+static void
+start_job(reg_providers *p, flight *f, const mr_rpc_call *call)
+{
+    Mcpreg__V1__DiscoveryJob job = MCPREG__V1__DISCOVERY_JOB__INIT;
+    uint32_t left = mr_rpc_timeout_left(call);
+    mr_err err;
+
+    /* NOTE: the job gets the leader's time left. A waiter that joins later
+     * with more time left still fails when the leader's time runs out. */
+    f->timeout_ms = left < p->job_timeout_ms ? left : p->job_timeout_ms;
+    job.job_id = f->job_id;
+    job.mcp_server_url = f->target.url;
+    job.workspace_id = f->target.ws;
+    job.mcp_server_id = f->target.server_id;
+    job.user_id = f->target.user_id;
+    log_job(MR_LOG_INFO, "reg.job.start", f, MR_OK, "started");
+
+    if (f->timeout_ms == 0) {
+        finish_flight(f, MR_ETIMEDOUT, NULL, 1, NULL);
+        return;
+    }
+    err = mr_rpc_call_async(p->jobs, MR_M_DISCOVER_AND_REGISTER, &job.base,
+                            &mcpreg__v1__discovery_result__descriptor,
+                            f->request_id, f->timeout_ms, job_done, f);
+    if (err != MR_OK) {
+        finish_flight(f, err, NULL, 1, NULL);
+    }
+}
+
+void
+reg_flights_join(reg_providers *p, mr_rpc_call *call, int64_t started_ms,
+                 const reg_target *target)
+{
+    char provider_id[MR_UUID_LEN + 1] = "";
+    waiter *w = calloc(1, sizeof(*w));
+    flight *f = NULL;
+    join_outcome outcome;
+    mr_err err = MR_ENOMEM;
+
+    if (w == NULL) {
+        reg_rpc_fail(call, started_ms, err, NULL, 1);
+        return;
+    }
+    w->call = call;
+    w->started_ms = started_ms;
+
+    pthread_mutex_lock(&p->lock);
+    outcome = attach_or_start(p, w, target, provider_id, &f, &err);
+    pthread_mutex_unlock(&p->lock);
+
+    if (outcome == JOIN_STARTED) {
+        start_job(p, f, call);
+        return;
+    }
+    if (outcome == JOIN_FOUND) {
+        reg_providers_reply(call, started_ms, provider_id, false);
+    } else if (outcome == JOIN_FAILED) {
+        reg_rpc_fail(call, started_ms, err,
+                     err == MR_EUNAVAILABLE ? NO_WORKER_DETAIL : NULL,
+                     mr_err_retryable(err) ? 1 : 0);
+    }
+    if (outcome != JOIN_ATTACHED) {
+        free(w);
+    }
+}
+
+/* Detaches the waiters of every flight. The caller holds p->lock. */
+static waiter *
+detach_waiters(reg_providers *p)
+{
+    waiter *all = NULL;
+
+    for (flight *f = p->flights; f != NULL; f = f->next) {
+        while (f->waiters != NULL) {
+            waiter *w = f->waiters;
+
+            f->waiters = w->next;
+            w->next = all;
+            all = w;
+        }
+    }
+    return all;
+}
+
+void
+reg_providers_drain(reg_providers *p, int grace_ms)
+{
+    struct timespec until;
+    waiter *w;
+    long running;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += grace_ms / 1000;
+    until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&p->lock);
+    p->draining = true;
+    while (p->nflights > 0) {
+        if (pthread_cond_timedwait(&p->idle, &p->lock, &until) == ETIMEDOUT) {
+            break;
+        }
+    }
+    p->closed = true;
+    running = p->nflights;
+    w = detach_waiters(p);
+    pthread_mutex_unlock(&p->lock);
+
+    if (running > 0) {
+        MR_WARN("reg.jobs.abandoned", NULL,
+                "%ld discovery jobs still running after %d ms; failing "
+                "their calls with %s",
+                running, grace_ms, mr_err_code(MR_ESHUTTING_DOWN));
+    }
+    while (w != NULL) {
+        waiter *next = w->next;
+
+        reg_rpc_fail(w->call, w->started_ms, MR_ESHUTTING_DOWN, NULL, 1);
+        free(w);
+        w = next;
+    }
+}
+
+int
+reg_providers_workers(const reg_providers *p)
+{
+    return mr_rpc_client_peers(p->jobs);
+}
+
+void
+reg_providers_close(reg_providers *p)
+{
+    if (p == NULL) {
+        return;
+    }
+
+    /* Closing fails the jobs in flight, and their job_done frees them. */
+    mr_rpc_client_close(p->jobs);
+    p->jobs = NULL;
+    pthread_cond_destroy(&p->idle);
+    pthread_mutex_destroy(&p->lock);
+    if (p->service != NULL && p->service->providers == p) {
+        p->service->providers = NULL;
+    }
+    free(p);
+}

@@ -1,0 +1,200 @@
+/* reg_keys_test.c - unit tests of API keys and caller resolution, against
+ * a RocksDB store in a temporary folder. */
+#include <string.h>
+
+#include "mr_test.h"
+#include "mr_util.h"
+#include "reg_keys.h"
+#include "reg_service.h"
+#include "reg_test_dir.h"
+
+static char dir[256];
+
+static reg_store *
+open_store(void)
+{
+    reg_store *store = NULL;
+    char why[512] = "";
+
+    mr_util_init();
+    reg_test_dir_make(dir);
+    MR_CHECK_INT(reg_store_open(&store, dir, 8, why, sizeof(why)), ==, MR_OK);
+    return store;
+}
+
+static void
+close_store(reg_store *store)
+{
+    reg_store_close(store);
+    reg_test_dir_remove(dir);
+}
+
+static mr_err
+create(reg_store *store, const char *ws, const char *user, reg_new_key *out)
+{
+    Mcpreg__V1__CreateApiKeyRequest req =
+        MCPREG__V1__CREATE_API_KEY_REQUEST__INIT;
+    char detail[512] = "";
+
+    req.workspace_id = (char *)ws;
+    req.user_id = (char *)user;
+    req.name = "test";
+    return reg_keys_create(store, &req, out, detail, sizeof(detail));
+}
+
+/* Resolves the caller that presents key; returns the error. */
+static mr_err
+resolve(reg_store *store, const char *key, Mcpreg__V1__ApiKeyRecord **rec)
+{
+    Mcpreg__V1__Caller caller = MCPREG__V1__CALLER__INIT;
+    uint8_t hash[MR_SHA256_LEN];
+
+    mr_sha256(key, strlen(key), hash);
+    caller.api_key_sha256.data = hash;
+    caller.api_key_sha256.len = sizeof(hash);
+    return reg_keys_resolve(store, &caller, rec);
+}
+
+static void
+keys_create_and_resolve(void)
+{
+    reg_store *store = open_store();
+    Mcpreg__V1__ApiKeyRecord *rec = NULL;
+    reg_new_key key;
+
+    MR_CHECK_INT(create(store, "", "alice", &key), ==, MR_OK);
+    MR_CHECK(strncmp(key.key, REG_API_KEY_PREFIX, 7) == 0);
+    MR_CHECK_INT(strlen(key.key), ==, 7 + 43);
+    MR_CHECK(mr_uuid_canonical(key.workspace_id, (char[MR_UUID_LEN + 1]){0}));
+    MR_CHECK(mr_uuid_canonical(key.key_id, (char[MR_UUID_LEN + 1]){0}));
+
+    MR_CHECK_INT(resolve(store, key.key, &rec), ==, MR_OK);
+    MR_CHECK(rec != NULL);
+    if (rec != NULL) {
+        MR_CHECK_STR(rec->info->key_id, key.key_id);
+        MR_CHECK_STR(rec->info->workspace_id, key.workspace_id);
+        MR_CHECK_STR(rec->info->user_id, "alice");
+        mcpreg__v1__api_key_record__free_unpacked(rec, NULL);
+    }
+    close_store(store);
+}
+
+static void
+keys_create_in_given_workspace(void)
+{
+    reg_store *store = open_store();
+    reg_new_key key;
+    char detail[512] = "";
+    Mcpreg__V1__CreateApiKeyRequest req =
+        MCPREG__V1__CREATE_API_KEY_REQUEST__INIT;
+
+    MR_CHECK_INT(
+        create(store, "0F8FAD5B-D9CB-469F-A165-70867728950E", "", &key), ==,
+        MR_OK);
+    MR_CHECK_STR(key.workspace_id, "0f8fad5b-d9cb-469f-a165-70867728950e");
+
+    MR_CHECK_INT(create(store, "not-a-uuid", "", &key), ==, MR_EINVALID_FIELD);
+
+    req.user_id = (char[REG_TEXT_MAX + 2]){0};
+    memset(req.user_id, 'u', REG_TEXT_MAX + 1);
+    MR_CHECK_INT(reg_keys_create(store, &req, &key, detail, sizeof(detail)),
+                 ==, MR_EINVALID_FIELD);
+    MR_CHECK(strstr(detail, "user_id") != NULL);
+    close_store(store);
+}
+
+static void
+keys_resolve_forbids_unknown(void)
+{
+    reg_store *store = open_store();
+    Mcpreg__V1__ApiKeyRecord *rec = NULL;
+    Mcpreg__V1__Caller caller = MCPREG__V1__CALLER__INIT;
+    uint8_t short_hash[16] = {0};
+
+    MR_CHECK_INT(resolve(store, "mcpreg_unknown", &rec), ==, MR_EFORBIDDEN);
+    MR_CHECK(rec == NULL);
+
+    caller.api_key_sha256.data = short_hash;
+    caller.api_key_sha256.len = sizeof(short_hash);
+    MR_CHECK_INT(reg_keys_resolve(store, &caller, &rec), ==, MR_EFORBIDDEN);
+    MR_CHECK_INT(reg_keys_resolve(store, NULL, &rec), ==, MR_EFORBIDDEN);
+    close_store(store);
+}
+
+static void
+keys_revoke_forbids_key(void)
+{
+    reg_store *store = open_store();
+    Mcpreg__V1__ApiKeyRecord *rec = NULL;
+    reg_new_key key;
+    bool revoked = false;
+
+    MR_CHECK_INT(create(store, "", "", &key), ==, MR_OK);
+    MR_CHECK_INT(reg_keys_revoke(store, key.key_id, &revoked), ==, MR_OK);
+    MR_CHECK(revoked);
+    MR_CHECK_INT(resolve(store, key.key, &rec), ==, MR_EFORBIDDEN);
+    MR_CHECK(rec == NULL);
+
+    MR_CHECK_INT(reg_keys_revoke(store, key.key_id, &revoked), ==, MR_OK);
+    MR_CHECK(!revoked);
+    close_store(store);
+}
+
+static void
+keys_revoke_unknown_id(void)
+{
+    reg_store *store = open_store();
+    bool revoked = true;
+
+    MR_CHECK_INT(reg_keys_revoke(store, "0f8fad5b-d9cb-469f-a165-70867728950e",
+                                 &revoked),
+                 ==, MR_EKEY_NOT_FOUND);
+    MR_CHECK(!revoked);
+    MR_CHECK_INT(reg_keys_revoke(store, "nope", &revoked), ==,
+                 MR_EKEY_NOT_FOUND);
+    close_store(store);
+}
+
+static void
+keys_list_one_workspace(void)
+{
+    reg_store *store = open_store();
+    reg_new_key first, second, other;
+    reg_key_list list;
+    char detail[512] = "";
+    bool revoked = false;
+
+    MR_CHECK_INT(create(store, "", "alice", &first), ==, MR_OK);
+    usleep(2000); /* so the two creation times differ */
+    MR_CHECK_INT(create(store, first.workspace_id, "", &second), ==, MR_OK);
+    MR_CHECK_INT(create(store, "", "bob", &other), ==, MR_OK);
+    reg_keys_revoke(store, second.key_id, &revoked);
+
+    MR_CHECK_INT(reg_keys_list(store, first.workspace_id, &list, detail,
+                               sizeof(detail)),
+                 ==, MR_OK);
+    MR_CHECK_INT(list.n, ==, 2);
+    if (list.n == 2) {
+        MR_CHECK_STR(list.keys[0]->key_id, first.key_id);
+        MR_CHECK_STR(list.keys[0]->user_id, "alice");
+        MR_CHECK_INT(list.keys[0]->revoked_at_ms, ==, 0);
+        MR_CHECK_STR(list.keys[1]->key_id, second.key_id);
+        MR_CHECK_INT(list.keys[1]->revoked_at_ms, >, 0);
+    }
+    reg_key_list_free(&list);
+
+    MR_CHECK_INT(reg_keys_list(store, "bad", &list, detail, sizeof(detail)),
+                 ==, MR_EINVALID_FIELD);
+    close_store(store);
+}
+
+static const mr_test_case cases[] = {
+    {"keys_create_and_resolve", keys_create_and_resolve},
+    {"keys_create_in_given_workspace", keys_create_in_given_workspace},
+    {"keys_resolve_forbids_unknown", keys_resolve_forbids_unknown},
+    {"keys_revoke_forbids_key", keys_revoke_forbids_key},
+    {"keys_revoke_unknown_id", keys_revoke_unknown_id},
+    {"keys_list_one_workspace", keys_list_one_workspace},
+};
+
+MR_TEST_MAIN(cases)

@@ -1,0 +1,308 @@
+/* reg_providers.c - RegisterOAuthProvider: the caller's checks, the stored
+ * mapping, and the provider record built from a discovery result. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcpreg/v1/discovery.pb-c.h"
+#include "mr_log.h"
+#include "mr_util.h"
+#include "reg_flights.h"
+#include "reg_keys.h"
+#include "reg_servers.h"
+
+/* Checks the user of a RegisterOAuthProvider call: a personal key registers
+ * for its own user, a service key for the user named in ls_user_id. */
+static mr_err
+pick_user(const Mcpreg__V1__ApiKey *key, const char *ls_user_id,
+          reg_target *target, char *detail, size_t detail_len)
+{
+    mr_err err = reg_check_text("ls_user_id", ls_user_id, detail, detail_len);
+
+    if (err != MR_OK) {
+        return err;
+    }
+    if (key->user_id[0] != '\0') {
+        if (ls_user_id[0] != '\0' && strcmp(ls_user_id, key->user_id) != 0) {
+            return MR_EFORBIDDEN;
+        }
+        snprintf(target->user_id, sizeof(target->user_id), "%s", key->user_id);
+        return MR_OK;
+    }
+
+    if (ls_user_id[0] == '\0') {
+        snprintf(detail, detail_len,
+                 "Set 'ls_user_id' to the user to register for: it is "
+                 "required with a service API key, which has no user");
+        return MR_EMISSING_FIELD;
+    }
+    snprintf(target->user_id, sizeof(target->user_id), "%s", ls_user_id);
+    return MR_OK;
+}
+
+/* Resolves the caller, the user and the server id into target, without
+ * reading the server record. */
+static mr_err
+resolve_target(reg_service *service,
+               const Mcpreg__V1__RegisterOAuthProviderRequest *req,
+               reg_target *target, char *detail, size_t detail_len)
+{
+    Mcpreg__V1__ApiKeyRecord *key = NULL;
+    mr_err err;
+
+    memset(target, 0, sizeof(*target));
+    err = reg_keys_resolve(service->store, req->caller, &key);
+    if (err != MR_OK) {
+        return err;
+    }
+    snprintf(target->ws, sizeof(target->ws), "%s", key->info->workspace_id);
+    err = pick_user(key->info, req->ls_user_id, target, detail, detail_len);
+    mcpreg__v1__api_key_record__free_unpacked(key, NULL);
+    if (err != MR_OK) {
+        return err;
+    }
+
+    if (!mr_uuid_canonical(req->mcp_server_id, target->server_id)) {
+        return MR_EINVALID_ID;
+    }
+    return reg_key_build(&target->prov_key, REG_T_PROV, target->ws,
+                         target->server_id, target->user_id, NULL);
+}
+
+mr_err
+reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
+                           char provider_id[MR_UUID_LEN + 1])
+{
+    ProtobufCMessage *msg = NULL;
+    mr_err err;
+
+    provider_id[0] = '\0';
+    err = reg_store_get_msg(store, prov_key,
+                            &mcpreg__v1__provider_record__descriptor, &msg);
+    if (err == MR_OK && msg != NULL) {
+        const Mcpreg__V1__ProviderRecord *rec =
+            (const Mcpreg__V1__ProviderRecord *)msg;
+
+        snprintf(provider_id, MR_UUID_LEN + 1, "%s", rec->oauth_provider_id);
+    }
+    if (msg != NULL) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    return err;
+}
+
+/* Checks that the server exists and uses per-user OAuth, and copies its URL
+ * into target. */
+static mr_err
+check_server(reg_store *store, reg_target *target)
+{
+    Mcpreg__V1__McpServerRecord *rec = NULL;
+    const Mcpreg__V1__McpServer *server;
+    mr_err err;
+
+    err = reg_servers_read(store, target->ws, target->server_id, &rec);
+    if (err != MR_OK) {
+        return err;
+    }
+    if (rec == NULL) {
+        return MR_ESERVER_NOT_FOUND;
+    }
+
+    server = rec->server;
+    if (server->auth_type != MCPREG__V1__AUTH_TYPE__AUTH_TYPE_OAUTH ||
+        server->oauth_mode !=
+            MCPREG__V1__OAUTH_MODE__OAUTH_MODE_PER_USER_DYNAMIC_CLIENT) {
+        err = MR_ENOT_PER_USER;
+    } else {
+        snprintf(target->url, sizeof(target->url), "%s", server->url);
+    }
+    mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
+    return err;
+}
+
+void
+reg_providers_reply(mr_rpc_call *call, int64_t started_ms,
+                    const char *provider_id, bool created)
+{
+    Mcpreg__V1__RegisterOAuthProviderResponse resp =
+        MCPREG__V1__REGISTER_OAUTH_PROVIDER_RESPONSE__INIT;
+
+    resp.oauth_provider_id = (char *)provider_id;
+    resp.created = created;
+    reg_rpc_ok(call, started_ms, &resp.base);
+}
+
+void
+reg_providers_handle_register(mr_rpc_call *call, void *arg)
+{
+    reg_service *service = arg;
+    const Mcpreg__V1__RegisterOAuthProviderRequest *req =
+        (const Mcpreg__V1__RegisterOAuthProviderRequest *)mr_rpc_request(call);
+    int64_t started = mr_mono_ms();
+    char detail[REG_DETAIL_MAX] = "";
+    char provider_id[MR_UUID_LEN + 1];
+    reg_target target;
+    mr_err err;
+
+    err = resolve_target(service, req, &target, detail, sizeof(detail));
+    if (err != MR_OK) {
+        goto fail;
+    }
+
+    /* The repeat call: one point read after the API key. A mapping implies
+     * a per-user server, because updates that change the server's auth and
+     * deletes remove its mappings in the same batch. */
+    err = reg_providers_read_mapping(service->store, &target.prov_key,
+                                     provider_id);
+    if (err == MR_OK && provider_id[0] != '\0') {
+        reg_providers_reply(call, started, provider_id, false);
+        return;
+    }
+
+    if (err == MR_OK) {
+        err = check_server(service->store, &target);
+    }
+    if (err != MR_OK) {
+        goto fail;
+    }
+    reg_flights_join(service->providers, call, started, &target);
+    return;
+
+fail:
+    reg_rpc_fail(call, started, err, detail, 0);
+}
+
+static void
+copy_result(Mcpreg__V1__ProviderRecord *rec,
+            const Mcpreg__V1__DiscoveryResult *result)
+{
+    rec->resource = result->resource;
+    rec->issuer = result->issuer;
+    rec->authorization_endpoint = result->authorization_endpoint;
+    rec->token_endpoint = result->token_endpoint;
+    rec->registration_endpoint = result->registration_endpoint;
+    rec->revocation_endpoint = result->revocation_endpoint;
+    rec->scope = result->scope;
+    rec->redirect_uri = result->redirect_uri;
+    rec->client_id = result->client_id;
+    rec->token_endpoint_auth_method = result->token_endpoint_auth_method;
+    rec->client_id_issued_at = result->client_id_issued_at;
+    rec->client_secret_expires_at = result->client_secret_expires_at;
+    rec->registration_client_uri = result->registration_client_uri;
+}
+
+/* Seals secret into *out when it is not empty; *out stays NULL otherwise. */
+static mr_err
+seal_secret(const reg_seal *seal, const char *secret, const reg_key *ad,
+            Mcpreg__V1__Sealed *buf, Mcpreg__V1__Sealed **out)
+{
+    mr_err err;
+
+    mcpreg__v1__sealed__init(buf);
+    if (secret[0] == '\0') {
+        return MR_OK;
+    }
+    err =
+        reg_seal_encrypt(seal, secret, strlen(secret), ad->text, ad->len, buf);
+    if (err == MR_OK) {
+        *out = buf;
+    }
+    return err;
+}
+
+/*
+ * Checks, with the store lock held, that the mapping may still be written:
+ * the server exists, uses per-user OAuth and has the URL the job ran for.
+ * A mapping written meanwhile wins; *existing_id then names it.
+ */
+static mr_err
+check_still_valid(reg_store *store, const reg_target *target,
+                  char existing_id[MR_UUID_LEN + 1], char *detail,
+                  size_t detail_len)
+{
+    reg_target now = *target;
+    mr_err err = check_server(store, &now);
+
+    if (err == MR_OK && strcmp(now.url, target->url) != 0) {
+        snprintf(detail, detail_len,
+                 "Retry the registration: the MCP server's URL changed while "
+                 "discovery ran");
+        err = MR_EUNAVAILABLE;
+    }
+    if (err == MR_OK) {
+        err =
+            reg_providers_read_mapping(store, &target->prov_key, existing_id);
+    }
+    return err;
+}
+
+static mr_err
+write_record(reg_store *store, const reg_target *target,
+             const Mcpreg__V1__ProviderRecord *rec)
+{
+    reg_batch *batch = reg_batch_new();
+    reg_key id_key;
+    mr_err err;
+
+    err = batch ? reg_batch_put_msg(batch, &target->prov_key, &rec->base)
+                : MR_ENOMEM;
+    if (err == MR_OK) {
+        err =
+            reg_key_build(&id_key, REG_T_PROVID, rec->oauth_provider_id, NULL);
+    }
+    if (err == MR_OK) {
+        reg_batch_put(batch, &id_key, target->prov_key.text,
+                      target->prov_key.len);
+        err = reg_store_write(store, batch);
+    }
+    reg_batch_free(batch);
+    return err;
+}
+
+mr_err
+reg_providers_store_result(reg_service *service, const reg_target *target,
+                           const Mcpreg__V1__DiscoveryResult *result,
+                           char provider_id[MR_UUID_LEN + 1], char *detail,
+                           size_t detail_len)
+{
+    Mcpreg__V1__ProviderRecord rec = MCPREG__V1__PROVIDER_RECORD__INIT;
+    Mcpreg__V1__Sealed secret = MCPREG__V1__SEALED__INIT;
+    Mcpreg__V1__Sealed token = MCPREG__V1__SEALED__INIT;
+    char existing_id[MR_UUID_LEN + 1] = "";
+    mr_err err;
+
+    if (result->client_id[0] == '\0') {
+        return MR_EREGISTRATION_INVALID;
+    }
+
+    mr_uuid_v4(provider_id);
+    rec.oauth_provider_id = provider_id;
+    rec.workspace_id = (char *)target->ws;
+    rec.mcp_server_id = (char *)target->server_id;
+    rec.user_id = (char *)target->user_id;
+    copy_result(&rec, result);
+    rec.created_at_ms = mr_now_ms();
+    err = seal_secret(&service->seal, result->client_secret, &target->prov_key,
+                      &secret, &rec.client_secret);
+    if (err == MR_OK) {
+        err = seal_secret(&service->seal, result->registration_access_token,
+                          &target->prov_key, &token,
+                          &rec.registration_access_token);
+    }
+
+    reg_store_lock(service->store);
+    if (err == MR_OK) {
+        err = check_still_valid(service->store, target, existing_id, detail,
+                                detail_len);
+    }
+    if (err == MR_OK && existing_id[0] != '\0') {
+        snprintf(provider_id, MR_UUID_LEN + 1, "%s", existing_id);
+    } else if (err == MR_OK) {
+        err = write_record(service->store, target, &rec);
+    }
+    reg_store_unlock(service->store);
+
+    reg_seal_clear(&secret);
+    reg_seal_clear(&token);
+    return err;
+}

@@ -1,0 +1,84 @@
+/* reg_seal.h - encryption of stored secrets with XChaCha20-Poly1305. */
+#ifndef REG_SEAL_H
+#define REG_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcpreg/v1/store.pb-c.h"
+#include "mr_err.h"
+
+/* REG_SEAL_KEY_LEN is the size of a sealing key in bytes. */
+#define REG_SEAL_KEY_LEN 32
+
+/* REG_SEAL_DEMO_FILE is the key file that --demo creates in the data
+ * folder. */
+#define REG_SEAL_DEMO_FILE "demo-secret.key"
+
+/* reg_seal is the sealing key and its id, which is stored with every
+ * sealed value so that keys can be rotated. */
+typedef struct {
+    uint8_t key[REG_SEAL_KEY_LEN];
+    uint32_t key_id;
+} reg_seal;
+
+/* reg_seal_init copies key and key_id into seal. */
+void reg_seal_init(reg_seal *seal, const uint8_t key[REG_SEAL_KEY_LEN],
+                   uint32_t key_id);
+
+/* reg_seal_wipe overwrites the key in seal with zeros. */
+void reg_seal_wipe(reg_seal *seal);
+
+/*
+ * reg_seal_key_from_hex decodes 64 hex characters into key. On failure it
+ * returns MR_EINVALID_FIELD with the reason in why, which never contains the
+ * text itself.
+ */
+mr_err reg_seal_key_from_hex(const char *hex, uint8_t key[REG_SEAL_KEY_LEN],
+                             char *why, size_t whylen);
+
+/*
+ * reg_seal_key_from_file reads a key file: exactly 32 raw bytes, or 64 hex
+ * characters optionally followed by white space. On failure it returns
+ * MR_EINVALID_FIELD with a reason naming path in why.
+ */
+mr_err reg_seal_key_from_file(const char *path, uint8_t key[REG_SEAL_KEY_LEN],
+                              char *why, size_t whylen);
+
+/*
+ * reg_seal_demo_key reads dir/demo-secret.key, or creates it with mode 0600
+ * and a new random key when it does not exist and then sets *created to 1.
+ * On failure it returns MR_EINTERNAL with a reason naming the file in why.
+ */
+mr_err reg_seal_demo_key(const char *dir, uint8_t key[REG_SEAL_KEY_LEN],
+                         int *created, char *why, size_t whylen);
+
+/*
+ * reg_seal_encrypt encrypts len bytes of plaintext under a random nonce with
+ * ad (adlen bytes) as associated data, and fills out, whose nonce and
+ * ciphertext buffers the caller frees with reg_seal_clear. It returns
+ * MR_ENOMEM when memory runs out.
+ */
+mr_err reg_seal_encrypt(const reg_seal *seal, const void *plaintext,
+                        size_t len, const void *ad, size_t adlen,
+                        Mcpreg__V1__Sealed *out);
+
+/*
+ * reg_seal_decrypt checks and decrypts sealed with ad as associated data.
+ * On success *plaintext is a NUL-terminated buffer of *len bytes that the
+ * caller frees with reg_seal_free. It returns MR_EINTERNAL when the key id
+ * is not seal's, or the ciphertext, nonce or associated data were altered.
+ */
+mr_err reg_seal_decrypt(const reg_seal *seal, const Mcpreg__V1__Sealed *sealed,
+                        const void *ad, size_t adlen, char **plaintext,
+                        size_t *len);
+
+/* reg_seal_free wipes and frees a plaintext of reg_seal_decrypt; NULL is
+ * allowed. */
+void reg_seal_free(char *plaintext, size_t len);
+
+/* reg_seal_clear frees the buffers that reg_seal_encrypt put into sealed
+ * and resets it. */
+void reg_seal_clear(Mcpreg__V1__Sealed *sealed);
+
+#endif

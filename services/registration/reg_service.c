@@ -1,0 +1,140 @@
+/* reg_service.c - the RPC table of service Registration and its log line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcpreg/v1/registration.pb-c.h"
+#include "mr_api.h"
+#include "mr_log.h"
+#include "mr_util.h"
+#include "reg_keys.h"
+#include "reg_providers.h"
+#include "reg_servers.h"
+#include "reg_service.h"
+
+/* Requests that carry no timeout get this one. It exceeds the default job
+ * timeout, so that RegisterOAuthProvider can wait for a discovery job. */
+#define DEFAULT_TIMEOUT_MS 30000
+
+static const mr_rpc_method methods[] = {
+    {MR_M_CREATE_MCP_SERVER,
+     &mcpreg__v1__create_mcp_server_request__descriptor,
+     reg_servers_handle_create},
+    {MR_M_LIST_MCP_SERVERS, &mcpreg__v1__list_mcp_servers_request__descriptor,
+     reg_servers_handle_list},
+    {MR_M_GET_MCP_SERVER, &mcpreg__v1__get_mcp_server_request__descriptor,
+     reg_servers_handle_get},
+    {MR_M_UPDATE_MCP_SERVER,
+     &mcpreg__v1__update_mcp_server_request__descriptor,
+     reg_servers_handle_update},
+    {MR_M_DELETE_MCP_SERVER,
+     &mcpreg__v1__delete_mcp_server_request__descriptor,
+     reg_servers_handle_delete},
+    {MR_M_REGISTER_OAUTH_PROVIDER,
+     &mcpreg__v1__register_oauth_provider_request__descriptor,
+     reg_providers_handle_register},
+    {MR_M_CREATE_API_KEY, &mcpreg__v1__create_api_key_request__descriptor,
+     reg_keys_handle_create},
+    {MR_M_LIST_API_KEYS, &mcpreg__v1__list_api_keys_request__descriptor,
+     reg_keys_handle_list},
+    {MR_M_REVOKE_API_KEY, &mcpreg__v1__revoke_api_key_request__descriptor,
+     reg_keys_handle_revoke},
+};
+
+mr_err
+reg_service_start(mr_rpc_server **out, reg_service *service, const char *url,
+                  int contexts)
+{
+    mr_rpc_server_config cfg = {
+        .url = url,
+        .dial = false,
+        .contexts = contexts,
+        .default_timeout_ms = DEFAULT_TIMEOUT_MS,
+        .methods = methods,
+        .nmethods = (int)(sizeof(methods) / sizeof(methods[0])),
+        .arg = service,
+        .name = "registration",
+    };
+
+    return mr_rpc_server_start(out, &cfg);
+}
+
+/* Returns the method's short name: "GetMcpServer" of the full name. */
+static const char *
+short_method(const mr_rpc_call *call)
+{
+    const char *name = mr_rpc_method_name(call);
+    const char *slash = strrchr(name, '/');
+
+    return slash ? slash + 1 : name;
+}
+
+static void
+log_outcome(const mr_rpc_call *call, int64_t started_ms, mr_err err)
+{
+    int64_t duration = mr_mono_ms() - started_ms;
+    mr_log_level level = MR_LOG_INFO;
+    mr_log_field fields[] = {
+        MR_FSTR("method", short_method(call)),
+        MR_FSTR("error", mr_err_code(err)),
+        MR_FINT("duration_ms", duration),
+    };
+
+    if (err == MR_EINTERNAL || err == MR_ENOMEM) {
+        level = MR_LOG_ERROR;
+    } else if (mr_err_retryable(err)) {
+        level = MR_LOG_WARN;
+    }
+    mr_log_fields(level, "reg.rpc", mr_rpc_request_id(call), fields,
+                  sizeof(fields) / sizeof(fields[0]), "%s %s in %lld ms",
+                  short_method(call), mr_err_code(err), (long long)duration);
+}
+
+void
+reg_rpc_ok(mr_rpc_call *call, int64_t started_ms,
+           const ProtobufCMessage *response)
+{
+    /* Log first: the call, and its request id, are gone after the reply. */
+    log_outcome(call, started_ms, MR_OK);
+    mr_rpc_reply(call, response);
+}
+
+void
+reg_rpc_fail(mr_rpc_call *call, int64_t started_ms, mr_err err,
+             const char *detail, uint32_t retry_after)
+{
+    if (detail != NULL && detail[0] == '\0') {
+        detail = NULL;
+    }
+    log_outcome(call, started_ms, err);
+    mr_rpc_fail(call, err, detail, retry_after);
+}
+
+ProtobufCMessage *
+reg_msg_copy(const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(len ? len : 1);
+    ProtobufCMessage *copy;
+
+    if (buf == NULL) {
+        return NULL;
+    }
+    protobuf_c_message_pack(msg, buf);
+    copy = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
+    free(buf);
+    return copy;
+}
+
+mr_err
+reg_check_text(const char *field, const char *text, char *detail,
+               size_t detail_len)
+{
+    if (strlen(text) <= REG_TEXT_MAX) {
+        return MR_OK;
+    }
+    snprintf(detail, detail_len,
+             "Shorten '%s' to at most %d bytes: the value is %zu bytes long",
+             field, REG_TEXT_MAX, strlen(text));
+    return MR_EINVALID_FIELD;
+}
