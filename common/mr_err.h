@@ -102,7 +102,10 @@
     X(ESHUTTING_DOWN, "shutting_down", 503, UNAVAILABLE,                      \
       "Retry after the delay in Retry-After: the service is shutting down")   \
     X(EUNIMPLEMENTED, "method_not_implemented", 500, UNIMPLEMENTED,           \
-      "Upgrade the called service: it does not implement the RPC method")
+      "Upgrade the called service: it does not implement the RPC method")     \
+    X(EREMOTE_UNAVAILABLE, "remote_unavailable", 503, UNAVAILABLE,            \
+      "Retry after the delay in Retry-After: an authorization or metadata "   \
+      "server was unreachable or failed")
 
 #define MR__ERR_ENUM(name, code, http, class, detail) MR_##name,
 /* mr_err is the result of every fallible function; MR_OK is 0. */

@@ -69,7 +69,10 @@ mr_err mr_rpc_server_start(mr_rpc_server **out,
 
 /*
  * mr_rpc_server_stop stops accepting calls, waits up to grace_ms for calls
- * in progress to finish, then closes the socket and frees the server.
+ * in progress to finish, then closes the socket and frees the server. When
+ * calls are still unfinished after grace_ms, their handlers may still
+ * finish them (the replies are dropped), so the server's memory is kept
+ * for the process exit to free.
  */
 void mr_rpc_server_stop(mr_rpc_server *server, int grace_ms);
 

@@ -1,0 +1,525 @@
+/* disc_engine.c - the engine thread: a queue of submitted jobs, one curl
+ * multi handle for every transfer, deadlines and shutdown. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "disc_engine.h"
+#include "disc_fetch.h"
+#include "mr_log.h"
+#include "mr_util.h"
+
+/* POLL_MAX_MS bounds one wait of the engine thread, so deadlines and a
+ * stop are seen even when curl has no timer running. */
+#define POLL_MAX_MS 1000
+
+typedef struct job job;
+
+/* job is one submitted job; it is in the queue until the engine thread
+ * takes it, then in the running list until it finishes. */
+struct job {
+    job *next;
+    char *job_id;
+    char *request_id;
+    char *host; /* of the MCP server URL, for logs; "" when invalid */
+    int64_t deadline_ms;
+    int64_t started_ms;
+    disc_job_done done;
+    void *arg;
+    disc_flow *flow;
+    disc_fetch *fetch;       /* the transfer in progress, or NULL */
+    bool deadline_cut_fetch; /* its timeout is the job's deadline */
+};
+
+struct disc_engine {
+    disc_engine_config cfg;
+    disc_fetch_config fetch_cfg;
+    CURLM *multi;
+    pthread_t thread;
+    job *running; /* engine thread only */
+
+    pthread_mutex_t mutex; /* guards the members below */
+    job *queue;            /* submitted, newest first */
+    long jobs;             /* queued or running */
+    bool stopping;
+    int64_t stop_deadline_ms;
+};
+
+static void advance(disc_engine *engine, job *j, const disc_response *resp);
+
+static void
+job_free(job *j)
+{
+    if (j == NULL) {
+        return;
+    }
+    disc_fetch_free(j->fetch);
+    disc_flow_free(j->flow);
+    free(j->job_id);
+    free(j->request_id);
+    free(j->host);
+    free(j);
+}
+
+static job *
+job_new(const disc_engine *engine, const disc_job *spec)
+{
+    disc_flow_config cfg = {
+        .allow = engine->cfg.allow,
+        .redirect_uri = engine->cfg.redirect_uri,
+    };
+    const char *mcp_url =
+        spec->mcp_server_url != NULL ? spec->mcp_server_url : "";
+    job *j = calloc(1, sizeof(*j));
+    disc_url url;
+    const char *why = NULL;
+
+    if (j == NULL) {
+        return NULL;
+    }
+    if (disc_flow_new(&cfg, mcp_url, &j->flow) != MR_OK) {
+        free(j);
+        return NULL;
+    }
+    j->job_id = strdup(spec->job_id != NULL ? spec->job_id : "");
+    j->request_id = strdup(spec->request_id != NULL ? spec->request_id : "");
+    if (disc_url_parse(mcp_url, &url, &why) == MR_OK) {
+        j->host = strdup(url.host);
+        disc_url_free(&url);
+    } else {
+        j->host = strdup("");
+    }
+    j->deadline_ms = spec->deadline_ms;
+    j->done = spec->done;
+    j->arg = spec->arg;
+
+    if (j->job_id == NULL || j->request_id == NULL || j->host == NULL) {
+        job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* log_job writes the one line per job, with its outcome; the job id makes
+ * a job that the registration service sent twice recognisable. */
+static void
+log_job(const job *j, mr_err err, const char *detail)
+{
+    mr_log_field fields[] = {
+        MR_FSTR("job_id", j->job_id),
+        MR_FSTR("host", j->host),
+        MR_FSTR("error", mr_err_code(err)),
+        MR_FSTR("stage", disc_flow_stage(j->flow)),
+        MR_FINT("duration_ms", mr_mono_ms() - j->started_ms),
+    };
+    size_t n = sizeof(fields) / sizeof(fields[0]);
+
+    if (err == MR_OK) {
+        mr_log_fields(MR_LOG_INFO, "disc.job.done", j->request_id, fields, n,
+                      "discovery job succeeded");
+    } else {
+        mr_log_fields(MR_LOG_WARN, "disc.job.done", j->request_id, fields, n,
+                      "discovery job failed: %s", detail);
+    }
+}
+
+static void
+unlink_running(disc_engine *engine, job *j)
+{
+    for (job **link = &engine->running; *link != NULL; link = &(*link)->next) {
+        if (*link == j) {
+            *link = j->next;
+            return;
+        }
+    }
+}
+
+/* finish ends a running job: it reports the outcome, logs it and frees
+ * the job. */
+static void
+finish(disc_engine *engine, job *j, mr_err err, const char *detail)
+{
+    disc_result result;
+
+    if (j->fetch != NULL) {
+        curl_multi_remove_handle(engine->multi, disc_fetch_handle(j->fetch));
+    }
+    if (err == MR_OK) {
+        disc_flow_result(j->flow, &result);
+    }
+    j->done(j->arg, err, detail != NULL ? detail : "",
+            err == MR_OK ? &result : NULL);
+    log_job(j, err, detail != NULL ? detail : "");
+
+    unlink_running(engine, j);
+    job_free(j);
+    pthread_mutex_lock(&engine->mutex);
+    engine->jobs--;
+    pthread_mutex_unlock(&engine->mutex);
+}
+
+static void
+finish_timed_out(disc_engine *engine, job *j)
+{
+    char detail[160];
+
+    snprintf(detail, sizeof(detail),
+             "the job did not finish before its deadline; it was "
+             "in step %s",
+             disc_flow_stage(j->flow));
+    finish(engine, j, MR_ETIMEDOUT, detail);
+}
+
+/* start_fetch starts the transfer of the flow's next request, with a total
+ * timeout that also ends before the job's deadline. */
+static void
+start_fetch(disc_engine *engine, job *j)
+{
+    const disc_request *req = disc_flow_request(j->flow);
+    int64_t left = j->deadline_ms - mr_mono_ms();
+    long timeout_ms = engine->cfg.fetch_timeout_ms;
+    mr_err err;
+
+    if (left <= 0) {
+        finish_timed_out(engine, j);
+        return;
+    }
+    j->deadline_cut_fetch = left < timeout_ms;
+    if (j->deadline_cut_fetch) {
+        timeout_ms = (long)left;
+    }
+
+    err = disc_fetch_new(&engine->fetch_cfg, req, timeout_ms, j, &j->fetch);
+    if (err == MR_EBLOCKED_ADDRESS) {
+        disc_response blocked = {
+            .net = DISC_NET_BLOCKED,
+            .net_detail = "the URL is not https and its host is not on "
+                          "--dev-allow-hosts",
+        };
+
+        advance(engine, j, &blocked);
+        return;
+    }
+    if (err != MR_OK) {
+        finish(engine, j, err, "failed to prepare an HTTP request");
+        return;
+    }
+
+    if (curl_multi_add_handle(engine->multi, disc_fetch_handle(j->fetch)) !=
+        CURLM_OK) {
+        disc_fetch_free(j->fetch);
+        j->fetch = NULL;
+        finish(engine, j, MR_EINTERNAL, "failed to start an HTTP request");
+    }
+}
+
+/* advance feeds resp (NULL at the start) to the job's flow and acts on
+ * what the flow returns. */
+static void
+advance(disc_engine *engine, job *j, const disc_response *resp)
+{
+    switch (disc_flow_step(j->flow, resp)) {
+    case DISC_FLOW_FETCH:
+        start_fetch(engine, j);
+        break;
+    case DISC_FLOW_DONE:
+        finish(engine, j, MR_OK, NULL);
+        break;
+    case DISC_FLOW_FAILED:
+        finish(engine, j, disc_flow_error(j->flow), disc_flow_detail(j->flow));
+        break;
+    }
+}
+
+/* log_failed_fetch logs a transport error or an error status at debug
+ * level. The probe's 401 is the expected response and is not logged. */
+static void
+log_failed_fetch(const job *j, const disc_request *req,
+                 const disc_response *resp)
+{
+    const char *method = req->method == DISC_GET ? "GET" : "POST";
+    bool probe = strcmp(disc_flow_stage(j->flow), "probe") == 0;
+    char url[DISC_URL_MAX / 8];
+    char *redacted;
+
+    if (resp->net == DISC_NET_OK &&
+        (resp->status < 300 || (probe && resp->status == 401))) {
+        return;
+    }
+
+    redacted = disc_url_redact(req->url);
+    disc_sanitize(url, sizeof(url), redacted != NULL ? redacted : "");
+    free(redacted);
+    if (resp->net != DISC_NET_OK) {
+        MR_DEBUG("disc.fetch.failed", j->request_id,
+                 "job %s: %s %s failed: %s", j->job_id, method, url,
+                 resp->net_detail);
+    } else {
+        MR_DEBUG("disc.fetch.failed", j->request_id,
+                 "job %s: %s %s returned HTTP %ld", j->job_id, method, url,
+                 resp->status);
+    }
+}
+
+/* finish_transfer hands a finished transfer's response to its job. */
+static void
+finish_transfer(disc_engine *engine, CURL *easy, CURLcode result)
+{
+    char *owner = NULL;
+    job *j;
+    disc_fetch *fetch;
+    disc_response resp;
+
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &owner);
+    j = (job *)owner;
+    curl_multi_remove_handle(engine->multi, easy);
+    fetch = j->fetch;
+    j->fetch = NULL;
+
+    disc_fetch_response(fetch, result, &resp);
+    log_failed_fetch(j, disc_flow_request(j->flow), &resp);
+
+    /* curl's timer may fire a little before the deadline on our clock, so
+     * a timeout that the deadline set counts as the job's timeout. */
+    if (mr_mono_ms() >= j->deadline_ms ||
+        (resp.net == DISC_NET_TIMEOUT && j->deadline_cut_fetch)) {
+        finish_timed_out(engine, j);
+    } else {
+        advance(engine, j, &resp);
+    }
+    disc_fetch_free(fetch); /* resp pointed into it until now */
+}
+
+/* start_queued moves the submitted jobs to the running list, oldest
+ * first, and starts each. */
+static void
+start_queued(disc_engine *engine)
+{
+    job *queued;
+    job *oldest_first = NULL;
+
+    pthread_mutex_lock(&engine->mutex);
+    queued = engine->queue;
+    engine->queue = NULL;
+    pthread_mutex_unlock(&engine->mutex);
+
+    while (queued != NULL) {
+        job *next = queued->next;
+
+        queued->next = oldest_first;
+        oldest_first = queued;
+        queued = next;
+    }
+
+    while (oldest_first != NULL) {
+        job *j = oldest_first;
+
+        oldest_first = j->next;
+        j->started_ms = mr_mono_ms();
+        j->next = engine->running;
+        engine->running = j;
+        advance(engine, j, NULL);
+    }
+}
+
+static void
+finish_transfers(disc_engine *engine)
+{
+    CURLMsg *msg;
+    int left = 0;
+
+    while ((msg = curl_multi_info_read(engine->multi, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            finish_transfer(engine, msg->easy_handle, msg->data.result);
+        }
+    }
+}
+
+/* expire_jobs cancels the running jobs whose deadline has passed. */
+static void
+expire_jobs(disc_engine *engine)
+{
+    int64_t now = mr_mono_ms();
+    job *j = engine->running;
+
+    while (j != NULL) {
+        job *next = j->next;
+
+        if (now >= j->deadline_ms) {
+            finish_timed_out(engine, j);
+        }
+        j = next;
+    }
+}
+
+/* poll_timeout returns how long the thread may wait: until curl's next
+ * timer, the nearest job deadline, the end of a stop's grace period or
+ * POLL_MAX_MS, whichever is first. */
+static int
+poll_timeout(disc_engine *engine)
+{
+    long timeout = -1;
+    int64_t now = mr_mono_ms();
+    int64_t stop_left = POLL_MAX_MS;
+
+    curl_multi_timeout(engine->multi, &timeout);
+    if (timeout < 0 || timeout > POLL_MAX_MS) {
+        timeout = POLL_MAX_MS;
+    }
+    for (const job *j = engine->running; j != NULL; j = j->next) {
+        int64_t left = j->deadline_ms - now;
+
+        if (left < timeout) {
+            timeout = left > 0 ? (long)left : 0;
+        }
+    }
+
+    pthread_mutex_lock(&engine->mutex);
+    if (engine->stopping) {
+        stop_left = engine->stop_deadline_ms - now;
+    }
+    pthread_mutex_unlock(&engine->mutex);
+    if (stop_left < timeout) {
+        timeout = stop_left > 0 ? (long)stop_left : 0;
+    }
+    return (int)timeout;
+}
+
+/* should_exit returns whether a stop was requested and either no job is
+ * left or the grace period is over. */
+static bool
+should_exit(disc_engine *engine)
+{
+    bool exit_now;
+
+    pthread_mutex_lock(&engine->mutex);
+    exit_now = engine->stopping &&
+               (engine->jobs == 0 || mr_mono_ms() >= engine->stop_deadline_ms);
+    pthread_mutex_unlock(&engine->mutex);
+    return exit_now;
+}
+
+static void
+fail_remaining(disc_engine *engine)
+{
+    start_queued(engine);
+    while (engine->running != NULL) {
+        finish(engine, engine->running, MR_ESHUTTING_DOWN,
+               "the discovery worker is shutting down");
+    }
+}
+
+static void *
+run(void *arg)
+{
+    disc_engine *engine = arg;
+    int still_running = 0;
+
+    for (;;) {
+        start_queued(engine);
+        curl_multi_perform(engine->multi, &still_running);
+        finish_transfers(engine);
+        expire_jobs(engine);
+        if (should_exit(engine)) {
+            break;
+        }
+        curl_multi_poll(engine->multi, NULL, 0, poll_timeout(engine), NULL);
+    }
+
+    fail_remaining(engine);
+    return NULL;
+}
+
+mr_err
+disc_engine_start(const disc_engine_config *cfg, disc_engine **out)
+{
+    disc_engine *engine = calloc(1, sizeof(*engine));
+
+    *out = NULL;
+    if (engine == NULL) {
+        return MR_ENOMEM;
+    }
+    engine->cfg = *cfg;
+    engine->fetch_cfg = (disc_fetch_config){
+        .allow = cfg->allow,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .max_response_bytes = cfg->max_response_bytes,
+        .user_agent = "mcpreg-discovery/" DISC_VERSION,
+    };
+
+    engine->multi = curl_multi_init();
+    if (engine->multi == NULL) {
+        free(engine);
+        return MR_ENOMEM;
+    }
+    pthread_mutex_init(&engine->mutex, NULL);
+    if (pthread_create(&engine->thread, NULL, run, engine) != 0) {
+        pthread_mutex_destroy(&engine->mutex);
+        curl_multi_cleanup(engine->multi);
+        free(engine);
+        return MR_EINTERNAL;
+    }
+
+    *out = engine;
+    return MR_OK;
+}
+
+mr_err
+disc_engine_submit(disc_engine *engine, const disc_job *spec)
+{
+    job *j = job_new(engine, spec);
+    mr_err err = MR_OK;
+
+    if (j == NULL) {
+        return MR_ENOMEM;
+    }
+
+    pthread_mutex_lock(&engine->mutex);
+    if (engine->stopping) {
+        err = MR_ESHUTTING_DOWN;
+    } else if (engine->jobs >= engine->cfg.max_jobs) {
+        err = MR_EBUSY;
+    } else {
+        j->next = engine->queue;
+        engine->queue = j;
+        engine->jobs++;
+    }
+    pthread_mutex_unlock(&engine->mutex);
+
+    if (err != MR_OK) {
+        job_free(j);
+        return err;
+    }
+    curl_multi_wakeup(engine->multi);
+    return MR_OK;
+}
+
+void
+disc_engine_stop(disc_engine *engine, int grace_ms)
+{
+    if (engine == NULL) {
+        return;
+    }
+
+    pthread_mutex_lock(&engine->mutex);
+    engine->stopping = true;
+    engine->stop_deadline_ms = mr_mono_ms() + grace_ms;
+    pthread_mutex_unlock(&engine->mutex);
+    curl_multi_wakeup(engine->multi);
+
+    pthread_join(engine->thread, NULL);
+}
+
+void
+disc_engine_free(disc_engine *engine)
+{
+    if (engine == NULL) {
+        return;
+    }
+    curl_multi_cleanup(engine->multi);
+    pthread_mutex_destroy(&engine->mutex);
+    free(engine);
+}

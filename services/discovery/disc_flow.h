@@ -1,0 +1,135 @@
+/* disc_flow.h - the discovery and registration procedure as a state
+ * machine without I/O: it names each request to make and consumes its
+ * response, so tests can drive it with canned responses. */
+#ifndef DISC_FLOW_H
+#define DISC_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "disc_meta.h"
+#include "disc_url.h"
+#include "mr_err.h"
+
+/* DISC_PROTOCOL_VERSION is the MCP protocol version the probe sends. */
+#define DISC_PROTOCOL_VERSION "2025-06-18"
+
+/* DISC_MAX_REDIRECTS is how many redirects a metadata GET follows. */
+#define DISC_MAX_REDIRECTS 3
+
+/* disc_http_method is the method of a disc_request. */
+typedef enum {
+    DISC_GET,
+    DISC_POST,
+} disc_http_method;
+
+/* disc_request is one HTTP request that the flow needs made. Its strings
+ * are owned by the flow and valid until the next disc_flow_step. */
+typedef struct {
+    disc_http_method method;
+    const char *url;
+    const char *const *headers; /* "Name: value" lines, NULL-terminated */
+    const char *body;           /* POST only; NULL for GET */
+    size_t body_len;
+    bool follow_redirects; /* up to DISC_MAX_REDIRECTS when set */
+    bool want_body;        /* when false, stop once the headers arrived */
+} disc_request;
+
+/* disc_net is how a request ended at the transport level. */
+typedef enum {
+    DISC_NET_OK,        /* a response arrived */
+    DISC_NET_CONNECT,   /* name resolution, connection or TLS failed */
+    DISC_NET_TIMEOUT,   /* the connect or total timeout passed */
+    DISC_NET_TOO_LARGE, /* the body exceeded the size limit */
+    DISC_NET_BLOCKED,   /* the fetch policy rejected an address or URL */
+    DISC_NET_REDIRECT,  /* more than DISC_MAX_REDIRECTS redirects */
+    DISC_NET_OTHER,     /* any other transport error */
+} disc_net;
+
+/* disc_response is the outcome of a disc_request, as the caller of
+ * disc_flow_step reports it. Status, headers and body matter only when
+ * net is DISC_NET_OK. */
+typedef struct {
+    disc_net net;
+    const char *net_detail; /* a transport error message, or NULL */
+    long status;
+    const char *const *www_authenticate; /* every WWW-Authenticate value */
+    size_t nwww_authenticate;
+    const char *body;
+    size_t body_len;
+} disc_response;
+
+/* disc_flow_config contains the settings that a flow reads; they must
+ * outlive the flow. */
+typedef struct {
+    const disc_allow_list *allow;
+    const char *redirect_uri; /* the public base URL + MR_CALLBACK_PATH */
+} disc_flow_config;
+
+/* disc_result is what a successful flow found and registered. Every
+ * string is owned by the flow; "" stands for an absent value. */
+typedef struct {
+    const char *resource; /* "" on the no-metadata path */
+    const char *issuer;
+    const char *authorization_endpoint;
+    const char *token_endpoint;
+    const char *registration_endpoint;
+    const char *revocation_endpoint;
+    const char *scope;
+    const char *redirect_uri;
+    const disc_client *client;
+} disc_result;
+
+/* disc_flow_state is what disc_flow_step returns: make the request of
+ * disc_flow_request, or stop with a result or an error. */
+typedef enum {
+    DISC_FLOW_FETCH,
+    DISC_FLOW_DONE,
+    DISC_FLOW_FAILED,
+} disc_flow_state;
+
+typedef struct disc_flow disc_flow;
+
+/*
+ * disc_flow_new creates a flow for one job that discovers and registers
+ * at mcp_server_url. It returns MR_ENOMEM when memory runs out; the URL is
+ * checked by the first disc_flow_step. Free the flow with disc_flow_free.
+ */
+mr_err disc_flow_new(const disc_flow_config *cfg, const char *mcp_server_url,
+                     disc_flow **out);
+
+/*
+ * disc_flow_step advances the flow. Pass NULL on the first call and then
+ * the response to the last request. It returns DISC_FLOW_FETCH with the
+ * next request in disc_flow_request, DISC_FLOW_DONE with the result in
+ * disc_flow_result, or DISC_FLOW_FAILED with disc_flow_error and
+ * disc_flow_detail set. After DONE or FAILED, further calls change
+ * nothing.
+ */
+disc_flow_state disc_flow_step(disc_flow *flow, const disc_response *response);
+
+/* disc_flow_request returns the request to make after DISC_FLOW_FETCH. */
+const disc_request *disc_flow_request(const disc_flow *flow);
+
+/* disc_flow_result fills *out after DISC_FLOW_DONE; the strings stay owned
+ * by the flow. */
+void disc_flow_result(const disc_flow *flow, disc_result *out);
+
+/* disc_flow_error returns the error after DISC_FLOW_FAILED, else MR_OK. */
+mr_err disc_flow_error(const disc_flow *flow);
+
+/*
+ * disc_flow_detail returns the reason for the error after
+ * DISC_FLOW_FAILED: each URL tried with its status or fault, with queries
+ * removed, and remote text sanitised. It contains no secret. "" otherwise.
+ */
+const char *disc_flow_detail(const disc_flow *flow);
+
+/* disc_flow_stage returns the name of the current step for logs, such as
+ * "probe" or "registration"; after a failure, the step that failed. */
+const char *disc_flow_stage(const disc_flow *flow);
+
+/* disc_flow_free frees flow; NULL is allowed. */
+void disc_flow_free(disc_flow *flow);
+
+#endif

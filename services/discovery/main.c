@@ -1,0 +1,256 @@
+/* main.c - mcpreg-discovery: the outbound OAuth discovery and dynamic
+ * client registration worker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "disc_worker.h"
+#include "mr_api.h"
+#include "mr_log.h"
+#include "mr_opts.h"
+#include "mr_util.h"
+
+/* SHUTDOWN_GRACE_MS is how long running jobs may go on after SIGTERM
+ * before they fail with MR_ESHUTTING_DOWN. With the RPC server's own
+ * second for the last replies, the process exits within about 4 s, before
+ * a supervisor that waits 5 s would kill it. */
+#define SHUTDOWN_GRACE_MS 3000
+
+static const char usage[] =
+    "Usage: mcpreg-discovery [options]\n"
+    "\n"
+    "Dials the registration service's job socket and, for each job, runs\n"
+    "OAuth discovery for an MCP server and registers a client at its\n"
+    "authorization server (RFC 9728, RFC 8414, RFC 7591).";
+
+/* options contains the values of the command-line flags. */
+typedef struct {
+    const char *jobs_url;
+    const char *public_base_url;
+    const char *dev_allow_hosts;
+    long max_jobs;
+    long connect_timeout_ms;
+    long fetch_timeout_ms;
+    long max_response_bytes;
+    const char *log_level;
+} options;
+
+/* parse_options reads the flags into o. It returns -1 to go on, or the
+ * exit status: 0 after --help, 2 after an error it printed. */
+static int
+parse_options(int argc, char **argv, options *o)
+{
+    const mr_opt opts[] = {
+        {"jobs", "MCPREG_JOBS_DIAL", MR_OPT_STR, &o->jobs_url,
+         "nng URL of the registration service's job socket, which this "
+         "worker dials"},
+        {"public-base-url", "MCPREG_PUBLIC_BASE_URL", MR_OPT_STR,
+         &o->public_base_url,
+         "public base URL of mcpreg; the redirect URI registered is this "
+         "URL followed by " MR_CALLBACK_PATH},
+        {"dev-allow-hosts", "MCPREG_DEV_ALLOW_HOSTS", MR_OPT_STR,
+         &o->dev_allow_hosts,
+         "comma-separated host names or IP literals that may be fetched "
+         "over http and at private addresses; for development and tests "
+         "only"},
+        {"max-jobs", NULL, MR_OPT_INT, &o->max_jobs,
+         "jobs queued or running at once; more are rejected with "
+         "too_many_registrations"},
+        {"connect-timeout-ms", NULL, MR_OPT_INT, &o->connect_timeout_ms,
+         "connect timeout of each HTTP request, in milliseconds"},
+        {"fetch-timeout-ms", NULL, MR_OPT_INT, &o->fetch_timeout_ms,
+         "total timeout of each HTTP request, redirects included, in "
+         "milliseconds"},
+        {"max-response-bytes", NULL, MR_OPT_INT, &o->max_response_bytes,
+         "largest response body accepted, in bytes"},
+        {"log-level", "MCPREG_LOG_LEVEL", MR_OPT_STR, &o->log_level,
+         "lowest level logged: debug, info, warn or error"},
+    };
+    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
+                           usage, NULL);
+
+    if (rc == 1) {
+        return 0;
+    }
+    return rc < 0 ? 2 : -1;
+}
+
+/* check_numbers prints an error and returns false when a numeric flag is
+ * out of range. */
+static bool
+check_numbers(const options *o)
+{
+    const struct {
+        const char *flag;
+        long value;
+        long min;
+    } limits[] = {
+        {"--max-jobs", o->max_jobs, 1},
+        {"--connect-timeout-ms", o->connect_timeout_ms, 1},
+        {"--fetch-timeout-ms", o->fetch_timeout_ms, 1},
+        {"--max-response-bytes", o->max_response_bytes, 1024},
+    };
+
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        if (limits[i].value < limits[i].min) {
+            fprintf(stderr,
+                    "error: invalid value %ld for %s: use at least %ld\n",
+                    limits[i].value, limits[i].flag, limits[i].min);
+            return false;
+        }
+    }
+    if (o->max_jobs > 4096) {
+        fprintf(stderr,
+                "error: invalid value %ld for --max-jobs: use at most "
+                "4096\n",
+                o->max_jobs);
+        return false;
+    }
+    return true;
+}
+
+/* make_redirect_uri checks --public-base-url and returns it, without a
+ * trailing "/", followed by MR_CALLBACK_PATH; NULL after printing why. */
+static char *
+make_redirect_uri(const char *base)
+{
+    disc_url url;
+    const char *why = NULL;
+    size_t len = strlen(base);
+    char *out;
+
+    if (disc_url_parse(base, &url, &why) != MR_OK) {
+        fprintf(stderr, "error: invalid --public-base-url \"%s\": it %s\n",
+                base, why);
+        return NULL;
+    }
+    if (url.query != NULL) {
+        fprintf(stderr,
+                "error: invalid --public-base-url \"%s\": remove its "
+                "query\n",
+                base);
+        disc_url_free(&url);
+        return NULL;
+    }
+    disc_url_free(&url);
+
+    while (len > 0 && base[len - 1] == '/') {
+        len--;
+    }
+    out = malloc(len + sizeof(MR_CALLBACK_PATH));
+    if (out != NULL) {
+        memcpy(out, base, len);
+        memcpy(out + len, MR_CALLBACK_PATH, sizeof(MR_CALLBACK_PATH));
+    }
+    return out;
+}
+
+/* run starts the worker, waits for SIGINT or SIGTERM and stops it; it
+ * returns the exit status. */
+static int
+run(const options *o, const disc_allow_list *allow, const char *redirect_uri)
+{
+    disc_worker_config cfg = {
+        .jobs_url = o->jobs_url,
+        .engine =
+            {
+                .allow = allow,
+                .redirect_uri = redirect_uri,
+                .max_jobs = o->max_jobs,
+                .connect_timeout_ms = o->connect_timeout_ms,
+                .fetch_timeout_ms = o->fetch_timeout_ms,
+                .max_response_bytes = o->max_response_bytes,
+            },
+    };
+    disc_worker *worker = NULL;
+    int sig;
+
+    if (disc_worker_start(&cfg, &worker) != MR_OK) {
+        return 1;
+    }
+    MR_INFO("disc.start", NULL,
+            "discovery worker started: jobs %s, redirect URI %s, %zu hosts "
+            "on the development allow-list, at most %ld jobs",
+            o->jobs_url, redirect_uri, allow->count, o->max_jobs);
+
+    sig = mr_signals_wait();
+    MR_INFO("disc.stop", NULL, "received signal %d; stopping", sig);
+    disc_worker_stop(worker, SHUTDOWN_GRACE_MS);
+    MR_INFO("disc.stopped", NULL, "discovery worker stopped");
+    return 0;
+}
+
+/* configure checks the flags and builds the allow-list and the redirect
+ * URI. It returns false after printing what is wrong. */
+static bool
+configure(const options *o, disc_allow_list *allow, char **redirect_uri)
+{
+    mr_log_level level = MR_LOG_INFO;
+    const char *bad = NULL;
+
+    if (mr_log_parse_level(o->log_level, &level) != 0) {
+        fprintf(stderr,
+                "error: invalid --log-level \"%s\": use debug, "
+                "info, warn or error\n",
+                o->log_level);
+        return false;
+    }
+    mr_log_init("discovery", level, 1);
+
+    if (!check_numbers(o)) {
+        return false;
+    }
+    if (disc_allow_list_parse(o->dev_allow_hosts, allow, &bad) != MR_OK) {
+        fprintf(stderr,
+                "error: invalid --dev-allow-hosts \"%s\": character "
+                "'%c' is not allowed in a host name or IP literal\n",
+                o->dev_allow_hosts, *bad);
+        return false;
+    }
+    *redirect_uri = make_redirect_uri(o->public_base_url);
+    return *redirect_uri != NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    options o = {
+        .jobs_url = "tcp://127.0.0.1:7402",
+        .public_base_url = "http://127.0.0.1:8080",
+        .dev_allow_hosts = "",
+        .max_jobs = 256,
+        .connect_timeout_ms = 5000,
+        .fetch_timeout_ms = 10000,
+        .max_response_bytes = 256 * 1024,
+        .log_level = "info",
+    };
+    disc_allow_list allow = {0};
+    char *redirect_uri = NULL;
+    int status;
+
+    mr_signals_block();
+    status = parse_options(argc, argv, &o);
+    if (status >= 0) {
+        return status;
+    }
+
+    status = 2;
+    if (!configure(&o, &allow, &redirect_uri)) {
+        goto out;
+    }
+
+    status = 1;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        mr_util_init() != MR_OK) {
+        fprintf(stderr, "error: failed to initialise libcurl or libsodium\n");
+        goto out;
+    }
+    status = run(&o, &allow, redirect_uri);
+    curl_global_cleanup();
+out:
+    free(redirect_uri);
+    disc_allow_list_free(&allow);
+    return status;
+}
