@@ -1,0 +1,261 @@
+/*
+ * probe_shape.c - the bare cost of mcpreg's shape, for comparison: an HTTP
+ * side that suspends each request, makes one nng REQ/REP round trip and
+ * resumes, and a store side that answers each request with one RocksDB
+ * point read. No JSON, protobuf or authentication.
+ *
+ *   probe_shape store URL DBDIR [CONTEXTS]
+ *   probe_shape http PORT URL [THREADS]
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <rocksdb/c.h>
+
+#include "mr_util.h"
+
+static const char probe_key[] = "prov/ws/server/user";
+static const char probe_value[] =
+    "{\"oauth_provider_id\":\"2f1b5a3c-7c0e-4d8e-9a57-3f1d2c4b5a6e\"}";
+
+/* ---- store side ---- */
+
+typedef struct {
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool sending;
+    rocksdb_t *db;
+    rocksdb_readoptions_t *ropts;
+} store_worker;
+
+static void
+store_cb(void *arg)
+{
+    store_worker *w = arg;
+    nng_msg *msg;
+    char *value;
+    size_t len = 0;
+    char *error = NULL;
+
+    if (nng_aio_result(w->aio) != 0) {
+        return;
+    }
+    if (w->sending) {
+        w->sending = false;
+        nng_ctx_recv(w->ctx, w->aio);
+        return;
+    }
+
+    msg = nng_aio_get_msg(w->aio);
+    value = rocksdb_get(w->db, w->ropts, probe_key, sizeof(probe_key) - 1,
+                        &len, &error);
+    nng_msg_clear(msg);
+    nng_msg_append(msg, value, len);
+    rocksdb_free(value);
+    free(error);
+
+    w->sending = true;
+    nng_aio_set_msg(w->aio, msg);
+    nng_ctx_send(w->ctx, w->aio);
+}
+
+static rocksdb_t *
+open_db(const char *dir)
+{
+    rocksdb_options_t *opts = rocksdb_options_create();
+    rocksdb_writeoptions_t *wopts = rocksdb_writeoptions_create();
+    char *error = NULL;
+    rocksdb_t *db;
+
+    rocksdb_options_set_create_if_missing(opts, 1);
+    db = rocksdb_open(opts, dir, &error);
+    if (db != NULL) {
+        rocksdb_put(db, wopts, probe_key, sizeof(probe_key) - 1, probe_value,
+                    sizeof(probe_value) - 1, &error);
+    }
+    if (error != NULL) {
+        fprintf(stderr, "probe_shape: RocksDB in %s: %s\n", dir, error);
+        free(error);
+    }
+    rocksdb_writeoptions_destroy(wopts);
+    rocksdb_options_destroy(opts);
+    return db;
+}
+
+static int
+run_store(const char *url, const char *dir, int contexts)
+{
+    rocksdb_t *db = open_db(dir);
+    rocksdb_readoptions_t *ropts = rocksdb_readoptions_create();
+    store_worker *workers = calloc((size_t)contexts, sizeof(*workers));
+    nng_socket sock;
+
+    if (db == NULL || workers == NULL || nng_rep0_open(&sock) != 0 ||
+        nng_listen(sock, url, NULL, 0) != 0) {
+        fprintf(stderr, "probe_shape: failed to start the store on %s\n", url);
+        return 1;
+    }
+    for (int i = 0; i < contexts; i++) {
+        workers[i].db = db;
+        workers[i].ropts = ropts;
+        nng_aio_alloc(&workers[i].aio, store_cb, &workers[i]);
+        nng_ctx_open(&workers[i].ctx, sock);
+        nng_ctx_recv(workers[i].ctx, workers[i].aio);
+    }
+
+    mr_signals_wait();
+    nng_close(sock);
+    rocksdb_close(db);
+    return 0;
+}
+
+/* ---- HTTP side ---- */
+
+typedef struct {
+    struct MHD_Connection *conn;
+    nng_ctx ctx;
+    nng_aio *aio;
+    atomic_int phase; /* 0 new, 1 waiting, 2 answered */
+    char reply[256];
+    size_t reply_len;
+    bool sent_request;
+} http_call;
+
+static nng_socket req_sock;
+
+static void
+http_cb(void *arg)
+{
+    http_call *c = arg;
+    nng_msg *msg;
+
+    if (nng_aio_result(c->aio) == 0 && !c->sent_request) {
+        c->sent_request = true;
+        nng_ctx_recv(c->ctx, c->aio);
+        return;
+    }
+    if (nng_aio_result(c->aio) == 0) {
+        msg = nng_aio_get_msg(c->aio);
+        c->reply_len = nng_msg_len(msg) < sizeof(c->reply) ? nng_msg_len(msg)
+                                                           : sizeof(c->reply);
+        memcpy(c->reply, nng_msg_body(msg), c->reply_len);
+        nng_msg_free(msg);
+    }
+    atomic_store(&c->phase, 2);
+    MHD_resume_connection(c->conn);
+}
+
+static void
+start_call(http_call *c)
+{
+    nng_msg *msg = NULL;
+
+    nng_aio_alloc(&c->aio, http_cb, c);
+    nng_ctx_open(&c->ctx, req_sock);
+    nng_msg_alloc(&msg, 0);
+    nng_msg_append(msg, "get", 3);
+    nng_aio_set_timeout(c->aio, 5000);
+    nng_aio_set_msg(c->aio, msg);
+    nng_ctx_send(c->ctx, c->aio);
+}
+
+static enum MHD_Result
+answer(void *cls, struct MHD_Connection *conn, const char *url,
+       const char *method, const char *version, const char *upload,
+       size_t *upload_size, void **state)
+{
+    http_call *c = *state;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    (void)cls, (void)url, (void)method, (void)version, (void)upload;
+    if (c == NULL) {
+        c = calloc(1, sizeof(*c));
+        c->conn = conn;
+        *state = c;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (atomic_load(&c->phase) == 0) {
+        atomic_store(&c->phase, 1);
+        MHD_suspend_connection(conn);
+        start_call(c);
+        return MHD_YES;
+    }
+
+    resp = MHD_create_response_from_buffer(c->reply_len, c->reply,
+                                           MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **state,
+          enum MHD_RequestTerminationCode code)
+{
+    http_call *c = *state;
+
+    (void)cls, (void)conn, (void)code;
+    if (c != NULL) {
+        if (c->aio != NULL) {
+            nng_aio_free(c->aio);
+            nng_ctx_close(c->ctx);
+        }
+        free(c);
+        *state = NULL;
+    }
+}
+
+static int
+run_http(int port, const char *url, int threads)
+{
+    struct MHD_Daemon *daemon;
+
+    if (nng_req0_open(&req_sock) != 0 ||
+        nng_socket_set_ms(req_sock, NNG_OPT_REQ_RESENDTIME,
+                          NNG_DURATION_INFINITE) != 0 ||
+        nng_dial(req_sock, url, NULL, NNG_FLAG_NONBLOCK) != 0) {
+        fprintf(stderr, "probe_shape: failed to dial %s\n", url);
+        return 1;
+    }
+    daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+            MHD_ALLOW_SUSPEND_RESUME,
+        (uint16_t)port, NULL, NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+    if (daemon == NULL) {
+        fprintf(stderr, "probe_shape: failed to listen on port %d\n", port);
+        return 1;
+    }
+    mr_signals_wait();
+    MHD_stop_daemon(daemon);
+    nng_close(req_sock);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    mr_signals_block();
+    if (argc >= 4 && strcmp(argv[1], "store") == 0) {
+        return run_store(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 64);
+    }
+    if (argc >= 4 && strcmp(argv[1], "http") == 0) {
+        return run_http(atoi(argv[2]), argv[3], argc > 4 ? atoi(argv[4]) : 2);
+    }
+    fprintf(stderr, "usage: probe_shape store URL DBDIR [CONTEXTS]\n"
+                    "       probe_shape http PORT URL [THREADS]\n");
+    return 2;
+}
