@@ -17,11 +17,19 @@ static int out_fd = 1;
 static const char *const level_names[] = {"debug", "info", "warn", "error",
                                           "none"};
 
-/* line is a bounded output buffer; writes past its end are dropped. */
+/*
+ * line is a bounded output buffer. Text that does not fit is dropped whole
+ * (an escape is never split), and TAIL_RESERVE bytes stay free so that an
+ * open string and the object can always be closed: a cut line stays JSON.
+ */
 typedef struct {
     char buf[LINE_MAX_BYTES];
     size_t len;
+    bool full;
 } line;
+
+/* TAIL_RESERVE is room for the closing quote, brace and newline. */
+#define TAIL_RESERVE 3
 
 void
 mr_log_init(const char *service, mr_log_level level, int fd)
@@ -46,11 +54,9 @@ mr_log_parse_level(const char *text, mr_log_level *level)
 static void
 put_raw(line *l, const char *s, size_t n)
 {
-    /* Keep room for the closing "}\n". */
-    size_t room = sizeof(l->buf) - 2 - l->len;
-
-    if (n > room) {
-        n = room;
+    if (l->full || l->len + n + TAIL_RESERVE > sizeof(l->buf)) {
+        l->full = true;
+        return;
     }
     memcpy(l->buf + l->len, s, n);
     l->len += n;
@@ -69,7 +75,7 @@ put_escaped(line *l, const char *s)
 {
     char esc[8];
 
-    for (; *s != '\0'; s++) {
+    for (; *s != '\0' && !l->full; s++) {
         unsigned char c = (unsigned char)*s;
 
         if (c == '"' || c == '\\') {
@@ -85,37 +91,56 @@ put_escaped(line *l, const char *s)
     }
 }
 
+/* close_string ends a string value, also when its text was cut: it may
+ * use the reserved tail, which put_raw never does. */
+static void
+close_string(line *l)
+{
+    l->buf[l->len++] = '"';
+}
+
 static void
 put_member(line *l, const char *name, const char *value)
 {
+    size_t start = l->len;
+
     put_str(l, ",\"");
     put_escaped(l, name);
     put_str(l, "\":\"");
+    if (l->full) {
+        l->len = start; /* drop a member whose name did not fit */
+        return;
+    }
     put_escaped(l, value);
-    put_str(l, "\"");
+    close_string(l);
 }
 
 static void
 put_field(line *l, const mr_log_field *f)
 {
     char num[32];
+    size_t start;
 
     if (f->str != NULL) {
         put_member(l, f->name, f->str);
         return;
     }
     snprintf(num, sizeof(num), "%lld", f->num);
+    start = l->len;
     put_str(l, ",\"");
     put_escaped(l, f->name);
     put_str(l, "\":");
     put_str(l, num);
+    if (l->full) {
+        l->len = start;
+    }
 }
 
 static void
 vlog(mr_log_level level, const char *msg_id, const char *request_id,
      const mr_log_field *fields, size_t nfields, const char *fmt, va_list ap)
 {
-    line l = {.len = 0};
+    line l = {.len = 0, .full = false};
     char ts[32];
     char msg[1024];
 
