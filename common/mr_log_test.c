@@ -52,8 +52,7 @@ test_line_is_json(void)
     MR_CHECK_STR(json_string_value(json_object_get(line, "request_id")),
                  "rid-1");
     MR_CHECK_STR(json_string_value(json_object_get(line, "detail")), "a\tb");
-    MR_CHECK_INT(json_integer_value(json_object_get(line, "status")), ==,
-                 503);
+    MR_CHECK_INT(json_integer_value(json_object_get(line, "status")), ==, 503);
     MR_CHECK_STR(json_string_value(json_object_get(line, "msg")),
                  "quote \" and \\ and \n");
     MR_CHECK_INT(text[strlen(text) - 1], ==, '\n');
