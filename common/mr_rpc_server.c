@@ -1,4 +1,5 @@
 /* mr_rpc_server.c - the REP side: contexts, dispatch table, replies. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,11 @@ struct mr_rpc_server {
     nng_cv *cv;
     int active; /* calls in CALL_BUSY or CALL_SEND */
     bool stopping;
+    /* Replies hold it for reading around nng_ctx_send, and closing the
+     * socket for writing, because nng 1.5 can crash when a context sends
+     * while its socket closes in another thread. */
+    pthread_rwlock_t close_lock;
+    bool closed;
 };
 
 static void call_cb(void *arg);
@@ -69,8 +75,10 @@ copy_bounded(char *dst, size_t dstlen, const char *src)
 static void
 send_reply(mr_rpc_call *call, const Mcpreg__V1__Reply *reply)
 {
+    mr_rpc_server *server = call->server;
     size_t len = mcpreg__v1__reply__get_packed_size(reply);
     nng_msg *msg = NULL;
+    bool locked;
 
     if (nng_msg_alloc(&msg, len) != 0) {
         /* Without memory the caller gets no reply and times out. */
@@ -88,8 +96,25 @@ send_reply(mr_rpc_call *call, const Mcpreg__V1__Reply *reply)
     nng_mtx_lock(call->server->mtx);
     call->state = CALL_SEND;
     nng_mtx_unlock(call->server->mtx);
+
+    /* A failed try means the socket is closing; waiting could deadlock with
+     * nng_close, which waits for this thread when it runs a callback. */
+    locked = pthread_rwlock_tryrdlock(&server->close_lock) == 0;
+    if (!locked || server->closed) {
+        if (locked) {
+            pthread_rwlock_unlock(&server->close_lock);
+        }
+        MR_WARN("rpc.reply.dropped", call->request_id,
+                "%s: reply to %s dropped because the socket is closed",
+                server->cfg.name, call->method_name);
+        nng_msg_free(msg);
+        nng_aio_set_msg(call->aio, NULL);
+        nng_sleep_aio(0, call->aio);
+        return;
+    }
     nng_aio_set_msg(call->aio, msg);
     nng_ctx_send(call->ctx, call->aio);
+    pthread_rwlock_unlock(&server->close_lock);
 }
 
 void
@@ -320,6 +345,7 @@ mr_rpc_server_start(mr_rpc_server **out, const mr_rpc_server_config *cfg)
     }
     server->cfg = *cfg;
     server->ncalls = ncalls;
+    pthread_rwlock_init(&server->close_lock, NULL);
     server->calls = calloc((size_t)ncalls, sizeof(*server->calls));
     if (server->calls == NULL || nng_mtx_alloc(&server->mtx) != 0 ||
         nng_cv_alloc(&server->cv, server->mtx) != 0) {
@@ -381,6 +407,17 @@ drain(mr_rpc_server *server, int grace_ms)
     return active;
 }
 
+/* close_socket closes the socket once no reply is being sent; replies
+ * that come later are dropped. */
+static void
+close_socket(mr_rpc_server *server)
+{
+    pthread_rwlock_wrlock(&server->close_lock);
+    server->closed = true;
+    nng_close(server->sock);
+    pthread_rwlock_unlock(&server->close_lock);
+}
+
 void
 mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
 {
@@ -389,13 +426,13 @@ mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
     }
     if (server->calls != NULL && server->mtx != NULL &&
         drain(server, grace_ms) > 0) {
-        /* Handlers still own calls and will reply into a closed socket,
-         * so the server's memory is left for the process exit to free. */
-        nng_close(server->sock);
+        /* Handlers still own calls and may still reply, so the server's
+         * memory is left for the process exit to free. */
+        close_socket(server);
         return;
     }
 
-    nng_close(server->sock);
+    close_socket(server);
     for (int i = 0; i < server->ncalls && server->calls != NULL; i++) {
         mr_rpc_call *call = &server->calls[i];
 
@@ -408,6 +445,7 @@ mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
     }
 
     free(server->calls);
+    pthread_rwlock_destroy(&server->close_lock);
     if (server->cv != NULL) {
         nng_cv_free(server->cv);
     }
