@@ -49,4 +49,8 @@ json_t *cli_json_time(int64_t ms);
  * returns the exit status. */
 int cli_key_main(const cli_context *ctx, int argc, char **argv);
 
+/* cli_client_main runs "mcpreg client SUBCOMMAND ..." with argv[0] =
+ * "client" and returns the exit status. */
+int cli_client_main(const cli_context *ctx, int argc, char **argv);
+
 #endif

@@ -22,6 +22,10 @@
     "      print the workspace's keys as a JSON array, without secrets\n"     \
     "  key revoke KEY_ID\n"                                                   \
     "      revoke a key; calls that present it get 403 from then on\n"        \
+    "  client add --workspace UUID --server ID --issuer URL --client-id ID\n" \
+    "      [--client-secret-file FILE] [--auth-method METHOD]\n"              \
+    "      store a client registered by hand at the authorization server\n"   \
+    "      ISSUER; discovery for the server uses it instead of registering\n" \
     "\n"                                                                      \
     "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
 
@@ -159,6 +163,9 @@ main(int argc, char **argv)
 
     if (rest < argc && strcmp(argv[rest], "key") == 0) {
         return cli_key_main(&ctx, argc - rest, argv + rest);
+    }
+    if (rest < argc && strcmp(argv[rest], "client") == 0) {
+        return cli_client_main(&ctx, argc - rest, argv + rest);
     }
     fprintf(stderr, "mcpreg: %s; see 'mcpreg --help'\n",
             rest < argc ? "unknown command" : "missing command");

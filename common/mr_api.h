@@ -12,11 +12,18 @@
 #define MR_M_CREATE_API_KEY          MR_REGISTRATION "CreateApiKey"
 #define MR_M_LIST_API_KEYS           MR_REGISTRATION "ListApiKeys"
 #define MR_M_REVOKE_API_KEY          MR_REGISTRATION "RevokeApiKey"
+#define MR_M_ADD_OPERATOR_CLIENT     MR_REGISTRATION "AddOperatorClient"
 
 #define MR_M_DISCOVER_AND_REGISTER "/mcpreg.v1.Discovery/DiscoverAndRegister"
+#define MR_M_DELETE_CLIENT         "/mcpreg.v1.Discovery/DeleteClient"
 
 /* MR_CALLBACK_PATH is appended to the public base URL to form the OAuth
  * redirect URI that authorization sessions will serve. */
 #define MR_CALLBACK_PATH "/v1/deepagents/oauth/callback"
+
+/* MR_CLIENT_METADATA_PATH is appended to the public base URL to form
+ * mcpreg's client ID metadata document URL, its client_id at servers that
+ * support such documents. TODO: the gateway does not serve it yet. */
+#define MR_CLIENT_METADATA_PATH "/v1/deepagents/oauth/client-metadata.json"
 
 #endif

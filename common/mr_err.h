@@ -105,7 +105,11 @@
       "Upgrade the called service: it does not implement the RPC method")     \
     X(EREMOTE_UNAVAILABLE, "remote_unavailable", 503, UNAVAILABLE,            \
       "Retry after the delay in Retry-After: an authorization or metadata "   \
-      "server was unreachable or failed")
+      "server was unreachable or failed")                                     \
+    X(EREGISTRATION_NO_SECRET, "registration_secret_missing", 400,            \
+      FAILED_PRECONDITION,                                                    \
+      "Check the authorization server: it registered a client whose auth "    \
+      "method needs a client_secret but returned none")
 
 #define MR__ERR_ENUM(name, code, http, class, detail) MR_##name,
 /* mr_err is the result of every fallible function; MR_OK is 0. */

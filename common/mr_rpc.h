@@ -12,8 +12,10 @@
 /*
  * Every call is a Request envelope (method, request id, timeout, body) on a
  * REQ socket and a Reply envelope (status, body) from a REP socket. Either
- * side may listen or dial. Requests are never resent by nng: a call that
- * gets no reply fails at its deadline, and the caller decides to retry.
+ * side may listen or dial. Requests are never resent by nng: a call whose
+ * connection closes before the reply fails at once with MR_EUNAVAILABLE, a
+ * call that gets no reply fails at its deadline with MR_ETIMEDOUT, and the
+ * caller decides to retry. The peer may have done the work in both cases.
  */
 
 /* MR_RPC_ID_MAX is the longest request id carried, in bytes. */
@@ -133,10 +135,11 @@ int mr_rpc_client_peers(const mr_rpc_client *client);
 
 /*
  * mr_rpc_call_async sends request to method and calls done exactly once:
- * with the reply, or with MR_ETIMEDOUT after timeout_ms, or at once with
- * MR_EUNAVAILABLE when no peer is connected. request_id may be NULL. It
- * returns MR_OK, or an error (done is then not called) when the request
- * cannot be packed or memory runs out.
+ * with the reply, or with MR_ETIMEDOUT after timeout_ms, or with
+ * MR_EUNAVAILABLE at once when no peer is connected, or as soon as the
+ * connection it went out on closes or the last peer leaves. request_id may
+ * be NULL. It returns MR_OK, or an error (done is then not called) when the
+ * request cannot be packed or memory runs out.
  */
 mr_err mr_rpc_call_async(mr_rpc_client *client, const char *method,
                          const ProtobufCMessage *request,

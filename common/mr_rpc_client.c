@@ -10,6 +10,17 @@
 #include "mr_rpc.h"
 #include "mr_util.h"
 
+/* With resending off, nng's REQ socket fails a call whose connection
+ * closes before the reply (PEER_LOST_DETAIL) instead of resending it.
+ * Older nng releases resent it; tests/integration/robustness_faults.test.mjs
+ * checks the behaviour of 1.5.2, the version the build was tested with. */
+#if NNG_MAJOR_VERSION < 1 || (NNG_MAJOR_VERSION == 1 && NNG_MINOR_VERSION < 5)
+#error "nng 1.5 or later is required: older REQ sockets may resend requests"
+#endif
+
+#define PEER_LOST_DETAIL                                                      \
+    "Retry later: the connection to the service closed before it replied"
+
 /* MAX_REPLY_BYTES bounds one reply envelope, such as a long server list. */
 #define MAX_REPLY_BYTES (16 * 1024 * 1024)
 
@@ -18,7 +29,8 @@ struct mr_rpc_client {
     nng_mtx *mtx;
     nng_cv *cv;
     int peers;
-    int pending; /* calls whose done has not returned yet */
+    int pending;           /* calls whose done has not returned yet */
+    struct pending *calls; /* calls not finished yet, guarded by mtx */
 };
 
 typedef enum {
@@ -28,7 +40,9 @@ typedef enum {
 } pending_state;
 
 /* pending is one call in flight; it frees itself after done returns. */
-typedef struct {
+typedef struct pending {
+    struct pending *prev, *next; /* in client->calls */
+    bool cancelled;              /* the last peer left; guarded by mtx */
     mr_rpc_client *client;
     nng_ctx ctx;
     bool ctx_open;
@@ -41,6 +55,13 @@ typedef struct {
     void *arg;
 } pending;
 
+/*
+ * Counts the connected peers. When the last one leaves, it cancels every
+ * call not finished yet, because no reply can come for them. A call still
+ * waiting to be sent would otherwise wait in nng's queue until a peer
+ * connects or its deadline passes. nng reports the removal after it has
+ * closed the connection, so calls started in between need this too.
+ */
 static void
 pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
 {
@@ -49,7 +70,41 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
     (void)pipe;
     nng_mtx_lock(client->mtx);
     client->peers += event == NNG_PIPE_EV_ADD_POST ? 1 : -1;
+    if (client->peers == 0) {
+        for (pending *p = client->calls; p != NULL; p = p->next) {
+            p->cancelled = true;
+            /* The callback runs on an nng thread, after this unlocks. */
+            nng_aio_cancel(p->aio);
+        }
+    }
     nng_mtx_unlock(client->mtx);
+}
+
+/* Adds p to the client's calls. The caller holds client->mtx. */
+static void
+link_call(mr_rpc_client *client, pending *p)
+{
+    p->prev = NULL;
+    p->next = client->calls;
+    if (client->calls != NULL) {
+        client->calls->prev = p;
+    }
+    client->calls = p;
+    client->pending++;
+}
+
+/* Removes p from the client's calls. The caller holds client->mtx. */
+static void
+unlink_call(mr_rpc_client *client, pending *p)
+{
+    if (p->prev != NULL) {
+        p->prev->next = p->next;
+    } else {
+        client->calls = p->next;
+    }
+    if (p->next != NULL) {
+        p->next->prev = p->prev;
+    }
 }
 
 /* nng_error returns the project error for an nng failure of a call. */
@@ -63,6 +118,10 @@ static void
 finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
 {
     mr_rpc_client *client = p->client;
+
+    nng_mtx_lock(client->mtx);
+    unlink_call(client, p);
+    nng_mtx_unlock(client->mtx);
 
     p->done(p->arg, status, response);
 
@@ -131,10 +190,13 @@ pending_cb(void *arg)
         return;
     }
     if (rv != 0) {
+        bool lost = p->state == PENDING_RECV && rv != NNG_ETIMEDOUT &&
+                    rv != NNG_ECLOSED;
+
         if (p->state == PENDING_SEND) {
             nng_msg_free(nng_aio_get_msg(p->aio));
         }
-        finish_error(p, nng_error(rv), NULL, 1);
+        finish_error(p, nng_error(rv), lost ? PEER_LOST_DETAIL : NULL, 1);
         return;
     }
     if (p->state == PENDING_RECV) {
@@ -142,11 +204,19 @@ pending_cb(void *arg)
         return;
     }
 
-    /* The request is on its way; wait for the rest of the deadline. */
+    /* The request is on its way; wait for the rest of the deadline,
+     * unless the last peer left meanwhile. */
+    nng_mtx_lock(p->client->mtx);
+    if (p->cancelled) {
+        nng_mtx_unlock(p->client->mtx);
+        finish_error(p, MR_EUNAVAILABLE, PEER_LOST_DETAIL, 1);
+        return;
+    }
     left = p->deadline - mr_mono_ms();
     p->state = PENDING_RECV;
     nng_aio_set_timeout(p->aio, left > 0 ? (nng_duration)left : 1);
     nng_ctx_recv(p->ctx, p->aio);
+    nng_mtx_unlock(p->client->mtx);
 }
 
 /* pack_envelope builds the Request message for the call. */
@@ -174,20 +244,6 @@ pack_envelope(const char *method, const ProtobufCMessage *request,
     }
     free(body);
     return msg;
-}
-
-/* begin registers a new call; it returns false when no peer is
- * connected, so the call can fail without waiting for its deadline. */
-static bool
-begin(mr_rpc_client *client)
-{
-    bool connected;
-
-    nng_mtx_lock(client->mtx);
-    client->pending++;
-    connected = client->peers > 0;
-    nng_mtx_unlock(client->mtx);
-    return connected;
 }
 
 mr_err
@@ -219,20 +275,25 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
     p->done = done;
     p->arg = arg;
 
-    if (!begin(client)) {
-        /* Completed from an nng thread, so done never runs inside the
-         * caller's locks. */
+    /* The send starts under the lock, so pipe_event cancels it when the
+     * last peer leaves at any point after this. */
+    nng_mtx_lock(client->mtx);
+    link_call(client, p);
+    if (client->peers == 0) {
+        /* Fails at once, from an nng thread, so done never runs inside
+         * the caller's locks. */
+        nng_mtx_unlock(client->mtx);
         nng_msg_free(msg);
         p->state = PENDING_FAIL;
         p->err = MR_EUNAVAILABLE;
         nng_sleep_aio(0, p->aio);
         return MR_OK;
     }
-
     p->state = PENDING_SEND;
     nng_aio_set_timeout(p->aio, (nng_duration)timeout_ms);
     nng_aio_set_msg(p->aio, msg);
     nng_ctx_send(p->ctx, p->aio);
+    nng_mtx_unlock(client->mtx);
     return MR_OK;
 }
 
@@ -258,7 +319,11 @@ mr_rpc_client_open(mr_rpc_client **out, const char *url, bool listen)
     }
 
     /* Never resend: a resent discovery job could register a second
-     * client. A call that gets no reply fails at its deadline instead. */
+     * client, and a resent write could be applied twice. With resending
+     * off, nng fails a call whose connection closes before the reply
+     * (PEER_LOST_DETAIL) instead of sending it to another peer, and a
+     * call that gets no reply fails at its deadline. The caller decides
+     * whether to retry. */
     nng_socket_set_ms(client->sock, NNG_OPT_REQ_RESENDTIME,
                       NNG_DURATION_INFINITE);
     nng_socket_set_size(client->sock, NNG_OPT_RECVMAXSZ, MAX_REPLY_BYTES);

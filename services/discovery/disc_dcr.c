@@ -149,7 +149,7 @@ check_client(const disc_client *client, const disc_allow_list *allow,
                  "token_endpoint_auth_method %s needs a client_secret, but "
                  "the response has none",
                  method);
-        return MR_EREGISTRATION_INVALID;
+        return MR_EREGISTRATION_NO_SECRET;
     }
 
     if (client->registration_client_uri != NULL &&
@@ -217,6 +217,32 @@ disc_dcr_parse_error(const char *body, size_t len, char *out, size_t outlen)
     }
 out:
     json_decref(doc);
+}
+
+bool
+disc_dcr_rejects_method(const char *body, size_t len, const char *method)
+{
+    char ignored[DISC_DETAIL_MAX];
+    const char *code = NULL;
+    const char *description = NULL;
+    json_t *doc = NULL;
+    bool rejects = false;
+
+    if (disc_json_object(body, len, &doc, ignored, sizeof(ignored)) != MR_OK ||
+        disc_json_string(doc, "error", &code) != MR_OK || code == NULL ||
+        strcmp(code, "invalid_client_metadata") != 0) {
+        goto out;
+    }
+
+    if (disc_json_string(doc, "error_description", &description) != MR_OK ||
+        description == NULL) {
+        goto out;
+    }
+    rejects = strstr(description, "token_endpoint_auth_method") != NULL ||
+              strstr(description, method) != NULL;
+out:
+    json_decref(doc);
+    return rejects;
 }
 
 /* free_secret wipes a secret before freeing it, so the freed heap does not

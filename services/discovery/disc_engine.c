@@ -9,12 +9,16 @@
 
 #include "disc_engine.h"
 #include "disc_fetch.h"
+#include "disc_share.h"
 #include "mr_log.h"
 #include "mr_util.h"
 
 /* POLL_MAX_MS bounds one wait of the engine thread, so deadlines and a
  * stop are seen even when curl has no timer running. */
 #define POLL_MAX_MS 1000
+
+/* SHARE_MAX_SERVERS bounds the MCP server URLs whose metadata is cached. */
+#define SHARE_MAX_SERVERS 1024
 
 typedef struct job job;
 
@@ -32,6 +36,9 @@ struct job {
     disc_flow *flow;
     disc_fetch *fetch;       /* the transfer in progress, or NULL */
     bool deadline_cut_fetch; /* its timeout is the job's deadline */
+    char *share_url;         /* the MCP server URL; NULL for deletions */
+    bool leader;             /* discovering for the jobs parked behind it */
+    bool parked;             /* waiting for another job's discovery */
 };
 
 struct disc_engine {
@@ -39,7 +46,8 @@ struct disc_engine {
     disc_fetch_config fetch_cfg;
     CURLM *multi;
     pthread_t thread;
-    job *running; /* engine thread only */
+    job *running;      /* engine thread only, parked jobs included */
+    disc_share *share; /* engine thread only */
 
     pthread_mutex_t mutex; /* guards the members below */
     job *queue;            /* submitted, newest first */
@@ -49,6 +57,9 @@ struct disc_engine {
 };
 
 static void advance(disc_engine *engine, job *j, const disc_response *resp);
+static void begin_job(disc_engine *engine, job *j);
+static void finish(disc_engine *engine, job *j, mr_err err,
+                   const char *detail);
 
 static void
 job_free(job *j)
@@ -58,10 +69,55 @@ job_free(job *j)
     }
     disc_fetch_free(j->fetch);
     disc_flow_free(j->flow);
+    free(j->share_url);
     free(j->job_id);
     free(j->request_id);
     free(j->host);
     free(j);
+}
+
+/* add_operator_clients hands the job's operator clients to its flow. The
+ * registration service validated them when they were added, so one the
+ * flow rejects is logged and skipped; only MR_ENOMEM fails the job. */
+static mr_err
+add_operator_clients(job *j, const disc_job *spec)
+{
+    for (size_t i = 0; i < spec->noperator_clients; i++) {
+        mr_err err =
+            disc_flow_add_operator_client(j->flow, &spec->operator_clients[i]);
+
+        if (err == MR_ENOMEM) {
+            return err;
+        }
+        if (err != MR_OK) {
+            MR_WARN("disc.job.operator_client", spec->request_id,
+                    "skipped operator client %zu of job %s: %s", i,
+                    spec->job_id != NULL ? spec->job_id : "",
+                    mr_err_code(err));
+        }
+    }
+    return MR_OK;
+}
+
+/* job_url returns the URL a job starts from: the client URI of a
+ * deletion, else the MCP server URL. */
+static const char *
+job_url(const disc_job *spec)
+{
+    if (spec->delete_client_uri != NULL) {
+        return spec->delete_client_uri;
+    }
+    return spec->mcp_server_url != NULL ? spec->mcp_server_url : "";
+}
+
+static mr_err
+new_flow(const disc_flow_config *cfg, const disc_job *spec, const char *url,
+         disc_flow **out)
+{
+    if (spec->delete_client_uri != NULL) {
+        return disc_flow_new_delete(cfg, url, spec->delete_access_token, out);
+    }
+    return disc_flow_new(cfg, url, out);
 }
 
 static job *
@@ -70,9 +126,9 @@ job_new(const disc_engine *engine, const disc_job *spec)
     disc_flow_config cfg = {
         .allow = engine->cfg.allow,
         .redirect_uri = engine->cfg.redirect_uri,
+        .client_metadata_url = engine->cfg.client_metadata_url,
     };
-    const char *mcp_url =
-        spec->mcp_server_url != NULL ? spec->mcp_server_url : "";
+    const char *mcp_url = job_url(spec);
     job *j = calloc(1, sizeof(*j));
     disc_url url;
     const char *why = NULL;
@@ -80,7 +136,12 @@ job_new(const disc_engine *engine, const disc_job *spec)
     if (j == NULL) {
         return NULL;
     }
-    if (disc_flow_new(&cfg, mcp_url, &j->flow) != MR_OK) {
+    if (new_flow(&cfg, spec, mcp_url, &j->flow) != MR_OK) {
+        free(j);
+        return NULL;
+    }
+    if (add_operator_clients(j, spec) != MR_OK) {
+        disc_flow_free(j->flow);
         free(j);
         return NULL;
     }
@@ -95,8 +156,12 @@ job_new(const disc_engine *engine, const disc_job *spec)
     j->deadline_ms = spec->deadline_ms;
     j->done = spec->done;
     j->arg = spec->arg;
+    if (spec->delete_client_uri == NULL) {
+        j->share_url = strdup(mcp_url);
+    }
 
-    if (j->job_id == NULL || j->request_id == NULL || j->host == NULL) {
+    if (j->job_id == NULL || j->request_id == NULL || j->host == NULL ||
+        (spec->delete_client_uri == NULL && j->share_url == NULL)) {
         job_free(j);
         return NULL;
     }
@@ -139,11 +204,42 @@ unlink_running(disc_engine *engine, job *j)
 
 /* finish ends a running job: it reports the outcome, logs it and frees
  * the job. */
+/* release_parked hands the end of a leader's discovery to the jobs parked
+ * behind it: a job-specific timeout lets them discover again, and any
+ * other failure is theirs too, because they would meet it the same way. */
+static void
+release_parked(disc_engine *engine, const job *leader, mr_err err,
+               const char *detail)
+{
+    void **parked = NULL;
+    size_t n = disc_share_abandon(engine->share, leader->share_url, &parked);
+
+    for (size_t i = 0; i < n; i++) {
+        job *pj = parked[i];
+
+        pj->parked = false;
+        if (err == MR_ETIMEDOUT) {
+            begin_job(engine, pj);
+        } else {
+            finish(engine, pj, err, detail);
+        }
+    }
+    free(parked);
+}
+
 static void
 finish(disc_engine *engine, job *j, mr_err err, const char *detail)
 {
     disc_result result;
 
+    if (j->parked) {
+        disc_share_forget(engine->share, j->share_url, j);
+        j->parked = false;
+    }
+    if (j->leader) {
+        j->leader = false;
+        release_parked(engine, j, err, detail != NULL ? detail : "");
+    }
     if (j->fetch != NULL) {
         curl_multi_remove_handle(engine->multi, disc_fetch_handle(j->fetch));
     }
@@ -218,10 +314,84 @@ start_fetch(disc_engine *engine, job *j)
 
 /* advance feeds resp (NULL at the start) to the job's flow and acts on
  * what the flow returns. */
+/* resume_parked starts the jobs parked behind a leader from what it
+ * discovered. */
+static void
+resume_parked(disc_engine *engine, void **parked, size_t n,
+              const disc_cache_entry *entry)
+{
+    for (size_t i = 0; i < n; i++) {
+        job *pj = parked[i];
+
+        pj->parked = false;
+        if (disc_flow_use_cached(pj->flow, entry) != MR_OK) {
+            finish(engine, pj, MR_ENOMEM, "out of memory");
+            continue;
+        }
+        advance(engine, pj, NULL);
+    }
+}
+
+/* share_progress publishes a leader's metadata as soon as its flow has
+ * checked it, before the leader's own registration, and resumes the jobs
+ * parked behind it.
+ * NOTE: entries live DISC_CACHE_DEFAULT_TTL_MS; the metadata responses'
+ * Cache-Control is not read yet. */
+static void
+share_progress(disc_engine *engine, job *j)
+{
+    disc_cache_entry entry;
+    void **parked = NULL;
+    size_t n;
+
+    if (!j->leader || !disc_flow_discovered(j->flow, &entry)) {
+        return;
+    }
+    j->leader = false;
+    n = disc_share_publish(engine->share, j->share_url, &entry, mr_mono_ms(),
+                           DISC_CACHE_DEFAULT_TTL_MS, &parked);
+    resume_parked(engine, parked, n, &entry);
+    free(parked);
+    disc_cache_entry_free(&entry);
+}
+
+/* begin_job starts a job's flow: from cached metadata when another job
+ * discovered it for the same MCP server, parked while another job is
+ * discovering it, or as the one that discovers. */
+static void
+begin_job(disc_engine *engine, job *j)
+{
+    disc_cache_entry entry;
+    disc_share_start start = DISC_SHARE_NOMEM;
+
+    if (j->share_url != NULL) {
+        start = disc_share_begin(engine->share, j->share_url, j, mr_mono_ms(),
+                                 &entry);
+    }
+    if (start == DISC_SHARE_WAIT) {
+        j->parked = true;
+        return;
+    }
+    if (start == DISC_SHARE_CACHED) {
+        mr_err err = disc_flow_use_cached(j->flow, &entry);
+
+        disc_cache_entry_free(&entry);
+        if (err != MR_OK) {
+            finish(engine, j, err, "out of memory");
+            return;
+        }
+    }
+    j->leader = start == DISC_SHARE_LEAD;
+    advance(engine, j, NULL);
+}
+
 static void
 advance(disc_engine *engine, job *j, const disc_response *resp)
 {
-    switch (disc_flow_step(j->flow, resp)) {
+    disc_flow_state state = disc_flow_step(j->flow, resp);
+
+    share_progress(engine, j);
+    switch (state) {
     case DISC_FLOW_FETCH:
         start_fetch(engine, j);
         break;
@@ -321,7 +491,7 @@ start_queued(disc_engine *engine)
         j->started_ms = mr_mono_ms();
         j->next = engine->running;
         engine->running = j;
-        advance(engine, j, NULL);
+        begin_job(engine, j);
     }
 }
 
@@ -338,20 +508,24 @@ finish_transfers(disc_engine *engine)
     }
 }
 
-/* expire_jobs cancels the running jobs whose deadline has passed. */
+/* expire_jobs cancels the running jobs whose deadline has passed. The
+ * scan starts over after each one, because finishing a leader can finish
+ * the jobs parked behind it too. */
 static void
 expire_jobs(disc_engine *engine)
 {
     int64_t now = mr_mono_ms();
-    job *j = engine->running;
 
-    while (j != NULL) {
-        job *next = j->next;
+    for (;;) {
+        job *j = engine->running;
 
-        if (now >= j->deadline_ms) {
-            finish_timed_out(engine, j);
+        while (j != NULL && now < j->deadline_ms) {
+            j = j->next;
         }
-        j = next;
+        if (j == NULL) {
+            return;
+        }
+        finish_timed_out(engine, j);
     }
 }
 
@@ -451,13 +625,19 @@ disc_engine_start(const disc_engine_config *cfg, disc_engine **out)
     };
 
     engine->multi = curl_multi_init();
-    if (engine->multi == NULL) {
+    engine->share = disc_share_new(SHARE_MAX_SERVERS);
+    if (engine->multi == NULL || engine->share == NULL) {
+        disc_share_free(engine->share);
+        if (engine->multi != NULL) {
+            curl_multi_cleanup(engine->multi);
+        }
         free(engine);
         return MR_ENOMEM;
     }
     pthread_mutex_init(&engine->mutex, NULL);
     if (pthread_create(&engine->thread, NULL, run, engine) != 0) {
         pthread_mutex_destroy(&engine->mutex);
+        disc_share_free(engine->share);
         curl_multi_cleanup(engine->multi);
         free(engine);
         return MR_EINTERNAL;
@@ -520,6 +700,7 @@ disc_engine_free(disc_engine *engine)
         return;
     }
     curl_multi_cleanup(engine->multi);
+    disc_share_free(engine->share);
     pthread_mutex_destroy(&engine->mutex);
     free(engine);
 }

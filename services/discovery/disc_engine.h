@@ -15,10 +15,11 @@
 typedef struct {
     const disc_allow_list *allow;
     const char *redirect_uri; /* the public base URL + MR_CALLBACK_PATH */
-    long max_jobs;            /* jobs queued or running at once */
-    long connect_timeout_ms;  /* per fetch */
-    long fetch_timeout_ms;    /* per fetch, redirects included */
-    long max_response_bytes;  /* per response body */
+    const char *client_metadata_url; /* see disc_flow_config; may be NULL */
+    long max_jobs;                   /* jobs queued or running at once */
+    long connect_timeout_ms;         /* per fetch */
+    long fetch_timeout_ms;           /* per fetch, redirects included */
+    long max_response_bytes;         /* per response body */
 } disc_engine_config;
 
 /*
@@ -38,6 +39,12 @@ typedef struct {
     const char *mcp_server_url;
     const char *request_id; /* for logs; may be NULL */
     int64_t deadline_ms;    /* on mr_mono_ms's clock */
+    const disc_operator_client *operator_clients;
+    size_t noperator_clients;
+    /* Set both to run an RFC 7592 client deletion instead of a discovery;
+     * see disc_flow_new_delete. mcp_server_url is then ignored. */
+    const char *delete_client_uri;
+    const char *delete_access_token;
     disc_job_done done;
     void *arg;
 } disc_job;

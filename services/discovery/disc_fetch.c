@@ -14,9 +14,9 @@ struct disc_fetch {
     CURL *easy;
     struct curl_slist *headers;
     bool want_body;
-    bool allow_private; /* the URL's host is on the allow-list */
-    bool blocked;       /* the address policy rejected a socket */
-    bool stopped_early; /* cut after the headers, as want_body asked */
+    bool blocked;        /* the address policy rejected a socket */
+    bool blocked_scheme; /* ... because a hop used http to another host */
+    bool stopped_early;  /* cut after the headers, as want_body asked */
     bool too_large;
     bool out_of_memory;
     char *body;
@@ -159,17 +159,56 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/*
+ * hop_may_connect applies the fetch policy to one connection. The URL that
+ * curl connects for is the latest redirect's target. Unless its host is on
+ * the allow-list, it must be https and addr must be public. So a redirect
+ * from an allow-listed host to another host gets the default policy. A URL
+ * that cannot be read fails closed.
+ */
+static bool
+hop_may_connect(disc_fetch *fetch, const struct sockaddr *addr)
+{
+    char *url = NULL;
+    char *scheme = NULL;
+    char *host = NULL;
+    CURLU *parts = curl_url();
+    bool allowed = false;
+    bool ok = false;
+
+    if (parts == NULL ||
+        curl_easy_getinfo(fetch->easy, CURLINFO_EFFECTIVE_URL, &url) !=
+            CURLE_OK ||
+        url == NULL ||
+        curl_url_set(parts, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(parts, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(parts, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        goto out;
+    }
+
+    allowed = disc_allow_list_contains(fetch->cfg->allow, host);
+    if (!allowed && disc_ascii_casecmp(scheme, "https") != 0) {
+        fetch->blocked_scheme = true;
+        goto out;
+    }
+    ok = allowed || disc_addr_is_public(addr);
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(parts);
+    return ok;
+}
+
 /* open_socket applies the address policy to every connection curl opens,
- * redirects included, so a host name cannot lead to a private address.
- * NOTE: allow_private comes from the first URL's host, so a redirect from
- * a host on --dev-allow-hosts may reach any address. */
+ * redirects included, before the socket exists, so neither a host name nor
+ * a redirect can lead to a private address. */
 static curl_socket_t
 open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 {
     disc_fetch *fetch = arg;
 
     if (purpose != CURLSOCKTYPE_IPCXN ||
-        (!fetch->allow_private && !disc_addr_is_public(&address->addr))) {
+        !hop_may_connect(fetch, &address->addr)) {
         fetch->blocked = true;
         return CURL_SOCKET_BAD;
     }
@@ -214,8 +253,9 @@ set_transport_options(disc_fetch *fetch, long timeout_ms)
     CURLcode rc = CURLE_OK;
 
     SET_OPTION(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET_OPTION(CURLOPT_REDIR_PROTOCOLS_STR,
-               fetch->allow_private ? "http,https" : "https");
+    /* open_socket rejects http to a host that is not on the allow-list on
+     * every hop; curl only needs to keep other schemes out. */
+    SET_OPTION(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SET_OPTION(CURLOPT_MAXREDIRS, (long)DISC_MAX_REDIRECTS);
     SET_OPTION(CURLOPT_NOSIGNAL, 1L);
     /* NOTE: no outbound proxy is supported; http_proxy and the like are
@@ -247,6 +287,9 @@ set_request_options(disc_fetch *fetch, const disc_request *req, void *owner)
         SET_OPTION(CURLOPT_MAXFILESIZE_LARGE,
                    (curl_off_t)fetch->cfg->max_response_bytes);
     }
+    if (req->method == DISC_DELETE) {
+        SET_OPTION(CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
     if (req->method == DISC_POST) {
         SET_OPTION(CURLOPT_POST, 1L);
         SET_OPTION(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -261,10 +304,9 @@ mr_err
 disc_fetch_new(const disc_fetch_config *cfg, const disc_request *req,
                long timeout_ms, void *owner, disc_fetch **out)
 {
-    disc_url url;
     const char *why = NULL;
     disc_fetch *fetch = NULL;
-    mr_err err = disc_url_check(req->url, cfg->allow, &url, &why);
+    mr_err err = disc_url_check(req->url, cfg->allow, NULL, &why);
 
     *out = NULL;
     if (err != MR_OK) {
@@ -278,7 +320,6 @@ disc_fetch_new(const disc_fetch_config *cfg, const disc_request *req,
     }
     fetch->cfg = cfg;
     fetch->want_body = req->want_body;
-    fetch->allow_private = disc_allow_list_contains(cfg->allow, url.host);
     fetch->easy = curl_easy_init();
     if (fetch->easy == NULL || build_headers(fetch, req) != MR_OK) {
         goto out;
@@ -295,7 +336,6 @@ disc_fetch_new(const disc_fetch_config *cfg, const disc_request *req,
     fetch = NULL;
 out:
     disc_fetch_free(fetch);
-    disc_url_free(&url);
     return err;
 }
 
@@ -362,6 +402,9 @@ disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
     }
     if (fetch->out_of_memory) {
         out->net_detail = "memory ran out";
+    } else if (out->net == DISC_NET_BLOCKED && fetch->blocked_scheme) {
+        out->net_detail = "a redirect led to a URL that is not https, and "
+                          "the host is not on --dev-allow-hosts";
     } else if (out->net == DISC_NET_BLOCKED && fetch->blocked) {
         out->net_detail = "the host resolved to an address that is not "
                           "public, and the host is not on --dev-allow-hosts";

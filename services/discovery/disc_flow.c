@@ -13,6 +13,8 @@ static const char *const stage_names[] = {
     "resource_metadata",
     "authorization_server_metadata",
     "registration",
+    "client_deletion",
+    "client_deletion",
     "done",
     "failed",
 };
@@ -200,6 +202,59 @@ disc_flow_new(const disc_flow_config *cfg, const char *mcp_server_url,
     return MR_OK;
 }
 
+/* operator_method returns the auth method of an operator client: the one
+ * given, else client_secret_basic with a secret and none without; NULL
+ * when the one given is not one that mcpreg supports. */
+static const char *
+operator_method(const disc_operator_client *client)
+{
+    const char *method = client->token_endpoint_auth_method;
+    bool has_secret =
+        client->client_secret != NULL && client->client_secret[0] != '\0';
+
+    if (method == NULL || method[0] == '\0') {
+        return has_secret ? "client_secret_basic" : "none";
+    }
+    if (strcmp(method, "none") == 0) {
+        return has_secret ? NULL : "none";
+    }
+    if (strcmp(method, "client_secret_basic") == 0 ||
+        strcmp(method, "client_secret_post") == 0) {
+        return has_secret ? method : NULL;
+    }
+    return NULL;
+}
+
+mr_err
+disc_flow_add_operator_client(disc_flow *flow,
+                              const disc_operator_client *client)
+{
+    size_t n = flow->noperator_clients;
+    const char *method = operator_method(client);
+    const char *secret = client->client_secret;
+    disc_client *copy = &flow->operator_clients[n];
+    mr_err err;
+
+    if (n == DISC_FLOW_MAX_OPERATOR_CLIENTS || client->issuer == NULL ||
+        client->issuer[0] == '\0' || client->client_id == NULL ||
+        client->client_id[0] == '\0' || method == NULL) {
+        return MR_EINVALID_FIELD;
+    }
+
+    err = disc_strdup_or_null(client->issuer, &flow->operator_issuers[n]);
+    if (err == MR_OK) {
+        err = disc_strdup_or_null(client->client_id, &copy->client_id);
+    }
+    if (err == MR_OK && secret != NULL && secret[0] != '\0') {
+        err = disc_strdup_or_null(secret, &copy->client_secret);
+    }
+    if (err == MR_OK) {
+        err = disc_strdup_or_null(method, &copy->token_endpoint_auth_method);
+    }
+    flow->noperator_clients++; /* so that disc_flow_free frees the copy */
+    return err;
+}
+
 disc_flow_state
 disc_flow_step(disc_flow *flow, const disc_response *response)
 {
@@ -214,6 +269,10 @@ disc_flow_step(disc_flow *flow, const disc_response *response)
         return disc_flow_finish_asm(flow, response);
     case DISC_STAGE_DCR:
         return disc_flow_finish_registration(flow, response);
+    case DISC_STAGE_DELETE_START:
+        return disc_flow_start_delete(flow);
+    case DISC_STAGE_DELETE:
+        return disc_flow_finish_delete(flow, response);
     case DISC_STAGE_DONE:
         return DISC_FLOW_DONE;
     case DISC_STAGE_FAILED:
@@ -246,6 +305,7 @@ disc_flow_result(const disc_flow *flow, disc_result *out)
         .revocation_endpoint = or_empty(flow->meta.revocation_endpoint),
         .scope = or_empty(flow->scope),
         .redirect_uri = flow->cfg.redirect_uri,
+        .client_source = or_empty(flow->client_source),
         .client = &flow->client,
     };
 }
@@ -288,5 +348,13 @@ disc_flow_free(disc_flow *flow)
     free(flow->scope);
     free(flow->dcr_body);
     disc_client_free(&flow->client);
+    if (flow->auth_header != NULL) {
+        explicit_bzero(flow->auth_header, strlen(flow->auth_header));
+        free(flow->auth_header);
+    }
+    for (size_t i = 0; i < flow->noperator_clients; i++) {
+        free(flow->operator_issuers[i]);
+        disc_client_free(&flow->operator_clients[i]);
+    }
     free(flow);
 }

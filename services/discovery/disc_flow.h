@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "disc_cache.h"
 #include "disc_meta.h"
 #include "disc_url.h"
 #include "mr_err.h"
@@ -21,6 +22,7 @@
 typedef enum {
     DISC_GET,
     DISC_POST,
+    DISC_DELETE,
 } disc_http_method;
 
 /* disc_request is one HTTP request that the flow needs made. Its strings
@@ -64,7 +66,21 @@ typedef struct {
 typedef struct {
     const disc_allow_list *allow;
     const char *redirect_uri; /* the public base URL + MR_CALLBACK_PATH */
+    /* The client ID metadata document URL that becomes the client_id at
+     * servers that support such documents; NULL disables them. */
+    const char *client_metadata_url;
 } disc_flow_config;
+
+/* disc_operator_client is a client that the operator registered by hand
+ * at one authorization server; discovery uses it instead of registering.
+ * The flow copies the strings. */
+typedef struct {
+    const char *issuer;
+    const char *client_id;
+    const char *client_secret; /* NULL or "" for a public client */
+    /* NULL or "": client_secret_basic with a secret, else none */
+    const char *token_endpoint_auth_method;
+} disc_operator_client;
 
 /* disc_result is what a successful flow found and registered. Every
  * string is owned by the flow; "" stands for an absent value. */
@@ -77,6 +93,9 @@ typedef struct {
     const char *revocation_endpoint;
     const char *scope;
     const char *redirect_uri;
+    /* The source of the client: "operator", "client_metadata_document" or
+     * "dynamic_registration". */
+    const char *client_source;
     const disc_client *client;
 } disc_result;
 
@@ -97,6 +116,31 @@ typedef struct disc_flow disc_flow;
  */
 mr_err disc_flow_new(const disc_flow_config *cfg, const char *mcp_server_url,
                      disc_flow **out);
+
+/*
+ * disc_flow_new_delete creates a flow that deletes a registered client at
+ * the authorization server (RFC 7592 section 2.3): one DELETE of
+ * registration_client_uri with registration_access_token as a Bearer
+ * token, without following redirects. It ends DONE when the client is gone
+ * (2xx, 404, 410). It returns MR_EMISSING_FIELD when either string is
+ * empty and MR_ENOMEM when memory runs out; the URI is checked by the
+ * first disc_flow_step. Free the flow with disc_flow_free.
+ */
+mr_err disc_flow_new_delete(const disc_flow_config *cfg,
+                            const char *registration_client_uri,
+                            const char *registration_access_token,
+                            disc_flow **out);
+
+/*
+ * disc_flow_add_operator_client copies client into flow before its first
+ * step. When the authorization server's issuer equals client->issuer (a
+ * trailing "/" on an empty path aside), the flow uses this client and
+ * registers none. It returns MR_EINVALID_FIELD when issuer or client_id is
+ * empty or the method is not client_secret_basic, client_secret_post or
+ * none, and MR_ENOMEM when memory runs out.
+ */
+mr_err disc_flow_add_operator_client(disc_flow *flow,
+                                     const disc_operator_client *client);
 
 /*
  * disc_flow_step advances the flow. Pass NULL on the first call and then
@@ -128,6 +172,22 @@ const char *disc_flow_detail(const disc_flow *flow);
 /* disc_flow_stage returns the name of the current step for logs, such as
  * "probe" or "registration"; after a failure, the step that failed. */
 const char *disc_flow_stage(const disc_flow *flow);
+
+/*
+ * disc_flow_use_cached gives a new flow, before its first step, metadata
+ * that an earlier job discovered for the same MCP server URL, so that the
+ * flow only obtains a client. It returns MR_ENOMEM when memory runs out.
+ */
+mr_err disc_flow_use_cached(disc_flow *flow, const disc_cache_entry *entry);
+
+/*
+ * disc_flow_discovered copies into *out, which the caller frees with
+ * disc_cache_entry_free, what the flow discovered for its MCP server URL
+ * once the authorization server metadata is known and checked, and
+ * returns true. It returns false before that, for a flow that started
+ * from cached metadata, and when memory runs out.
+ */
+bool disc_flow_discovered(const disc_flow *flow, disc_cache_entry *out);
 
 /* disc_flow_free frees flow; NULL is allowed. */
 void disc_flow_free(disc_flow *flow);

@@ -17,6 +17,15 @@
  * metadata URLs. */
 #define DISC_FLOW_MAX_CANDIDATES (DISC_FLOW_MAX_CHALLENGE_URLS + 2)
 
+/* DISC_FLOW_MAX_REGISTRATIONS bounds the registration POSTs of one job:
+ * the first, and one more after the server rejected the auth method or
+ * returned a secret that had already expired. */
+#define DISC_FLOW_MAX_REGISTRATIONS 2
+
+/* DISC_FLOW_MAX_OPERATOR_CLIENTS bounds the operator clients of a job,
+ * one per authorization server the MCP server may name. */
+#define DISC_FLOW_MAX_OPERATOR_CLIENTS 8
+
 /* DISC_FLOW_DETAIL_MAX is the size of an error detail, which quotes a log
  * of the URLs tried of up to DISC_DETAIL_MAX bytes. */
 #define DISC_FLOW_DETAIL_MAX (2 * DISC_DETAIL_MAX)
@@ -32,6 +41,8 @@ typedef enum {
     DISC_STAGE_PRM,
     DISC_STAGE_ASM,
     DISC_STAGE_DCR,
+    DISC_STAGE_DELETE_START,
+    DISC_STAGE_DELETE,
     DISC_STAGE_DONE,
     DISC_STAGE_FAILED,
 } disc_flow_stage_id;
@@ -62,8 +73,29 @@ struct disc_flow {
     char *issuer;
     disc_asm meta;
     char *scope;
+    const char *auth_method; /* requested in dcr_body; a static string */
     char *dcr_body;
+    unsigned registrations; /* registration POSTs sent */
     disc_client client;
+    const char *client_source; /* a static string; see disc_result */
+
+    /* Copies of the operator clients; only client_id, client_secret and
+     * token_endpoint_auth_method of each disc_client are set. */
+    char *operator_issuers[DISC_FLOW_MAX_OPERATOR_CLIENTS];
+    disc_client operator_clients[DISC_FLOW_MAX_OPERATOR_CLIENTS];
+    size_t noperator_clients;
+
+    /* A deletion flow's Authorization header, which contains the access
+     * token, and its header list. */
+    char *auth_header;
+    const char *delete_headers[3];
+
+    /* Set by disc_flow_use_cached: the first step goes straight to
+     * obtaining a client with metadata that an earlier job discovered. */
+    bool cached;
+    /* Set once the authorization server metadata is known and checked,
+     * so disc_flow_discovered can share it with later jobs. */
+    bool discovered;
 
     disc_request request;
     mr_err err;
@@ -142,6 +174,15 @@ disc_flow_state disc_flow_finish_probe(disc_flow *flow,
 disc_flow_state disc_flow_finish_prm(disc_flow *flow,
                                      const disc_response *resp);
 
+/* ---- client deletion, in disc_flow_delete.c ---- */
+
+/* disc_flow_start_delete checks the client URI and requests the DELETE. */
+disc_flow_state disc_flow_start_delete(disc_flow *flow);
+
+/* disc_flow_finish_delete handles the DELETE response. */
+disc_flow_state disc_flow_finish_delete(disc_flow *flow,
+                                        const disc_response *resp);
+
 /* ---- steps, in disc_flow_server.c ---- */
 
 /* disc_flow_start_asm checks issuer_text and requests its first metadata
@@ -152,6 +193,11 @@ disc_flow_state disc_flow_start_asm(disc_flow *flow, const char *issuer_text);
  * response. */
 disc_flow_state disc_flow_finish_asm(disc_flow *flow,
                                      const disc_response *resp);
+
+/* disc_flow_start_registration obtains a client once the authorization
+ * server metadata is known: the operator's, a client ID metadata document
+ * or dynamic client registration. */
+disc_flow_state disc_flow_start_registration(disc_flow *flow);
 
 /* disc_flow_finish_registration handles the registration response. */
 disc_flow_state disc_flow_finish_registration(disc_flow *flow,

@@ -144,6 +144,9 @@ disc_flow_start(disc_flow *flow)
     if (flow->origin == NULL) {
         return disc_flow_fail_nomem(flow);
     }
+    if (flow->cached) {
+        return disc_flow_start_registration(flow);
+    }
 
     flow->stage = DISC_STAGE_PROBE;
     disc_flow_set_request(flow, DISC_POST, flow->mcp_text, probe_headers,

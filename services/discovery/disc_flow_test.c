@@ -94,13 +94,17 @@ record_request(script_run *run, const disc_request *req)
  * checking each request's method and URL, and returns the final state.
  * Free run.flow with disc_flow_free. */
 static script_run
-run_script_with(const disc_allow_list *allow, const char *mcp_url,
-                const exchange *script, size_t n)
+run_script_cfg(const disc_flow_config *cfg, const char *mcp_url,
+               const disc_operator_client *operator_client,
+               const exchange *script, size_t n)
 {
-    disc_flow_config cfg = {.allow = allow, .redirect_uri = REDIRECT_URI};
     script_run run = {0};
 
-    MR_CHECK_INT(disc_flow_new(&cfg, mcp_url, &run.flow), ==, MR_OK);
+    MR_CHECK_INT(disc_flow_new(cfg, mcp_url, &run.flow), ==, MR_OK);
+    if (operator_client != NULL) {
+        MR_CHECK_INT(disc_flow_add_operator_client(run.flow, operator_client),
+                     ==, MR_OK);
+    }
     run.state = disc_flow_step(run.flow, NULL);
 
     for (size_t i = 0; i < n && run.state == DISC_FLOW_FETCH; i++) {
@@ -134,6 +138,15 @@ run_script_with(const disc_allow_list *allow, const char *mcp_url,
                 disc_flow_request(run.flow)->url);
     }
     return run;
+}
+
+static script_run
+run_script_with(const disc_allow_list *allow, const char *mcp_url,
+                const exchange *script, size_t n)
+{
+    disc_flow_config cfg = {.allow = allow, .redirect_uri = REDIRECT_URI};
+
+    return run_script_cfg(&cfg, mcp_url, NULL, script, n);
 }
 
 static script_run
@@ -595,7 +608,7 @@ test_secret_method_without_secret(void)
         "client_secret_post needs a client_secret", NULL};
     script_run run = RUN(script);
 
-    check_failed(&run, 4, MR_EREGISTRATION_INVALID, fragments);
+    check_failed(&run, 4, MR_EREGISTRATION_NO_SECRET, fragments);
     disc_flow_free(run.flow);
 }
 
@@ -1010,6 +1023,342 @@ test_steps_after_end_change_nothing(void)
     disc_flow_free(run.flow);
 }
 
+/* AS_ALL_METHODS_BODY is AS_BODY listing all three auth methods, in the
+ * order a server in the field listed them. */
+#define AS_ALL_METHODS_BODY                                                   \
+    "{\"issuer\":\"https://as.example.com\","                                 \
+    "\"authorization_endpoint\":\"https://as.example.com/authorize\","        \
+    "\"token_endpoint\":\"https://as.example.com/token\","                    \
+    "\"registration_endpoint\":\"https://as.example.com/register\","          \
+    "\"code_challenge_methods_supported\":[\"S256\"],"                        \
+    "\"token_endpoint_auth_methods_supported\":"                              \
+    "[\"none\",\"client_secret_basic\",\"client_secret_post\"]}"
+
+#define METHOD_REJECTED_BODY                                                  \
+    "{\"error\":\"invalid_client_metadata\",\"error_description\":"           \
+    "\"token_endpoint_auth_method client_secret_basic is not allowed\"}"
+
+#define PUBLIC_CLIENT_BODY                                                    \
+    "{\"client_id\":\"public-1\",\"token_endpoint_auth_method\":\"none\"}"
+
+static void
+test_method_rejected_retries_none(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_ALL_METHODS_BODY},
+        {DISC_POST, "https://as.example.com/register", 400,
+         METHOD_REJECTED_BODY},
+        {DISC_POST, "https://as.example.com/register", 201,
+         PUBLIC_CLIENT_BODY},
+    };
+    script_run run = RUN(script);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 5);
+    MR_CHECK(strstr(run.last_body,
+                    "\"token_endpoint_auth_method\":\"none\"") != NULL);
+    MR_CHECK(strstr(run.last_body, "\"scope\":\"files:read files:write\"") !=
+             NULL);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client->client_id, "public-1");
+    MR_CHECK_STR(result.client->token_endpoint_auth_method, "none");
+    disc_flow_free(run.flow);
+}
+
+static void
+test_method_rejected_twice_fails(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_ALL_METHODS_BODY},
+        {DISC_POST, "https://as.example.com/register", 400,
+         METHOD_REJECTED_BODY},
+        {DISC_POST, "https://as.example.com/register", 400,
+         "{\"error\":\"invalid_client_metadata\",\"error_description\":"
+         "\"token_endpoint_auth_method none is not allowed\"}"},
+    };
+    static const char *const fragments[] = {
+        "returned HTTP 400: invalid_client_metadata: "
+        "token_endpoint_auth_method none is not allowed",
+        NULL};
+    script_run run = RUN(script);
+
+    check_failed(&run, 5, MR_EREGISTRATION_REJECTED, fragments);
+    disc_flow_free(run.flow);
+}
+
+/* No retry with none when the server does not list it, or when the error
+ * is about something other than the auth method. */
+static void
+test_method_rejected_no_retry(void)
+{
+    static const struct {
+        const char *as_body;
+        const char *error_body;
+    } cases[] = {
+        {AS_BODY, METHOD_REJECTED_BODY},
+        {AS_ALL_METHODS_BODY,
+         "{\"error\":\"invalid_client_metadata\",\"error_description\":"
+         "\"client_name is too long\"}"},
+        {AS_ALL_METHODS_BODY,
+         "{\"error\":\"invalid_redirect_uri\",\"error_description\":"
+         "\"token_endpoint_auth_method client_secret_basic\"}"},
+        {AS_ALL_METHODS_BODY, "{\"error\":\"invalid_client_metadata\"}"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const exchange script[] = {
+            {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+            {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+            {DISC_GET, AS_URL, 200, cases[i].as_body},
+            {DISC_POST, "https://as.example.com/register", 400,
+             cases[i].error_body},
+        };
+        script_run run = RUN(script);
+
+        check_failed(&run, 4, MR_EREGISTRATION_REJECTED, NULL);
+        disc_flow_free(run.flow);
+    }
+}
+
+static void
+test_expired_secret_registers_again(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_BODY},
+        {DISC_POST, "https://as.example.com/register", 201,
+         "{\"client_id\":\"old\",\"client_secret\":\"s\","
+         "\"client_secret_expires_at\":1000}"},
+        {DISC_POST, "https://as.example.com/register", 201,
+         "{\"client_id\":\"new\",\"client_secret\":\"s\","
+         "\"client_secret_expires_at\":0}"},
+    };
+    script_run run = RUN(script);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 5);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client->client_id, "new");
+    disc_flow_free(run.flow);
+}
+
+static void
+test_expired_secret_twice_fails(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_BODY},
+        {DISC_POST, "https://as.example.com/register", 201,
+         "{\"client_id\":\"a\",\"client_secret\":\"s\","
+         "\"client_secret_expires_at\":1000}"},
+        {DISC_POST, "https://as.example.com/register", 201,
+         "{\"client_id\":\"b\",\"client_secret\":\"s\","
+         "\"client_secret_expires_at\":1000}"},
+    };
+    static const char *const fragments[] = {
+        "client_secret_expires_at 1000 had passed on receipt", NULL};
+    script_run run = RUN(script);
+
+    check_failed(&run, 5, MR_EREGISTRATION_INVALID, fragments);
+    disc_flow_free(run.flow);
+}
+
+/* A secret that expires in the future is kept, as is a public client
+ * with a past expiry, which has no secret to expire. */
+static void
+test_future_expiry_kept(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_BODY},
+        {DISC_POST, "https://as.example.com/register", 201,
+         "{\"client_id\":\"c\",\"client_secret\":\"s\","
+         "\"client_secret_expires_at\":9000000000}"},
+    };
+    script_run run = RUN(script);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 4);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_INT(result.client->client_secret_expires_at, ==, 9000000000);
+    disc_flow_free(run.flow);
+}
+
+#define CIMD_URL "https://mcpreg.example.com/v1/deepagents/oauth/client.json"
+
+/* AS_CIMD_BODY is AS_BODY with client ID metadata document support. */
+#define AS_CIMD_BODY                                                          \
+    "{\"issuer\":\"https://as.example.com\","                                 \
+    "\"authorization_endpoint\":\"https://as.example.com/authorize\","        \
+    "\"token_endpoint\":\"https://as.example.com/token\","                    \
+    "\"registration_endpoint\":\"https://as.example.com/register\","          \
+    "\"code_challenge_methods_supported\":[\"S256\"],"                        \
+    "\"client_id_metadata_document_supported\":true}"
+
+/* run_choice runs a flow up to its authorization server metadata, which
+ * is as_body, with an optional operator client and CIMD URL. A script of
+ * 3 exchanges ends before registration; add one to expect a POST. */
+static script_run
+run_choice(const char *as_body, const disc_operator_client *operator_client,
+           const char *cimd_url, bool expect_post)
+{
+    const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, as_body},
+        {DISC_POST, "https://as.example.com/register", 201, CLIENT_BODY},
+    };
+    disc_flow_config cfg = {
+        .allow = &no_hosts,
+        .redirect_uri = REDIRECT_URI,
+        .client_metadata_url = cimd_url,
+    };
+
+    return run_script_cfg(&cfg, MCP_URL, operator_client, script,
+                          expect_post ? 4 : 3);
+}
+
+static void
+test_operator_client_skips_registration(void)
+{
+    static const disc_operator_client operator_client = {
+        .issuer = "https://as.example.com/",
+        .client_id = "operator-1",
+        .client_secret = "operator-secret",
+        .token_endpoint_auth_method = "client_secret_post",
+    };
+    script_run run =
+        run_choice(AS_CIMD_BODY, &operator_client, CIMD_URL, false);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 3);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client_source, "operator");
+    MR_CHECK_STR(result.client->client_id, "operator-1");
+    MR_CHECK_STR(result.client->client_secret, "operator-secret");
+    MR_CHECK_STR(result.client->token_endpoint_auth_method,
+                 "client_secret_post");
+    MR_CHECK_STR(result.issuer, "https://as.example.com");
+    MR_CHECK_STR(result.scope, "files:read files:write");
+    disc_flow_free(run.flow);
+}
+
+/* An operator client without a secret or method is a public client, and
+ * one with a secret but no method uses client_secret_basic. */
+static void
+test_operator_client_default_method(void)
+{
+    disc_operator_client operator_client = {
+        .issuer = "https://as.example.com",
+        .client_id = "operator-2",
+    };
+    script_run run = run_choice(AS_BODY, &operator_client, NULL, false);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK(result.client->client_secret == NULL);
+    MR_CHECK_STR(result.client->token_endpoint_auth_method, "none");
+    disc_flow_free(run.flow);
+
+    operator_client.client_secret = "s";
+    run = run_choice(AS_BODY, &operator_client, NULL, false);
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client->token_endpoint_auth_method,
+                 "client_secret_basic");
+    disc_flow_free(run.flow);
+}
+
+static void
+test_operator_client_other_issuer(void)
+{
+    static const disc_operator_client operator_client = {
+        .issuer = "https://as.example.com/tenant",
+        .client_id = "operator-1",
+    };
+    script_run run = run_choice(AS_BODY, &operator_client, NULL, true);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 4);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client_source, "dynamic_registration");
+    MR_CHECK_STR(result.client->client_id, "client-1");
+    disc_flow_free(run.flow);
+}
+
+static void
+test_cimd_before_registration(void)
+{
+    script_run run = run_choice(AS_CIMD_BODY, NULL, CIMD_URL, false);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 3);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client_source, "client_metadata_document");
+    MR_CHECK_STR(result.client->client_id, CIMD_URL);
+    MR_CHECK(result.client->client_secret == NULL);
+    MR_CHECK_STR(result.client->token_endpoint_auth_method, "none");
+    disc_flow_free(run.flow);
+}
+
+/* Without a CIMD URL configured, or without the server's support, the
+ * flow registers. */
+static void
+test_cimd_needs_both_sides(void)
+{
+    script_run run = run_choice(AS_CIMD_BODY, NULL, NULL, true);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 4);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client_source, "dynamic_registration");
+    disc_flow_free(run.flow);
+
+    run = run_choice(AS_BODY, NULL, CIMD_URL, true);
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    MR_CHECK_INT(run.requests, ==, 4);
+    disc_flow_free(run.flow);
+}
+
+static void
+test_cimd_only_server(void)
+{
+    static const char as_body[] =
+        "{\"issuer\":\"https://as.example.com\","
+        "\"authorization_endpoint\":\"https://as.example.com/authorize\","
+        "\"token_endpoint\":\"https://as.example.com/token\","
+        "\"code_challenge_methods_supported\":[\"S256\"],"
+        "\"client_id_metadata_document_supported\":true}";
+    static const char *const fragments[] = {"has no registration_endpoint",
+                                            "mcpreg client add", NULL};
+    script_run run = run_choice(as_body, NULL, CIMD_URL, false);
+    disc_result result;
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    disc_flow_result(run.flow, &result);
+    MR_CHECK_STR(result.client_source, "client_metadata_document");
+    disc_flow_free(run.flow);
+
+    run = run_choice(as_body, NULL, NULL, false);
+    check_failed(&run, 3, MR_EREGISTRATION_UNSUPPORTED, fragments);
+    disc_flow_free(run.flow);
+}
+
 static const mr_test_case cases[] = {
     {"well_behaved_path", test_well_behaved_path},
     {"probe_request_shape", test_probe_request_shape},
@@ -1048,6 +1397,19 @@ static const mr_test_case cases[] = {
     {"root_mcp_url_one_prm_url", test_root_mcp_url_one_prm_url},
     {"metadata_gets_follow_redirects", test_metadata_gets_follow_redirects},
     {"steps_after_end_change_nothing", test_steps_after_end_change_nothing},
+    {"method_rejected_retries_none", test_method_rejected_retries_none},
+    {"method_rejected_twice_fails", test_method_rejected_twice_fails},
+    {"method_rejected_no_retry", test_method_rejected_no_retry},
+    {"expired_secret_registers_again", test_expired_secret_registers_again},
+    {"expired_secret_twice_fails", test_expired_secret_twice_fails},
+    {"future_expiry_kept", test_future_expiry_kept},
+    {"operator_client_skips_registration",
+     test_operator_client_skips_registration},
+    {"operator_client_default_method", test_operator_client_default_method},
+    {"operator_client_other_issuer", test_operator_client_other_issuer},
+    {"cimd_before_registration", test_cimd_before_registration},
+    {"cimd_needs_both_sides", test_cimd_needs_both_sides},
+    {"cimd_only_server", test_cimd_only_server},
 };
 
 MR_TEST_MAIN(cases)

@@ -297,11 +297,8 @@ has_empty_path(const char *url)
     return authority != NULL && strpbrk(authority + 3, "/?#") == NULL;
 }
 
-/* issuer_equal compares a document's issuer with the expected one. The
- * only difference allowed is a trailing "/" that makes an empty path "/",
- * as in "https://as.example" and "https://as.example/". */
-static bool
-issuer_equal(const char *found, const char *expected)
+bool
+disc_issuer_equal(const char *found, const char *expected)
 {
     size_t found_len = strlen(found);
     size_t expected_len = strlen(expected);
@@ -461,7 +458,7 @@ disc_asm_parse(const char *body, size_t len, const char *issuer,
     }
     *is_document = true;
 
-    if (!issuer_equal(found, issuer)) {
+    if (!disc_issuer_equal(found, issuer)) {
         disc_sanitize(quoted, sizeof(quoted), found);
         snprintf(why, whylen, "its issuer \"%s\" is not \"%s\"", quoted,
                  issuer);
@@ -482,6 +479,8 @@ disc_asm_parse(const char *body, size_t len, const char *issuer,
     if (err == MR_OK) {
         err = read_auth_methods(doc, out, why, whylen);
     }
+    out->client_id_metadata_document_supported = json_is_true(
+        json_object_get(doc, "client_id_metadata_document_supported"));
 out:
     if (err != MR_OK) {
         disc_asm_free(out);

@@ -41,6 +41,7 @@ typedef struct {
     char *registration_endpoint; /* NULL when absent */
     char *revocation_endpoint;   /* NULL when absent or not a valid URL */
     unsigned auth_methods;       /* disc_auth_methods listed as supported */
+    bool client_id_metadata_document_supported;
 } disc_asm;
 
 /* disc_client is the client that dynamic registration returned. */
@@ -95,6 +96,13 @@ mr_err disc_asm_parse(const char *body, size_t len, const char *issuer,
                       bool *is_document, char *why, size_t whylen);
 
 /*
+ * disc_issuer_equal returns whether two issuer identifiers are the same.
+ * The only difference allowed is a trailing "/" that makes an empty path
+ * "/", as in "https://as.example" and "https://as.example/".
+ */
+bool disc_issuer_equal(const char *a, const char *b);
+
+/*
  * disc_asm_default fills *out for an issuer without metadata, as the MCP
  * specification of 2025-03-26 defines it: origin/authorize, origin/token and
  * origin/register, with client_secret_basic as the only method listed.
@@ -129,9 +137,9 @@ char *disc_dcr_body(const char *redirect_uri, const char *auth_method,
  * when the response has none). It returns MR_EREGISTRATION_INVALID, with
  * the reason in why, for any of these: a body that is not a JSON object;
  * a method other than client_secret_basic, client_secret_post or none; a
- * secret method without client_secret; a negative or non-integer
- * timestamp; a registration_client_uri that disc_url_check rejects. Free
- * *out with disc_client_free.
+ * negative or non-integer timestamp; a registration_client_uri that
+ * disc_url_check rejects. A secret method without client_secret returns
+ * MR_EREGISTRATION_NO_SECRET. Free *out with disc_client_free.
  */
 mr_err disc_dcr_parse_client(const char *body, size_t len,
                              const char *requested_method,
@@ -145,6 +153,15 @@ mr_err disc_dcr_parse_client(const char *body, size_t len,
  */
 void disc_dcr_parse_error(const char *body, size_t len, char *out,
                           size_t outlen);
+
+/*
+ * disc_dcr_rejects_method returns whether an RFC 7591 error response
+ * rejects the requested token endpoint auth method: its error is
+ * invalid_client_metadata and its error_description names method or the
+ * member token_endpoint_auth_method. RFC 7591 has no error code of its
+ * own for this, so the description is the only place a server names it.
+ */
+bool disc_dcr_rejects_method(const char *body, size_t len, const char *method);
 
 /* disc_client_free frees the members of client and zeroes it. */
 void disc_client_free(disc_client *client);

@@ -571,6 +571,7 @@ test_dcr_client_invalid(void)
     static const struct {
         const char *body;
         const char *why;
+        mr_err err; /* MR_EREGISTRATION_INVALID when 0 */
     } cases[] = {
         {"not json", "the body is not valid JSON ("},
         {"{}", "the response has no client_id"},
@@ -579,11 +580,13 @@ test_dcr_client_invalid(void)
         {"{\"client_id\":5}", "client_id is not a string"},
         {"{\"client_id\":\"c\"}",
          "token_endpoint_auth_method client_secret_basic needs a "
-         "client_secret, but the response has none"},
+         "client_secret, but the response has none",
+         MR_EREGISTRATION_NO_SECRET},
         {"{\"client_id\":\"c\",\"client_secret\":null,"
          "\"token_endpoint_auth_method\":\"client_secret_post\"}",
          "token_endpoint_auth_method client_secret_post needs a "
-         "client_secret, but the response has none"},
+         "client_secret, but the response has none",
+         MR_EREGISTRATION_NO_SECRET},
         {"{\"client_id\":\"c\",\"client_secret\":\"s\","
          "\"token_endpoint_auth_method\":\"private_key_jwt\"}",
          "token_endpoint_auth_method \"private_key_jwt\" is not one mcpreg "
@@ -606,14 +609,15 @@ test_dcr_client_invalid(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         disc_client client;
         char why[DISC_DETAIL_MAX] = "";
+        mr_err expected =
+            cases[i].err != MR_OK ? cases[i].err : MR_EREGISTRATION_INVALID;
         mr_err err =
             parse_client(cases[i].body, "client_secret_basic", &client, why);
 
-        if (err != MR_EREGISTRATION_INVALID ||
-            !starts_with(why, cases[i].why)) {
+        if (err != expected || !starts_with(why, cases[i].why)) {
             fprintf(stderr, "    body: %s\n    why: %s\n", cases[i].body, why);
         }
-        MR_CHECK_INT(err, ==, MR_EREGISTRATION_INVALID);
+        MR_CHECK_INT(err, ==, expected);
         MR_CHECK(starts_with(why, cases[i].why));
         MR_CHECK(client.client_id == NULL);
     }
@@ -641,6 +645,43 @@ test_dcr_error_body(void)
     body = "{\"error_description\":\"no code\"}";
     disc_dcr_parse_error(body, strlen(body), out, sizeof(out));
     MR_CHECK_STR(out, "");
+}
+
+static void
+test_dcr_rejects_method(void)
+{
+    static const struct {
+        const char *body;
+        bool rejects;
+    } cases[] = {
+        {"{\"error\":\"invalid_client_metadata\",\"error_description\":"
+         "\"client_secret_basic is not allowed\"}",
+         true},
+        {"{\"error\":\"invalid_client_metadata\",\"error_description\":"
+         "\"unsupported token_endpoint_auth_method\"}",
+         true},
+        {"{\"error\":\"invalid_client_metadata\",\"error_description\":"
+         "\"client_name is too long\"}",
+         false},
+        {"{\"error\":\"invalid_client_metadata\"}", false},
+        {"{\"error\":\"invalid_client_metadata\",\"error_description\":"
+         "null}",
+         false},
+        {"{\"error\":\"invalid_redirect_uri\",\"error_description\":"
+         "\"client_secret_basic\"}",
+         false},
+        {"<html>client_secret_basic invalid_client_metadata</html>", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool rejects = disc_dcr_rejects_method(
+            cases[i].body, strlen(cases[i].body), "client_secret_basic");
+
+        if (rejects != cases[i].rejects) {
+            fprintf(stderr, "    body: %s\n", cases[i].body);
+        }
+        MR_CHECK_INT(rejects, ==, cases[i].rejects);
+    }
 }
 
 static void
@@ -714,6 +755,7 @@ static const mr_test_case cases[] = {
     {"dcr_client_absent_members", test_dcr_client_absent_members},
     {"dcr_client_invalid", test_dcr_client_invalid},
     {"dcr_error_body", test_dcr_error_body},
+    {"dcr_rejects_method", test_dcr_rejects_method},
     {"dcr_error_body_bounded", test_dcr_error_body_bounded},
     {"sanitize", test_sanitize},
     {"scope_valid", test_scope_valid},

@@ -21,6 +21,10 @@
 /* DEFAULT_TIMEOUT_MS is the deadline of a job whose request carries none. */
 #define DEFAULT_TIMEOUT_MS 60000
 
+/* DISC_WORKER_MAX_OPERATOR_CLIENTS bounds the operator clients taken from
+ * one job; the flow keeps at most as many. */
+#define DISC_WORKER_MAX_OPERATOR_CLIENTS 8
+
 /* STOP_GRACE_MS is how long the RPC server waits for the last replies to
  * go out, once the engine has finished every job. */
 #define STOP_GRACE_MS 1000
@@ -59,6 +63,7 @@ reply_result(mr_rpc_call *call, const disc_result *result)
     out.client_secret_expires_at = client->client_secret_expires_at;
     out.registration_access_token = str(client->registration_access_token);
     out.registration_client_uri = str(client->registration_client_uri);
+    out.client_source = str(result->client_source);
     mr_rpc_reply(call, &out.base);
 }
 
@@ -121,6 +126,30 @@ reject_job(mr_rpc_call *call, const disc_worker *worker,
     mr_rpc_fail(call, err, detail, RETRY_AFTER_S);
 }
 
+/* copy_operator_clients points clients at the job's operator clients,
+ * whose strings the engine copies, and returns how many there are. */
+static size_t
+copy_operator_clients(const Mcpreg__V1__DiscoveryJob *job,
+                      disc_operator_client *clients)
+{
+    size_t n = job->n_operator_clients;
+
+    if (n > DISC_WORKER_MAX_OPERATOR_CLIENTS) {
+        n = DISC_WORKER_MAX_OPERATOR_CLIENTS;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const Mcpreg__V1__OperatorClient *in = job->operator_clients[i];
+
+        clients[i] = (disc_operator_client){
+            .issuer = in->issuer,
+            .client_id = in->client_id,
+            .client_secret = in->client_secret,
+            .token_endpoint_auth_method = in->token_endpoint_auth_method,
+        };
+    }
+    return n;
+}
+
 /* handle_job runs on an nng thread: it queues the job and returns at once.
  * Requests are never resent by the RPC layer, and the job id is logged
  * with the outcome, so a job sent twice by the caller can be recognised
@@ -131,11 +160,14 @@ handle_job(mr_rpc_call *call, void *arg)
     disc_worker *worker = arg;
     const Mcpreg__V1__DiscoveryJob *job =
         (const Mcpreg__V1__DiscoveryJob *)mr_rpc_request(call);
+    disc_operator_client clients[DISC_WORKER_MAX_OPERATOR_CLIENTS];
     disc_job spec = {
         .job_id = job->job_id,
         .mcp_server_url = job->mcp_server_url,
         .request_id = mr_rpc_request_id(call),
         .deadline_ms = mr_rpc_deadline(call),
+        .operator_clients = clients,
+        .noperator_clients = copy_operator_clients(job, clients),
         .done = reply_job,
         .arg = call,
     };
@@ -146,9 +178,65 @@ handle_job(mr_rpc_call *call, void *arg)
     }
 }
 
+/* reply_delete finishes the RPC call of a client deletion; it runs on
+ * the engine thread. */
+static void
+reply_delete(void *arg, mr_err err, const char *detail,
+             const disc_result *result)
+{
+    mr_rpc_call *call = arg;
+    Mcpreg__V1__DeleteClientResponse out =
+        MCPREG__V1__DELETE_CLIENT_RESPONSE__INIT;
+
+    (void)result;
+    if (err != MR_OK) {
+        fail_job(call, err, detail);
+        return;
+    }
+    mr_rpc_reply(call, &out.base);
+}
+
+/* handle_delete runs on an nng thread: it queues an RFC 7592 deletion on
+ * the engine, which runs it like a discovery job. */
+static void
+handle_delete(mr_rpc_call *call, void *arg)
+{
+    disc_worker *worker = arg;
+    const Mcpreg__V1__DeleteClientRequest *req =
+        (const Mcpreg__V1__DeleteClientRequest *)mr_rpc_request(call);
+    disc_job spec = {
+        .job_id = req->job_id,
+        .request_id = mr_rpc_request_id(call),
+        .deadline_ms = mr_rpc_deadline(call),
+        .delete_client_uri = req->registration_client_uri,
+        .delete_access_token = req->registration_access_token,
+        .done = reply_delete,
+        .arg = call,
+    };
+    mr_err err = MR_EMISSING_FIELD;
+
+    if (req->registration_client_uri[0] != '\0' &&
+        req->registration_access_token[0] != '\0') {
+        err = disc_engine_submit(worker->engine, &spec);
+    }
+    if (err == MR_EMISSING_FIELD) {
+        mr_rpc_fail(call, err,
+                    "Set registration_client_uri and "
+                    "registration_access_token: one is missing",
+                    0);
+        return;
+    }
+    if (err != MR_OK) {
+        mr_rpc_fail(call, err, mr_strerror(err),
+                    mr_err_retryable(err) ? RETRY_AFTER_S : 0);
+    }
+}
+
 static const mr_rpc_method methods[] = {
     {MR_M_DISCOVER_AND_REGISTER, &mcpreg__v1__discovery_job__descriptor,
      handle_job},
+    {MR_M_DELETE_CLIENT, &mcpreg__v1__delete_client_request__descriptor,
+     handle_delete},
 };
 
 mr_err

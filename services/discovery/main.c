@@ -35,6 +35,7 @@ typedef struct {
     long fetch_timeout_ms;
     long max_response_bytes;
     const char *log_level;
+    bool client_metadata_document;
 } options;
 
 /* parse_options reads the flags into o. It returns -1 to go on, or the
@@ -67,6 +68,13 @@ parse_options(int argc, char **argv, options *o)
          "largest response body accepted, in bytes"},
         {"log-level", "MCPREG_LOG_LEVEL", MR_OPT_STR, &o->log_level,
          "lowest level logged: debug, info, warn or error"},
+        {"client-metadata-document", NULL, MR_OPT_BOOL,
+         &o->client_metadata_document,
+         "at authorization servers that support client ID metadata "
+         "documents, use --public-base-url followed "
+         "by " MR_CLIENT_METADATA_PATH " as the client_id instead of "
+         "registering; needs an https --public-base-url and a gateway that "
+         "serves that document"},
     };
     int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
                            usage, NULL);
@@ -111,10 +119,10 @@ check_numbers(const options *o)
     return true;
 }
 
-/* make_redirect_uri checks --public-base-url and returns it, without a
- * trailing "/", followed by MR_CALLBACK_PATH; NULL after printing why. */
+/* make_public_url checks --public-base-url and returns it, without a
+ * trailing "/", followed by path; NULL after printing why. */
 static char *
-make_redirect_uri(const char *base)
+make_public_url(const char *base, const char *path)
 {
     disc_url url;
     const char *why = NULL;
@@ -139,10 +147,10 @@ make_redirect_uri(const char *base)
     while (len > 0 && base[len - 1] == '/') {
         len--;
     }
-    out = malloc(len + sizeof(MR_CALLBACK_PATH));
+    out = malloc(len + strlen(path) + 1);
     if (out != NULL) {
         memcpy(out, base, len);
-        memcpy(out + len, MR_CALLBACK_PATH, sizeof(MR_CALLBACK_PATH));
+        memcpy(out + len, path, strlen(path) + 1);
     }
     return out;
 }
@@ -150,7 +158,8 @@ make_redirect_uri(const char *base)
 /* run starts the worker, waits for SIGINT or SIGTERM and stops it; it
  * returns the exit status. */
 static int
-run(const options *o, const disc_allow_list *allow, const char *redirect_uri)
+run(const options *o, const disc_allow_list *allow, const char *redirect_uri,
+    const char *client_metadata_url)
 {
     disc_worker_config cfg = {
         .jobs_url = o->jobs_url,
@@ -158,6 +167,7 @@ run(const options *o, const disc_allow_list *allow, const char *redirect_uri)
             {
                 .allow = allow,
                 .redirect_uri = redirect_uri,
+                .client_metadata_url = client_metadata_url,
                 .max_jobs = o->max_jobs,
                 .connect_timeout_ms = o->connect_timeout_ms,
                 .fetch_timeout_ms = o->fetch_timeout_ms,
@@ -182,10 +192,33 @@ run(const options *o, const disc_allow_list *allow, const char *redirect_uri)
     return 0;
 }
 
-/* configure checks the flags and builds the allow-list and the redirect
- * URI. It returns false after printing what is wrong. */
+/* make_client_metadata_url sets *out to the client ID metadata document
+ * URL when --client-metadata-document is set, else leaves it NULL. It
+ * returns false after printing what is wrong. */
 static bool
-configure(const options *o, disc_allow_list *allow, char **redirect_uri)
+make_client_metadata_url(const options *o, char **out)
+{
+    if (!o->client_metadata_document) {
+        return true;
+    }
+    if (strncmp(o->public_base_url, "https://", 8) != 0) {
+        fprintf(stderr,
+                "error: --client-metadata-document needs an https "
+                "--public-base-url, because a client_id URL must use https; "
+                "\"%s\" does not\n",
+                o->public_base_url);
+        return false;
+    }
+    *out = make_public_url(o->public_base_url, MR_CLIENT_METADATA_PATH);
+    return *out != NULL;
+}
+
+/* configure checks the flags and builds the allow-list, the redirect URI
+ * and the client ID metadata document URL. It returns false after
+ * printing what is wrong. */
+static bool
+configure(const options *o, disc_allow_list *allow, char **redirect_uri,
+          char **client_metadata_url)
 {
     mr_log_level level = MR_LOG_INFO;
     const char *bad = NULL;
@@ -209,8 +242,9 @@ configure(const options *o, disc_allow_list *allow, char **redirect_uri)
                 o->dev_allow_hosts, *bad);
         return false;
     }
-    *redirect_uri = make_redirect_uri(o->public_base_url);
-    return *redirect_uri != NULL;
+    *redirect_uri = make_public_url(o->public_base_url, MR_CALLBACK_PATH);
+    return *redirect_uri != NULL &&
+           make_client_metadata_url(o, client_metadata_url);
 }
 
 int
@@ -228,6 +262,7 @@ main(int argc, char **argv)
     };
     disc_allow_list allow = {0};
     char *redirect_uri = NULL;
+    char *client_metadata_url = NULL;
     int status;
 
     mr_signals_block();
@@ -237,7 +272,7 @@ main(int argc, char **argv)
     }
 
     status = 2;
-    if (!configure(&o, &allow, &redirect_uri)) {
+    if (!configure(&o, &allow, &redirect_uri, &client_metadata_url)) {
         goto out;
     }
 
@@ -247,10 +282,11 @@ main(int argc, char **argv)
         fprintf(stderr, "error: failed to initialise libcurl or libsodium\n");
         goto out;
     }
-    status = run(&o, &allow, redirect_uri);
+    status = run(&o, &allow, redirect_uri, client_metadata_url);
     curl_global_cleanup();
 out:
     free(redirect_uri);
+    free(client_metadata_url);
     disc_allow_list_free(&allow);
     return status;
 }

@@ -9,16 +9,22 @@
 
 #include "mr_api.h"
 #include "mr_log.h"
+#include "reg_clients.h"
 #include "reg_flights.h"
 
 #define NO_WORKER_DETAIL "Retry later: no discovery worker is connected"
+
+#define WAITER_TIMEOUT_DETAIL                                                 \
+    "Retry later: the registration did not finish within the request's "      \
+    "deadline; it goes on, and a later call returns its result"
 
 /* waiter is one RegisterOAuthProvider call that waits for a job. */
 typedef struct waiter {
     struct waiter *next;
     mr_rpc_call *call;
     int64_t started_ms;
-    bool leader; /* the call that started the job */
+    int64_t deadline_ms; /* the caller's own deadline, on mr_mono_ms */
+    bool leader;         /* the call that started the job */
 } waiter;
 
 /* flight is one discovery job in flight and the calls that wait for it. */
@@ -41,11 +47,17 @@ struct reg_providers {
     uint32_t job_timeout_ms;
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t idle;  /* signalled when nflights drops to 0 */
+    pthread_cond_t wake;  /* signalled when a waiter joins, or at close */
+    pthread_t deadline_thread;
+    bool deadline_thread_started;
+    bool stopping; /* the deadline thread exits */
     flight *flights;
     long nflights;
     bool draining; /* no new jobs */
     bool closed;   /* no new waiters either */
 };
+
+static void *expire_waiters(void *arg);
 
 typedef enum {
     JOIN_ATTACHED, /* the waiter joined a job in flight */
@@ -73,13 +85,19 @@ reg_providers_open(reg_providers **out, reg_service *service,
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&p->idle, &attr);
+    pthread_cond_init(&p->wake, &attr);
     pthread_condattr_destroy(&attr);
 
     err = mr_rpc_client_open(&p->jobs, cfg->jobs_url, true);
+    if (err == MR_OK &&
+        pthread_create(&p->deadline_thread, NULL, expire_waiters, p) != 0) {
+        err = MR_ENOMEM;
+    }
     if (err != MR_OK) {
         reg_providers_close(p);
         return err;
     }
+    p->deadline_thread_started = true;
     MR_INFO("reg.jobs.listen", NULL,
             "listening for discovery workers on %s; at most %ld jobs, %u ms "
             "each",
@@ -143,6 +161,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
         w->next = f->waiters;
         f->waiters = w;
         f->nwaiters++;
+        pthread_cond_signal(&p->wake);
         return JOIN_ATTACHED;
     }
 
@@ -173,6 +192,9 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
         return JOIN_FAILED;
     }
     *started = new_flight(p, w, target);
+    if (*started != NULL) {
+        pthread_cond_signal(&p->wake);
+    }
     *err = *started ? MR_OK : MR_ENOMEM;
     return *started ? JOIN_STARTED : JOIN_FAILED;
 }
@@ -259,7 +281,8 @@ job_done(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
     } else if (err == MR_ETIMEDOUT &&
                strcmp(status->detail, mr_strerror(err)) == 0) {
         /* NOTE: the worker may still register a client after this, and the
-         * next call then registers another one. */
+         * next call then registers another one. The worker gets the same
+         * deadline, so this needs a worker that overruns it. */
         snprintf(detail, sizeof(detail),
                  "Retry later: the discovery job did not finish within %u ms",
                  f->timeout_ms);
@@ -279,15 +302,17 @@ job_done(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
 /* Sends the job of f, which the caller leads, to a worker. f may be freed
  * by the time this returns. */
 static void
-start_job(reg_providers *p, flight *f, const mr_rpc_call *call)
+start_job(reg_providers *p, flight *f)
 {
     Mcpreg__V1__DiscoveryJob job = MCPREG__V1__DISCOVERY_JOB__INIT;
-    uint32_t left = mr_rpc_timeout_left(call);
+    reg_job_clients clients;
     mr_err err;
 
-    /* NOTE: the job gets the leader's time left. A waiter that joins later
-     * with more time left still fails when the leader's time runs out. */
-    f->timeout_ms = left < p->job_timeout_ms ? left : p->job_timeout_ms;
+    /* The job runs for --job-timeout-ms whatever its callers' deadlines:
+     * each waiter fails at its own deadline (expire_waiters), and a job
+     * that outlives every waiter still stores its mapping, which the next
+     * call returns instead of registering another client. */
+    f->timeout_ms = p->job_timeout_ms;
     job.job_id = f->job_id;
     job.mcp_server_url = f->target.url;
     job.workspace_id = f->target.ws;
@@ -295,16 +320,97 @@ start_job(reg_providers *p, flight *f, const mr_rpc_call *call)
     job.user_id = f->target.user_id;
     log_job(MR_LOG_INFO, "reg.job.start", f, MR_OK, "started");
 
-    if (f->timeout_ms == 0) {
-        finish_flight(f, MR_ETIMEDOUT, NULL, 1, NULL);
-        return;
+    err = reg_clients_load(p->service, f->target.ws, f->target.server_id,
+                           &clients);
+    job.operator_clients = clients.items;
+    job.n_operator_clients = clients.count;
+    if (err == MR_OK) {
+        err = mr_rpc_call_async(p->jobs, MR_M_DISCOVER_AND_REGISTER, &job.base,
+                                &mcpreg__v1__discovery_result__descriptor,
+                                f->request_id, f->timeout_ms, job_done, f);
     }
-    err = mr_rpc_call_async(p->jobs, MR_M_DISCOVER_AND_REGISTER, &job.base,
-                            &mcpreg__v1__discovery_result__descriptor,
-                            f->request_id, f->timeout_ms, job_done, f);
+    reg_clients_free(&clients);
     if (err != MR_OK) {
         finish_flight(f, err, NULL, 1, NULL);
     }
+}
+
+/* Moves the waiters whose deadline is at or before now_ms from every
+ * flight to *expired, and returns the earliest deadline left (INT64_MAX
+ * when none). The caller holds p->lock. */
+static int64_t
+take_expired(reg_providers *p, int64_t now_ms, waiter **expired)
+{
+    int64_t next = INT64_MAX;
+
+    for (flight *f = p->flights; f != NULL; f = f->next) {
+        waiter **link = &f->waiters;
+
+        while (*link != NULL) {
+            waiter *w = *link;
+
+            if (w->deadline_ms > now_ms) {
+                next = w->deadline_ms < next ? w->deadline_ms : next;
+                link = &w->next;
+                continue;
+            }
+            *link = w->next;
+            w->next = *expired;
+            *expired = w;
+        }
+    }
+    return next;
+}
+
+/* Waits on p->wake until deadline_ms, on mr_mono_ms's clock, or until a
+ * signal. The caller holds p->lock. */
+static void
+sleep_until(reg_providers *p, int64_t deadline_ms)
+{
+    struct timespec until;
+
+    if (deadline_ms == INT64_MAX) {
+        pthread_cond_wait(&p->wake, &p->lock);
+        return;
+    }
+    until.tv_sec = (time_t)(deadline_ms / 1000);
+    until.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+    pthread_cond_timedwait(&p->wake, &p->lock, &until);
+}
+
+/* Fails each waiting call at its own deadline with MR_ETIMEDOUT, while
+ * its job goes on for the other waiters and for the store. Runs on its
+ * own thread until reg_providers_close. */
+static void *
+expire_waiters(void *arg)
+{
+    reg_providers *p = arg;
+
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        waiter *expired = NULL;
+        int64_t next = take_expired(p, mr_mono_ms(), &expired);
+
+        if (expired == NULL) {
+            sleep_until(p, next);
+            continue;
+        }
+        pthread_mutex_unlock(&p->lock);
+        while (expired != NULL) {
+            waiter *w = expired;
+
+            expired = w->next;
+            MR_INFO("reg.job.waiter_timeout", mr_rpc_request_id(w->call),
+                    "the caller's deadline passed while its discovery job "
+                    "runs; the job goes on");
+            reg_rpc_fail(w->call, w->started_ms, MR_ETIMEDOUT,
+                         WAITER_TIMEOUT_DETAIL, 1);
+            free(w);
+        }
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
 }
 
 void
@@ -323,13 +429,14 @@ reg_flights_join(reg_providers *p, mr_rpc_call *call, int64_t started_ms,
     }
     w->call = call;
     w->started_ms = started_ms;
+    w->deadline_ms = mr_rpc_deadline(call);
 
     pthread_mutex_lock(&p->lock);
     outcome = attach_or_start(p, w, target, provider_id, &f, &err);
     pthread_mutex_unlock(&p->lock);
 
     if (outcome == JOIN_STARTED) {
-        start_job(p, f, call);
+        start_job(p, f);
         return;
     }
     if (outcome == JOIN_FOUND) {
@@ -410,6 +517,12 @@ reg_providers_workers(const reg_providers *p)
     return mr_rpc_client_peers(p->jobs);
 }
 
+mr_rpc_client *
+reg_providers_jobs(reg_providers *p)
+{
+    return p->jobs;
+}
+
 void
 reg_providers_close(reg_providers *p)
 {
@@ -417,9 +530,18 @@ reg_providers_close(reg_providers *p)
         return;
     }
 
+    if (p->deadline_thread_started) {
+        pthread_mutex_lock(&p->lock);
+        p->stopping = true;
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->deadline_thread, NULL);
+    }
+
     /* Closing fails the jobs in flight, and their job_done frees them. */
     mr_rpc_client_close(p->jobs);
     p->jobs = NULL;
+    pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->lock);
     if (p->service != NULL && p->service->providers == p) {

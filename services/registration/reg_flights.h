@@ -26,7 +26,9 @@ typedef struct {
  * reg_flights_join finishes call later with the outcome of the discovery
  * job for target: it joins the job in flight for the same prov/ key, or
  * starts one. It replies at once when the mapping appeared meanwhile, and
- * fails the call with MR_EBUSY when --max-jobs jobs are in flight.
+ * fails the call with MR_EBUSY when --max-jobs jobs are in flight. A call
+ * whose own deadline passes first fails with MR_ETIMEDOUT, and the job
+ * goes on for the others and for the store.
  */
 void reg_flights_join(reg_providers *providers, mr_rpc_call *call,
                       int64_t started_ms, const reg_target *target);
@@ -51,6 +53,10 @@ mr_err reg_providers_store_result(reg_service *service,
                                   const Mcpreg__V1__DiscoveryResult *result,
                                   char provider_id[MR_UUID_LEN + 1],
                                   char *detail, size_t detail_len);
+
+/* reg_providers_jobs returns the RPC client of the discovery workers,
+ * owned by providers, for calls other than discovery jobs. */
+mr_rpc_client *reg_providers_jobs(reg_providers *providers);
 
 /* reg_providers_reply finishes call with provider_id. */
 void reg_providers_reply(mr_rpc_call *call, int64_t started_ms,

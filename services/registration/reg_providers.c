@@ -7,6 +7,7 @@
 #include "mcpreg/v1/discovery.pb-c.h"
 #include "mr_log.h"
 #include "mr_util.h"
+#include "reg_deletions.h"
 #include "reg_flights.h"
 #include "reg_keys.h"
 #include "reg_servers.h"
@@ -69,14 +70,28 @@ resolve_target(reg_service *service,
                          target->server_id, target->user_id, NULL);
 }
 
-mr_err
-reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
-                           char provider_id[MR_UUID_LEN + 1])
+/* secret_expired returns whether the record's client secret has expired,
+ * so that its client must be registered again. 0 means it never expires,
+ * and a client without a secret has nothing to expire. */
+static bool
+secret_expired(const Mcpreg__V1__ProviderRecord *rec)
+{
+    return rec->client_secret != NULL && rec->client_secret_expires_at != 0 &&
+           rec->client_secret_expires_at <= mr_now_ms() / 1000;
+}
+
+/* read_record reads the mapping at prov_key and copies its id into
+ * provider_id ("" when there is none) and whether its secret has expired
+ * into *expired. */
+static mr_err
+read_record(reg_store *store, const reg_key *prov_key,
+            char provider_id[MR_UUID_LEN + 1], bool *expired)
 {
     ProtobufCMessage *msg = NULL;
     mr_err err;
 
     provider_id[0] = '\0';
+    *expired = false;
     err = reg_store_get_msg(store, prov_key,
                             &mcpreg__v1__provider_record__descriptor, &msg);
     if (err == MR_OK && msg != NULL) {
@@ -84,9 +99,25 @@ reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
             (const Mcpreg__V1__ProviderRecord *)msg;
 
         snprintf(provider_id, MR_UUID_LEN + 1, "%s", rec->oauth_provider_id);
+        *expired = secret_expired(rec);
     }
     if (msg != NULL) {
         protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    return err;
+}
+
+mr_err
+reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
+                           char provider_id[MR_UUID_LEN + 1])
+{
+    bool expired = false;
+    mr_err err = read_record(store, prov_key, provider_id, &expired);
+
+    /* A mapping whose secret has expired is not usable: the caller starts
+     * a job, and reg_providers_store_result keeps the mapping's id. */
+    if (expired) {
+        provider_id[0] = '\0';
     }
     return err;
 }
@@ -189,6 +220,7 @@ copy_result(Mcpreg__V1__ProviderRecord *rec,
     rec->client_id_issued_at = result->client_id_issued_at;
     rec->client_secret_expires_at = result->client_secret_expires_at;
     rec->registration_client_uri = result->registration_client_uri;
+    rec->client_source = result->client_source;
 }
 
 /* Seals secret into *out when it is not empty; *out stays NULL otherwise. */
@@ -213,12 +245,13 @@ seal_secret(const reg_seal *seal, const char *secret, const reg_key *ad,
 /*
  * Checks, with the store lock held, that the mapping may still be written:
  * the server exists, uses per-user OAuth and has the URL the job ran for.
- * A mapping written meanwhile wins; *existing_id then names it.
+ * *existing_id names the mapping stored already, if any, and *expired is
+ * set when its secret has expired.
  */
 static mr_err
 check_still_valid(reg_store *store, const reg_target *target,
-                  char existing_id[MR_UUID_LEN + 1], char *detail,
-                  size_t detail_len)
+                  char existing_id[MR_UUID_LEN + 1], bool *expired,
+                  char *detail, size_t detail_len)
 {
     reg_target now = *target;
     mr_err err = check_server(store, &now);
@@ -230,8 +263,28 @@ check_still_valid(reg_store *store, const reg_target *target,
         err = MR_EUNAVAILABLE;
     }
     if (err == MR_OK) {
-        err =
-            reg_providers_read_mapping(store, &target->prov_key, existing_id);
+        err = read_record(store, &target->prov_key, existing_id, expired);
+    }
+    return err;
+}
+
+/* take_old_client adds the client of the mapping at prov_key to
+ * deletions, because a new client replaces it. */
+static mr_err
+take_old_client(reg_store *store, const reg_key *prov_key,
+                reg_deletions *deletions)
+{
+    ProtobufCMessage *msg = NULL;
+    Mcpreg__V1__ProviderRecord *rec;
+    mr_err err = reg_store_get_msg(
+        store, prov_key, &mcpreg__v1__provider_record__descriptor, &msg);
+
+    rec = (Mcpreg__V1__ProviderRecord *)msg;
+    if (err == MR_OK && rec != NULL) {
+        err = reg_deletions_take(deletions, prov_key, &rec);
+    }
+    if (rec != NULL) {
+        protobuf_c_message_free_unpacked(&rec->base, NULL);
     }
     return err;
 }
@@ -269,6 +322,8 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
     Mcpreg__V1__Sealed secret = MCPREG__V1__SEALED__INIT;
     Mcpreg__V1__Sealed token = MCPREG__V1__SEALED__INIT;
     char existing_id[MR_UUID_LEN + 1] = "";
+    reg_deletions deletions = {0};
+    bool expired = false;
     mr_err err;
 
     if (result->client_id[0] == '\0') {
@@ -292,15 +347,29 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
 
     reg_store_lock(service->store);
     if (err == MR_OK) {
-        err = check_still_valid(service->store, target, existing_id, detail,
-                                detail_len);
+        err = check_still_valid(service->store, target, existing_id, &expired,
+                                detail, detail_len);
     }
-    if (err == MR_OK && existing_id[0] != '\0') {
+    if (err == MR_OK && existing_id[0] != '\0' && !expired) {
+        /* A usable mapping written meanwhile wins. */
         snprintf(provider_id, MR_UUID_LEN + 1, "%s", existing_id);
     } else if (err == MR_OK) {
-        err = write_record(service->store, target, &rec);
+        /* A new mapping, or a new client for an expired one, which keeps
+         * its id so that callers holding it need not change. */
+        if (expired) {
+            snprintf(provider_id, MR_UUID_LEN + 1, "%s", existing_id);
+            err =
+                take_old_client(service->store, &target->prov_key, &deletions);
+        }
+        if (err == MR_OK) {
+            err = write_record(service->store, target, &rec);
+        }
     }
     reg_store_unlock(service->store);
+    if (err == MR_OK) {
+        reg_deletions_send(service, &deletions, NULL);
+    }
+    reg_deletions_free(&deletions);
 
     reg_seal_clear(&secret);
     reg_seal_clear(&token);

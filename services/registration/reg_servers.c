@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mr_log.h"
+#include "reg_deletions.h"
 #include "reg_keys.h"
 #include "reg_servers.h"
 
@@ -47,10 +48,12 @@ reg_servers_read(reg_store *store, const char *ws, const char *id,
     return err;
 }
 
-/* Counts and deletes, in a batch, the provider mappings of one server. */
+/* Counts and deletes, in a batch, the provider mappings of one server, and
+ * collects their clients for RFC 7592 deletion. */
 typedef struct {
     reg_batch *batch;
     size_t count;
+    reg_deletions *deletions;
 } provider_scan;
 
 static mr_err
@@ -59,12 +62,14 @@ add_provider_delete(void *arg, const char *key, size_t keylen,
 {
     provider_scan *scan = arg;
     Mcpreg__V1__ProviderRecord *rec;
+    reg_key prov_key;
     reg_key k;
 
     if (reg_key_set(&k, key, keylen) != MR_OK) {
         return MR_EINTERNAL;
     }
     reg_batch_delete(scan->batch, &k);
+    prov_key = k;
     scan->count++;
 
     rec =
@@ -79,6 +84,10 @@ add_provider_delete(void *arg, const char *key, size_t keylen,
                MR_OK) {
         reg_batch_delete(scan->batch, &k);
     }
+    if (rec != NULL &&
+        reg_deletions_take(scan->deletions, &prov_key, &rec) != MR_OK) {
+        return MR_ENOMEM;
+    }
     if (rec != NULL) {
         mcpreg__v1__provider_record__free_unpacked(rec, NULL);
     }
@@ -89,9 +98,9 @@ add_provider_delete(void *arg, const char *key, size_t keylen,
  * key; *count receives how many mappings there were. */
 static mr_err
 add_provider_deletes(reg_store *store, reg_batch *batch, const char *ws,
-                     const char *id, size_t *count)
+                     const char *id, size_t *count, reg_deletions *deletions)
 {
-    provider_scan scan = {batch, 0};
+    provider_scan scan = {batch, 0, deletions};
     reg_key prefix;
     mr_err err;
 
@@ -326,7 +335,7 @@ merge_update(Mcpreg__V1__McpServer *next,
  * lock. */
 static mr_err
 write_update(reg_store *store, const Mcpreg__V1__McpServer *old,
-             Mcpreg__V1__McpServer *next)
+             Mcpreg__V1__McpServer *next, reg_deletions *deletions)
 {
     Mcpreg__V1__McpServerRecord rec = MCPREG__V1__MCP_SERVER_RECORD__INIT;
     reg_batch *batch = reg_batch_new();
@@ -343,7 +352,7 @@ write_update(reg_store *store, const Mcpreg__V1__McpServer *old,
     }
     if (err == MR_OK && config_changed(old, next)) {
         err = add_provider_deletes(store, batch, next->workspace_id, next->id,
-                                   &dropped);
+                                   &dropped, deletions);
     }
     if (err == MR_OK) {
         err = reg_store_write(store, batch);
@@ -366,6 +375,7 @@ reg_servers_update(reg_service *service, const char *ws,
 {
     Mcpreg__V1__McpServerRecord *old = NULL;
     Mcpreg__V1__McpServer next;
+    reg_deletions deletions = {0};
     char id[MR_UUID_LEN + 1];
     char provider_id[MR_UUID_LEN + 1];
     mr_err err;
@@ -389,7 +399,7 @@ reg_servers_update(reg_service *service, const char *ws,
     merge_update(&next, req);
     err = reg_servers_check(service, &next, provider_id, detail, detail_len);
     if (err == MR_OK) {
-        err = write_update(service->store, old->server, &next);
+        err = write_update(service->store, old->server, &next, &deletions);
     }
     if (err == MR_OK) {
         *out = (Mcpreg__V1__McpServer *)reg_msg_copy(&next.base);
@@ -398,6 +408,10 @@ reg_servers_update(reg_service *service, const char *ws,
 
 out:
     reg_store_unlock(service->store);
+    if (err == MR_OK) {
+        reg_deletions_send(service, &deletions, NULL);
+    }
+    reg_deletions_free(&deletions);
     if (old != NULL) {
         mcpreg__v1__mcp_server_record__free_unpacked(old, NULL);
     }
@@ -407,7 +421,8 @@ out:
 /* Deletes server, name and provider mappings. The caller holds the store
  * lock. */
 static mr_err
-write_delete(reg_store *store, const Mcpreg__V1__McpServer *server)
+write_delete(reg_store *store, const Mcpreg__V1__McpServer *server,
+             reg_deletions *deletions)
 {
     reg_batch *batch = reg_batch_new();
     reg_key key;
@@ -425,7 +440,7 @@ write_delete(reg_store *store, const Mcpreg__V1__McpServer *server)
     if (err == MR_OK) {
         reg_batch_delete(batch, &key);
         err = add_provider_deletes(store, batch, server->workspace_id,
-                                   server->id, &dropped);
+                                   server->id, &dropped, deletions);
     }
     if (err == MR_OK) {
         err = reg_store_write(store, batch);
@@ -439,6 +454,7 @@ reg_servers_delete(reg_service *service, const char *ws, const char *id,
                    bool *deleted)
 {
     Mcpreg__V1__McpServerRecord *rec = NULL;
+    reg_deletions deletions = {0};
     char canonical[MR_UUID_LEN + 1];
     mr_err err;
 
@@ -450,10 +466,14 @@ reg_servers_delete(reg_service *service, const char *ws, const char *id,
     reg_store_lock(service->store);
     err = reg_servers_read(service->store, ws, canonical, &rec);
     if (err == MR_OK && rec != NULL) {
-        err = write_delete(service->store, rec->server);
+        err = write_delete(service->store, rec->server, &deletions);
         *deleted = err == MR_OK;
     }
     reg_store_unlock(service->store);
+    if (*deleted) {
+        reg_deletions_send(service, &deletions, NULL);
+    }
+    reg_deletions_free(&deletions);
 
     if (rec != NULL) {
         mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);

@@ -7,6 +7,7 @@
 #include "mr_api.h"
 #include "mr_log.h"
 #include "mr_util.h"
+#include "reg_clients.h"
 #include "reg_keys.h"
 #include "reg_providers.h"
 #include "reg_servers.h"
@@ -39,6 +40,9 @@ static const mr_rpc_method methods[] = {
      reg_keys_handle_list},
     {MR_M_REVOKE_API_KEY, &mcpreg__v1__revoke_api_key_request__descriptor,
      reg_keys_handle_revoke},
+    {MR_M_ADD_OPERATOR_CLIENT,
+     &mcpreg__v1__add_operator_client_request__descriptor,
+     reg_clients_handle_add},
 };
 
 mr_err

@@ -1,0 +1,159 @@
+/* cli_client.c - "mcpreg client add": store a client that the operator
+ * registered by hand at an authorization server, for an MCP server whose
+ * authorization server offers no dynamic client registration. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "mcpreg/v1/registration.pb-c.h"
+#include "mr_api.h"
+#include "mr_opts.h"
+
+#define CLIENT_USAGE                                                          \
+    "usage: mcpreg client add --workspace UUID --server ID --issuer URL "     \
+    "--client-id ID\n"                                                        \
+    "                         [--client-secret-file FILE] "                   \
+    "[--auth-method METHOD]"
+
+/* SECRET_MAX is the longest client secret read from a file, in bytes. */
+#define SECRET_MAX 4096
+
+static int
+usage_error(const char *message)
+{
+    fprintf(stderr, "mcpreg: %s; see 'mcpreg client --help'\n", message);
+    return CLI_EXIT_USAGE;
+}
+
+/* read_secret reads the secret from path into out, without one trailing
+ * newline, so that `echo secret > file` works. It returns CLI_EXIT_OK, or
+ * CLI_EXIT_USAGE after printing why. */
+static int
+read_secret(const char *path, char out[SECRET_MAX + 1])
+{
+    FILE *file = fopen(path, "rb");
+    size_t len;
+
+    if (file == NULL) {
+        fprintf(stderr, "mcpreg: cannot open --client-secret-file %s: %s\n",
+                path, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    len = fread(out, 1, SECRET_MAX + 1, file);
+    fclose(file);
+    if (len > SECRET_MAX) {
+        sodium_memzero(out, SECRET_MAX + 1);
+        fprintf(stderr,
+                "mcpreg: --client-secret-file %s is longer than %d "
+                "bytes\n",
+                path, SECRET_MAX);
+        return CLI_EXIT_USAGE;
+    }
+    out[len] = '\0';
+    if (len > 0 && out[len - 1] == '\n') {
+        out[--len] = '\0';
+    }
+    if (len > 0 && out[len - 1] == '\r') {
+        out[--len] = '\0';
+    }
+    if (len == 0 || strlen(out) != len) {
+        fprintf(stderr,
+                "mcpreg: --client-secret-file %s is empty or "
+                "contains a NUL byte\n",
+                path);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int
+client_add(const cli_context *ctx, int argc, char **argv)
+{
+    const char *workspace = "";
+    const char *server = "";
+    const char *issuer = "";
+    const char *client_id = "";
+    const char *secret_file = "";
+    const char *method = "";
+    const mr_opt opts[] = {
+        {"workspace", NULL, MR_OPT_STR, &workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_STR, &server, "MCP server id"},
+        {"issuer", NULL, MR_OPT_STR, &issuer,
+         "issuer URL of the authorization server, as its metadata states it"},
+        {"client-id", NULL, MR_OPT_STR, &client_id,
+         "client_id that the authorization server issued"},
+        {"client-secret-file", NULL, MR_OPT_STR, &secret_file,
+         "file that contains the client secret; omit for a public client"},
+        {"auth-method", NULL, MR_OPT_STR, &method,
+         "client_secret_basic, client_secret_post or none (default: "
+         "client_secret_basic with a secret, none without)"},
+    };
+    Mcpreg__V1__AddOperatorClientRequest req =
+        MCPREG__V1__ADD_OPERATOR_CLIENT_REQUEST__INIT;
+    Mcpreg__V1__AddOperatorClientResponse *resp = NULL;
+    char secret[SECRET_MAX + 1] = "";
+    json_t *out;
+    int rest = 0;
+    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
+                           CLIENT_USAGE, &rest);
+
+    if (rc != 0) {
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    if (rest < argc) {
+        return usage_error("'client add' takes no arguments");
+    }
+    if (workspace[0] == '\0' || server[0] == '\0' || issuer[0] == '\0' ||
+        client_id[0] == '\0') {
+        return usage_error("'client add' needs --workspace, --server, "
+                           "--issuer and --client-id");
+    }
+    if (secret_file[0] != '\0') {
+        rc = read_secret(secret_file, secret);
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+    }
+
+    req.workspace_id = (char *)workspace;
+    req.mcp_server_id = (char *)server;
+    req.issuer = (char *)issuer;
+    req.client_id = (char *)client_id;
+    req.client_secret = secret;
+    req.token_endpoint_auth_method = (char *)method;
+    rc = cli_call(ctx, MR_M_ADD_OPERATOR_CLIENT, &req.base,
+                  &mcpreg__v1__add_operator_client_response__descriptor,
+                  (ProtobufCMessage **)&resp);
+    sodium_memzero(secret, sizeof(secret));
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+
+    out = json_object();
+    json_object_set_new(out, "mcp_server_id", json_string(server));
+    json_object_set_new(out, "issuer", json_string(issuer));
+    json_object_set_new(out, "client_id", json_string(client_id));
+    json_object_set_new(out, "replaced", json_boolean(resp->replaced));
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return cli_print_json(out);
+}
+
+int
+cli_client_main(const cli_context *ctx, int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : "";
+
+    if (strcmp(sub, "--help") == 0) {
+        printf("%s\n", CLIENT_USAGE);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(sub, "add") == 0) {
+        return client_add(ctx, argc - 1, argv + 1);
+    }
+    return usage_error(sub[0] ? "unknown 'client' subcommand"
+                              : "missing 'client' subcommand");
+}

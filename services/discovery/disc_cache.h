@@ -1,0 +1,69 @@
+/* disc_cache.h - discovered metadata per MCP server URL, reused by later
+ * jobs while fresh, so later users pay only for their own registration. */
+#ifndef DISC_CACHE_H
+#define DISC_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "disc_meta.h"
+
+/* DISC_CACHE_DEFAULT_TTL_MS is how long an entry stays fresh when the
+ * responses carry no Cache-Control max-age. */
+#define DISC_CACHE_DEFAULT_TTL_MS (5 * 60 * 1000)
+
+/* DISC_CACHE_MAX_TTL_MS caps any max-age, so a changed server is noticed. */
+#define DISC_CACHE_MAX_TTL_MS (60 * 60 * 1000)
+
+/* disc_cache_entry is what discovery found for one MCP server URL: what the
+ * registration needs. Its strings are owned by whoever holds the entry. */
+typedef struct {
+    char *resource; /* the protected resource metadata's resource, or NULL */
+    char *scope;    /* the scope to register with, or NULL */
+    disc_asm as;    /* the authorization server metadata */
+} disc_cache_entry;
+
+typedef struct disc_cache disc_cache;
+
+/* disc_cache_new returns an empty cache of at most max_entries entries, or
+ * NULL without memory. It is not thread-safe: one engine thread owns it. */
+disc_cache *disc_cache_new(size_t max_entries);
+
+/* disc_cache_free frees the cache and every entry. NULL is allowed. */
+void disc_cache_free(disc_cache *cache);
+
+/*
+ * disc_cache_get copies the fresh entry of mcp_url into *out, which the
+ * caller frees with disc_cache_entry_free, and returns true; it returns
+ * false when there is none or it expired at now_ms, or without memory.
+ */
+bool disc_cache_get(disc_cache *cache, const char *mcp_url, int64_t now_ms,
+                    disc_cache_entry *out);
+
+/*
+ * disc_cache_put stores a copy of entry for mcp_url until now_ms + ttl_ms,
+ * replacing an older one. When the cache is full, the entry that expires
+ * first goes. A ttl_ms of 0 stores nothing. It returns MR_OK or MR_ENOMEM.
+ */
+mr_err disc_cache_put(disc_cache *cache, const char *mcp_url,
+                      const disc_cache_entry *entry, int64_t now_ms,
+                      int64_t ttl_ms);
+
+/* disc_cache_entry_copy deep-copies src into dst, which the caller frees
+ * with disc_cache_entry_free. Without memory it returns false and leaves
+ * dst empty. */
+bool disc_cache_entry_copy(disc_cache_entry *dst, const disc_cache_entry *src);
+
+/* disc_cache_entry_free frees the strings of entry, not entry itself. */
+void disc_cache_entry_free(disc_cache_entry *entry);
+
+/*
+ * disc_cache_ttl returns the freshness lifetime in ms that a Cache-Control
+ * header value gives: 0 for no-store or no-cache, max-age (capped by
+ * DISC_CACHE_MAX_TTL_MS) when present, else DISC_CACHE_DEFAULT_TTL_MS.
+ * cache_control may be NULL.
+ */
+int64_t disc_cache_ttl(const char *cache_control);
+
+#endif
