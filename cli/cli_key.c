@@ -41,7 +41,7 @@ static int
 key_create(const cli_context *ctx, int argc, char **argv)
 {
     const char *workspace = "new";
-    const char *user = "";
+    const char *user = NULL;
     const char *name = "";
     const mr_opt opts[] = {
         {"workspace", NULL, MR_OPT_STR, &workspace,
@@ -63,9 +63,15 @@ key_create(const cli_context *ctx, int argc, char **argv)
     if (rest < argc) {
         return usage_error("'key create' takes no arguments");
     }
+    /* An empty --user, say from an unset variable, must not silently make
+     * a service key, which may act for any user. */
+    if (user != NULL && user[0] == '\0') {
+        return usage_error("--user needs a user id; omit --user to create a "
+                           "service key");
+    }
 
     req.workspace_id = strcmp(workspace, "new") == 0 ? "" : (char *)workspace;
-    req.user_id = (char *)user;
+    req.user_id = (char *)(user != NULL ? user : "");
     req.name = (char *)name;
     rc = cli_call(ctx, MR_M_CREATE_API_KEY, &req.base,
                   &mcpreg__v1__create_api_key_response__descriptor,

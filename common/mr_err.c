@@ -55,10 +55,9 @@ mr_err_from_code(const char *code)
         return MR_EINTERNAL;
     }
 
-    /* ENOMEM and EINTERNAL share a code; the first match, ENOMEM, is fine
-     * because both map to the same status and body. */
+    /* ENOMEM shares its code with EINTERNAL; the general one is returned. */
     for (int i = 0; i < MR_ERR_COUNT; i++) {
-        if (strcmp(err_table[i].code, code) == 0) {
+        if (i != MR_ENOMEM && strcmp(err_table[i].code, code) == 0) {
             return (mr_err)i;
         }
     }

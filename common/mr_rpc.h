@@ -18,6 +18,12 @@
  * caller decides to retry. The peer may have done the work in both cases.
  */
 
+/* MR_RPC_REPLY_MAX bounds the response message of one call. A server
+ * fails a larger reply with MR_EINTERNAL instead of sending it, because a
+ * reply over the client's receive limit would drop the connection and
+ * every other call on it. */
+#define MR_RPC_REPLY_MAX (8 * 1024 * 1024)
+
 /* MR_RPC_ID_MAX is the longest request id carried, in bytes. */
 #define MR_RPC_ID_MAX 64
 

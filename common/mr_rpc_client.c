@@ -21,8 +21,9 @@
 #define PEER_LOST_DETAIL                                                      \
     "Retry later: the connection to the service closed before it replied"
 
-/* MAX_REPLY_BYTES bounds one reply envelope, such as a long server list. */
-#define MAX_REPLY_BYTES (16 * 1024 * 1024)
+/* MAX_REPLY_BYTES bounds one reply envelope: twice MR_RPC_REPLY_MAX,
+ * which servers enforce, leaves room for the envelope. */
+#define MAX_REPLY_BYTES (2 * MR_RPC_REPLY_MAX)
 
 struct mr_rpc_client {
     nng_socket sock;

@@ -123,8 +123,20 @@ mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
     Mcpreg__V1__Reply reply = MCPREG__V1__REPLY__INIT;
     Mcpreg__V1__Status status = MCPREG__V1__STATUS__INIT;
     size_t len = protobuf_c_message_get_packed_size(response);
-    uint8_t *body = malloc(len ? len : 1);
+    uint8_t *body = NULL;
 
+    if (len > MR_RPC_REPLY_MAX) {
+        MR_ERROR("rpc.reply.too_large", call->request_id,
+                 "%s: reply to %s is %zu bytes, over the limit of %d",
+                 call->server->cfg.name, call->method_name, len,
+                 MR_RPC_REPLY_MAX);
+        mr_rpc_fail(call, MR_EINTERNAL,
+                    "Delete unused MCP servers or narrow the request: the "
+                    "reply would exceed the RPC size limit",
+                    0);
+        return;
+    }
+    body = malloc(len ? len : 1);
     if (body == NULL) {
         mr_rpc_fail(call, MR_ENOMEM, NULL, 1);
         return;

@@ -30,7 +30,14 @@ get_server(mr_rpc_call *call, void *arg)
     }
     server.id = req->id;
     server.name = (char *)mr_rpc_request_id(call);
+    if (strcmp(req->id, "huge") == 0) {
+        server.name = calloc(1, MR_RPC_REPLY_MAX + 2);
+        memset(server.name, 'x', MR_RPC_REPLY_MAX + 1);
+    }
     mr_rpc_reply(call, &server.base);
+    if (strcmp(req->id, "huge") == 0) {
+        free(server.name);
+    }
 }
 
 /* late_reply finishes a call from another thread after 200 ms, as a
@@ -214,7 +221,29 @@ test_no_peer_fails_fast(void)
     mr_rpc_client_close(client);
 }
 
+static void
+test_huge_reply_fails_alone(void)
+{
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+    Mcpreg__V1__McpServer *got = NULL;
+
+    MR_CHECK_INT(call_get(client, "/t/Get", "huge", &got, NULL), ==,
+                 MR_EINTERNAL);
+    MR_CHECK(got == NULL);
+
+    /* The connection survives, so the next call on it works. */
+    MR_CHECK_INT(call_get(client, "/t/Get", "abc", &got, NULL), ==, MR_OK);
+    if (got != NULL) {
+        protobuf_c_message_free_unpacked(&got->base, NULL);
+    }
+
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+}
+
 static const mr_test_case cases[] = {
+    {"huge_reply_fails_alone", test_huge_reply_fails_alone},
     {"reply_round_trip", test_reply_round_trip},
     {"error_travels", test_error_travels},
     {"late_reply_from_thread", test_late_reply_from_thread},

@@ -687,6 +687,12 @@ invalid_path_id_rejected(void)
     check_error(&r, 400, "invalid_mcp_server_id");
     http("POST", SERVERS "/123/oauth-provider", NULL, &r);
     check_error(&r, 400, "invalid_mcp_server_id");
+
+    /* An escaped NUL must not end the path before the id's last bytes. */
+    http("GET", SERVERS "/" ID_OK "%00", NULL, &r);
+    check_error(&r, 400, "invalid_mcp_server_id");
+    http("GET", SERVERS "/" ID_OK "%00/x", NULL, &r);
+    MR_CHECK_INT(r.status, ==, 404);
 }
 
 /* Sends GET path on curl, an easy handle kept between requests, and returns

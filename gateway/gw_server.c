@@ -169,6 +169,49 @@ server_new(const gw_config *cfg)
     return server;
 }
 
+static int
+hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/*
+ * Decodes the percent escapes of a URL path or query in place and returns
+ * the new length. "%00" stays as it is: decoded, the NUL would end the
+ * path early for every C string function, so "/mcp-servers/ID%00/x" would
+ * be routed as "/mcp-servers/ID". Kept, it makes the path invalid.
+ */
+static size_t
+unescape_url(void *cls, struct MHD_Connection *conn, char *text)
+{
+    char *out = text;
+
+    (void)cls;
+    (void)conn;
+    for (const char *in = text; *in != '\0'; in++) {
+        int high = in[0] == '%' ? hex_digit(in[1]) : -1;
+        int low = high >= 0 ? hex_digit(in[2]) : -1;
+
+        if (low >= 0 && (high | low) != 0) {
+            *out++ = (char)(high * 16 + low);
+            in += 2;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - text);
+}
+
 /* Starts libmicrohttpd on addr with its internal threads. */
 static struct MHD_Daemon *
 start_daemon(gw_server *server, const struct sockaddr_storage *addr)
@@ -196,7 +239,7 @@ start_daemon(gw_server *server, const struct sockaddr_storage *addr)
         (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_MAX,
         MHD_OPTION_NOTIFY_COMPLETED, gw_http_completed, server,
-        MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
 }
 
 mr_err

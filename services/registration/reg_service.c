@@ -1,4 +1,5 @@
 /* reg_service.c - the RPC table of service Registration and its log line. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,15 +131,100 @@ reg_msg_copy(const ProtobufCMessage *msg)
     return copy;
 }
 
+/* utf8_extra returns how many continuation bytes follow the lead byte c,
+ * or -1 when c cannot start a sequence (RFC 3629). */
+static int
+utf8_extra(unsigned char c)
+{
+    if (c < 0x80) {
+        return 0;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return 1;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        return 2;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        return 3;
+    }
+    return -1;
+}
+
+/* utf8_valid returns whether text is well-formed UTF-8. The bounds on the
+ * second byte exclude overlong forms, surrogates and code points past
+ * U+10FFFF. */
+static bool
+utf8_valid(const unsigned char *text)
+{
+    while (*text != '\0') {
+        unsigned char lead = *text;
+        int extra = utf8_extra(lead);
+        unsigned char low = 0x80;
+        unsigned char high = 0xbf;
+
+        if (extra < 0) {
+            return false;
+        }
+        if (lead == 0xe0) {
+            low = 0xa0;
+        } else if (lead == 0xf0) {
+            low = 0x90;
+        } else if (lead == 0xed) {
+            high = 0x9f;
+        } else if (lead == 0xf4) {
+            high = 0x8f;
+        }
+        for (int i = 1; i <= extra; i++) {
+            if (text[i] < low || text[i] > high) {
+                return false;
+            }
+            low = 0x80;
+            high = 0xbf;
+        }
+        text += extra + 1;
+    }
+    return true;
+}
+
+/* has_control returns whether text contains a C0 control byte or DEL. */
+static bool
+has_control(const char *text)
+{
+    for (; *text != '\0'; text++) {
+        if ((unsigned char)*text < 0x20 || *text == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 mr_err
 reg_check_text(const char *field, const char *text, char *detail,
                size_t detail_len)
 {
-    if (strlen(text) <= REG_TEXT_MAX) {
-        return MR_OK;
+    size_t len = strlen(text);
+
+    if (len > REG_TEXT_MAX) {
+        snprintf(detail, detail_len,
+                 "Shorten '%s' to at most %d bytes: the value is %zu bytes "
+                 "long",
+                 field, REG_TEXT_MAX, len);
+        return MR_EINVALID_FIELD;
     }
-    snprintf(detail, detail_len,
-             "Shorten '%s' to at most %d bytes: the value is %zu bytes long",
-             field, REG_TEXT_MAX, strlen(text));
-    return MR_EINVALID_FIELD;
+    if (!utf8_valid((const unsigned char *)text) || has_control(text)) {
+        snprintf(detail, detail_len,
+                 "Send '%s' as UTF-8 text without control characters: the "
+                 "value has invalid bytes",
+                 field);
+        return MR_EINVALID_FIELD;
+    }
+    if (len > 0 && (text[0] == ' ' || text[len - 1] == ' ')) {
+        snprintf(detail, detail_len,
+                 "Remove the spaces around '%s': a leading or trailing "
+                 "space would name another value",
+                 field);
+        return MR_EINVALID_FIELD;
+    }
+    return MR_OK;
 }
