@@ -9,57 +9,13 @@
 
 #include "disc_engine.h"
 #include "disc_fetch.h"
-#include "disc_share.h"
+#include "disc_engine_internal.h"
 #include "mr_log.h"
 #include "mr_util.h"
 
 /* POLL_MAX_MS bounds one wait of the engine thread, so deadlines and a
  * stop are seen even when curl has no timer running. */
 #define POLL_MAX_MS 1000
-
-/* SHARE_MAX_SERVERS bounds the MCP server URLs whose metadata is cached. */
-#define SHARE_MAX_SERVERS 1024
-
-typedef struct job job;
-
-/* job is one submitted job; it is in the queue until the engine thread
- * takes it, then in the running list until it finishes. */
-struct job {
-    job *next;
-    char *job_id;
-    char *request_id;
-    char *host; /* of the MCP server URL, for logs; "" when invalid */
-    int64_t deadline_ms;
-    int64_t started_ms;
-    disc_job_done done;
-    void *arg;
-    disc_flow *flow;
-    disc_fetch *fetch;       /* the transfer in progress, or NULL */
-    bool deadline_cut_fetch; /* its timeout is the job's deadline */
-    char *share_url;         /* the MCP server URL; NULL for deletions */
-    bool leader;             /* discovering for the jobs parked behind it */
-    bool parked;             /* waiting for another job's discovery */
-};
-
-struct disc_engine {
-    disc_engine_config cfg;
-    disc_fetch_config fetch_cfg;
-    CURLM *multi;
-    pthread_t thread;
-    job *running;      /* engine thread only, parked jobs included */
-    disc_share *share; /* engine thread only */
-
-    pthread_mutex_t mutex; /* guards the members below */
-    job *queue;            /* submitted, newest first */
-    long jobs;             /* queued or running */
-    bool stopping;
-    int64_t stop_deadline_ms;
-};
-
-static void advance(disc_engine *engine, job *j, const disc_response *resp);
-static void begin_job(disc_engine *engine, job *j);
-static void finish(disc_engine *engine, job *j, mr_err err,
-                   const char *detail);
 
 static void
 job_free(job *j)
@@ -204,31 +160,9 @@ unlink_running(disc_engine *engine, job *j)
 
 /* finish ends a running job: it reports the outcome, logs it and frees
  * the job. */
-/* release_parked hands the end of a leader's discovery to the jobs parked
- * behind it: a job-specific timeout lets them discover again, and any
- * other failure is theirs too, because they would meet it the same way. */
-static void
-release_parked(disc_engine *engine, const job *leader, mr_err err,
-               const char *detail)
-{
-    void **parked = NULL;
-    size_t n = disc_share_abandon(engine->share, leader->share_url, &parked);
-
-    for (size_t i = 0; i < n; i++) {
-        job *pj = parked[i];
-
-        pj->parked = false;
-        if (err == MR_ETIMEDOUT) {
-            begin_job(engine, pj);
-        } else {
-            finish(engine, pj, err, detail);
-        }
-    }
-    free(parked);
-}
-
-static void
-finish(disc_engine *engine, job *j, mr_err err, const char *detail)
+void
+disc_engine__finish(disc_engine *engine, job *j, mr_err err,
+                    const char *detail)
 {
     disc_result result;
 
@@ -238,7 +172,8 @@ finish(disc_engine *engine, job *j, mr_err err, const char *detail)
     }
     if (j->leader) {
         j->leader = false;
-        release_parked(engine, j, err, detail != NULL ? detail : "");
+        disc_engine__release_parked(engine, j, err,
+                                    detail != NULL ? detail : "");
     }
     if (j->fetch != NULL) {
         curl_multi_remove_handle(engine->multi, disc_fetch_handle(j->fetch));
@@ -266,7 +201,7 @@ finish_timed_out(disc_engine *engine, job *j)
              "the job did not finish before its deadline; it was "
              "in step %s",
              disc_flow_stage(j->flow));
-    finish(engine, j, MR_ETIMEDOUT, detail);
+    disc_engine__finish(engine, j, MR_ETIMEDOUT, detail);
 }
 
 /* start_fetch starts the transfer of the flow's next request, with a total
@@ -296,11 +231,12 @@ start_fetch(disc_engine *engine, job *j)
                           "--dev-allow-hosts",
         };
 
-        advance(engine, j, &blocked);
+        disc_engine__advance(engine, j, &blocked);
         return;
     }
     if (err != MR_OK) {
-        finish(engine, j, err, "failed to prepare an HTTP request");
+        disc_engine__finish(engine, j, err,
+                            "failed to prepare an HTTP request");
         return;
     }
 
@@ -308,98 +244,29 @@ start_fetch(disc_engine *engine, job *j)
         CURLM_OK) {
         disc_fetch_free(j->fetch);
         j->fetch = NULL;
-        finish(engine, j, MR_EINTERNAL, "failed to start an HTTP request");
+        disc_engine__finish(engine, j, MR_EINTERNAL,
+                            "failed to start an HTTP request");
     }
 }
 
 /* advance feeds resp (NULL at the start) to the job's flow and acts on
  * what the flow returns. */
-/* resume_parked starts the jobs parked behind a leader from what it
- * discovered. */
-static void
-resume_parked(disc_engine *engine, void **parked, size_t n,
-              const disc_cache_entry *entry)
-{
-    for (size_t i = 0; i < n; i++) {
-        job *pj = parked[i];
-
-        pj->parked = false;
-        if (disc_flow_use_cached(pj->flow, entry) != MR_OK) {
-            finish(engine, pj, MR_ENOMEM, "out of memory");
-            continue;
-        }
-        advance(engine, pj, NULL);
-    }
-}
-
-/* share_progress publishes a leader's metadata as soon as its flow has
- * checked it, before the leader's own registration, and resumes the jobs
- * parked behind it.
- * NOTE: entries live DISC_CACHE_DEFAULT_TTL_MS; the metadata responses'
- * Cache-Control is not read yet. */
-static void
-share_progress(disc_engine *engine, job *j)
-{
-    disc_cache_entry entry;
-    void **parked = NULL;
-    size_t n;
-
-    if (!j->leader || !disc_flow_discovered(j->flow, &entry)) {
-        return;
-    }
-    j->leader = false;
-    n = disc_share_publish(engine->share, j->share_url, &entry, mr_mono_ms(),
-                           DISC_CACHE_DEFAULT_TTL_MS, &parked);
-    resume_parked(engine, parked, n, &entry);
-    free(parked);
-    disc_cache_entry_free(&entry);
-}
-
-/* begin_job starts a job's flow: from cached metadata when another job
- * discovered it for the same MCP server, parked while another job is
- * discovering it, or as the one that discovers. */
-static void
-begin_job(disc_engine *engine, job *j)
-{
-    disc_cache_entry entry;
-    disc_share_start start = DISC_SHARE_NOMEM;
-
-    if (j->share_url != NULL) {
-        start = disc_share_begin(engine->share, j->share_url, j, mr_mono_ms(),
-                                 &entry);
-    }
-    if (start == DISC_SHARE_WAIT) {
-        j->parked = true;
-        return;
-    }
-    if (start == DISC_SHARE_CACHED) {
-        mr_err err = disc_flow_use_cached(j->flow, &entry);
-
-        disc_cache_entry_free(&entry);
-        if (err != MR_OK) {
-            finish(engine, j, err, "out of memory");
-            return;
-        }
-    }
-    j->leader = start == DISC_SHARE_LEAD;
-    advance(engine, j, NULL);
-}
-
-static void
-advance(disc_engine *engine, job *j, const disc_response *resp)
+void
+disc_engine__advance(disc_engine *engine, job *j, const disc_response *resp)
 {
     disc_flow_state state = disc_flow_step(j->flow, resp);
 
-    share_progress(engine, j);
+    disc_engine__share_progress(engine, j);
     switch (state) {
     case DISC_FLOW_FETCH:
         start_fetch(engine, j);
         break;
     case DISC_FLOW_DONE:
-        finish(engine, j, MR_OK, NULL);
+        disc_engine__finish(engine, j, MR_OK, NULL);
         break;
     case DISC_FLOW_FAILED:
-        finish(engine, j, disc_flow_error(j->flow), disc_flow_detail(j->flow));
+        disc_engine__finish(engine, j, disc_flow_error(j->flow),
+                            disc_flow_detail(j->flow));
         break;
     }
 }
@@ -458,7 +325,7 @@ finish_transfer(disc_engine *engine, CURL *easy, CURLcode result)
         (resp.net == DISC_NET_TIMEOUT && j->deadline_cut_fetch)) {
         finish_timed_out(engine, j);
     } else {
-        advance(engine, j, &resp);
+        disc_engine__advance(engine, j, &resp);
     }
     disc_fetch_free(fetch); /* resp pointed into it until now */
 }
@@ -491,7 +358,7 @@ start_queued(disc_engine *engine)
         j->started_ms = mr_mono_ms();
         j->next = engine->running;
         engine->running = j;
-        begin_job(engine, j);
+        disc_engine__begin_job(engine, j);
     }
 }
 
@@ -581,8 +448,8 @@ fail_remaining(disc_engine *engine)
 {
     start_queued(engine);
     while (engine->running != NULL) {
-        finish(engine, engine->running, MR_ESHUTTING_DOWN,
-               "the discovery worker is shutting down");
+        disc_engine__finish(engine, engine->running, MR_ESHUTTING_DOWN,
+                            "the discovery worker is shutting down");
     }
 }
 
@@ -625,7 +492,7 @@ disc_engine_start(const disc_engine_config *cfg, disc_engine **out)
     };
 
     engine->multi = curl_multi_init();
-    engine->share = disc_share_new(SHARE_MAX_SERVERS);
+    engine->share = disc_share_new(DISC_ENGINE_SHARE_MAX);
     if (engine->multi == NULL || engine->share == NULL) {
         disc_share_free(engine->share);
         if (engine->multi != NULL) {

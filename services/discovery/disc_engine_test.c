@@ -226,6 +226,44 @@ test_many_jobs_at_once(void)
     teardown(&f);
 }
 
+/* Jobs for one MCP server share one discovery, and later jobs reuse its
+ * metadata from the cache: only registrations are repeated. */
+static void
+test_jobs_share_discovery(void)
+{
+    enum { JOBS = 20 };
+    fixture f;
+    outcome o[JOBS + 1];
+    char type[128];
+    char body[4096];
+    int together;
+
+    if (!setup(&f, "127.0.0.1", JOBS + 1, 5000)) {
+        return;
+    }
+    for (int i = 0; i < JOBS; i++) {
+        outcome_init(&o[i]);
+        MR_CHECK_INT(submit(&f, f.mcp_url, 10000, &o[i]), ==, MR_OK);
+    }
+    for (int i = 0; i < JOBS; i++) {
+        MR_CHECK(wait_outcome(&o[i], 10000));
+        MR_CHECK_INT(o[i].err, ==, MR_OK);
+    }
+    together = disc_test_server_requests(f.server);
+    MR_CHECK_INT(disc_test_server_registration(f.server, type, sizeof(type),
+                                               body, sizeof(body)),
+                 ==, JOBS);
+    /* One probe and at most three metadata GETs, then one POST a job. */
+    MR_CHECK_INT(together, <=, JOBS + 4);
+
+    outcome_init(&o[JOBS]);
+    MR_CHECK_INT(submit(&f, f.mcp_url, 10000, &o[JOBS]), ==, MR_OK);
+    MR_CHECK(wait_outcome(&o[JOBS], 10000));
+    MR_CHECK_INT(o[JOBS].err, ==, MR_OK);
+    MR_CHECK_INT(disc_test_server_requests(f.server), ==, together + 1);
+    teardown(&f);
+}
+
 static void
 test_probe_body_not_read(void)
 {
@@ -501,6 +539,7 @@ setup_process(void)
 static const mr_test_case cases[] = {
     {"full_flow_over_http", test_full_flow_over_http},
     {"many_jobs_at_once", test_many_jobs_at_once},
+    {"jobs_share_discovery", test_jobs_share_discovery},
     {"probe_body_not_read", test_probe_body_not_read},
     {"redirects_followed", test_redirects_followed},
     {"redirect_loop_stops", test_redirect_loop_stops},

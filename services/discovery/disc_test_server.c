@@ -19,6 +19,7 @@ struct disc_test_server {
 
     pthread_mutex_t mutex; /* guards the members below */
     disc_test_mode mode;
+    int requests;
     int registrations;
     char content_type[128];
     char body[4096];
@@ -241,6 +242,10 @@ route(disc_test_server *server, struct MHD_Connection *conn, const char *url,
 {
     bool post = strcmp(method, "POST") == 0;
 
+    pthread_mutex_lock(&server->mutex);
+    server->requests++;
+    pthread_mutex_unlock(&server->mutex);
+
     if (post && strcmp(url, "/mcp") == 0) {
         return answer_probe(server, conn);
     }
@@ -363,4 +368,15 @@ disc_test_server_stop(disc_test_server *server)
     MHD_stop_daemon(server->daemon);
     pthread_mutex_destroy(&server->mutex);
     free(server);
+}
+
+int
+disc_test_server_requests(disc_test_server *server)
+{
+    int count;
+
+    pthread_mutex_lock(&server->mutex);
+    count = server->requests;
+    pthread_mutex_unlock(&server->mutex);
+    return count;
 }

@@ -45,6 +45,9 @@ int disc_test_server_registration(disc_test_server *server, char *content_type,
                                   size_t type_len, char *body,
                                   size_t body_len);
 
+/* disc_test_server_requests returns how many requests arrived so far. */
+int disc_test_server_requests(disc_test_server *server);
+
 /* disc_test_server_stop stops the server and frees it. */
 void disc_test_server_stop(disc_test_server *server);
 
