@@ -22,6 +22,7 @@ get_server(mr_rpc_call *call, void *arg)
     const Mcpreg__V1__GetMcpServerRequest *req =
         (const Mcpreg__V1__GetMcpServerRequest *)mr_rpc_request(call);
     Mcpreg__V1__McpServer server = MCPREG__V1__MCP_SERVER__INIT;
+    bool huge;
 
     (void)arg;
     if (strcmp(req->id, "missing") == 0) {
@@ -30,12 +31,14 @@ get_server(mr_rpc_call *call, void *arg)
     }
     server.id = req->id;
     server.name = (char *)mr_rpc_request_id(call);
-    if (strcmp(req->id, "huge") == 0) {
+    /* The request is freed with the call, so decide before replying. */
+    huge = strcmp(req->id, "huge") == 0;
+    if (huge) {
         server.name = calloc(1, MR_RPC_REPLY_MAX + 2);
         memset(server.name, 'x', MR_RPC_REPLY_MAX + 1);
     }
     mr_rpc_reply(call, &server.base);
-    if (strcmp(req->id, "huge") == 0) {
+    if (huge) {
         free(server.name);
     }
 }
