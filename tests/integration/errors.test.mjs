@@ -1,5 +1,5 @@
 // Every error status of the REST API: the bare 401 and 403 bodies, the
-// structured 400, 404, 405, 409, 422 and 503 errors, and the gateway's
+// structured 400, 404, 405, 409, 422, 500 and 503 errors, and the gateway's
 // response when mcpreg-registration is down. The last test stops
 // mcpreg-registration, so it must stay last.
 import assert from 'node:assert/strict';
@@ -323,6 +323,30 @@ test('wrong method is 405 with Allow', async (t) => {
       assert.ok(!methods.includes(method), `Allow: ${allow} has ${method}`);
     });
   }
+});
+
+test('list over the reply limit is 500', async () => {
+  // A workspace of its own whose server list outgrows the 8 MiB limit of
+  // one RPC reply: about 60 KiB of header values a server, 150 servers.
+  const big = await system.createKey({ user: `big-${uniqueSuffix()}` });
+  const headers = Array.from({ length: 7 }, (_, i) => ({
+    key: `X-Big-${i}`, value: 'v'.repeat(8000),
+  }));
+  for (let i = 0; i < 150; i++) {
+    const created = await system.api('POST', '/mcp-servers', {
+      key: big.key,
+      body: { ...validCreateBody(), headers },
+    });
+    assertStatus(created, 201);
+  }
+
+  const list = await system.api('GET', '/mcp-servers', { key: big.key });
+  assertError(list, 500, 'internal_error');
+
+  // The failure stays with its caller: the shared connection still works.
+  const other = await system.api('GET', '/mcp-servers', { key });
+  assertStatus(other, 200);
+  assert.ok(other.json.some((server) => server.id === oauthServer.id));
 });
 
 test('unreachable MCP server is 503', async () => {
