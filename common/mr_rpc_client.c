@@ -32,7 +32,14 @@ struct mr_rpc_client {
     int peers;
     int pending;           /* calls whose done has not returned yet */
     struct pending *calls; /* calls not finished yet, guarded by mtx */
+    struct pending *idle;  /* finished calls kept for reuse, by mtx */
+    int nidle;
 };
+
+/* IDLE_MAX bounds the finished calls kept for reuse. Reusing a call's
+ * context and aio saves their allocation and the reaper thread's wake-up
+ * that freeing an aio from its own callback costs. */
+#define IDLE_MAX 256
 
 typedef enum {
     PENDING_SEND,
@@ -40,7 +47,8 @@ typedef enum {
     PENDING_FAIL, /* failed before sending; err is set */
 } pending_state;
 
-/* pending is one call in flight; it frees itself after done returns. */
+/* pending is one call in flight. After done returns, it goes to the
+ * client's idle list for reuse, or frees itself. */
 typedef struct pending {
     struct pending *prev, *next; /* in client->calls */
     bool cancelled;              /* the last peer left; guarded by mtx */
@@ -126,16 +134,26 @@ finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
 
     p->done(p->arg, status, response);
 
-    if (p->ctx_open) {
-        nng_ctx_close(p->ctx);
-    }
-    nng_aio_reap(p->aio);
-    free(p);
-
+    /* nng allows a new operation on an aio from its own callback, so the
+     * call can be reused before this callback returns. */
     nng_mtx_lock(client->mtx);
+    if (client->nidle < IDLE_MAX && p->ctx_open && !p->cancelled) {
+        p->next = client->idle;
+        client->idle = p;
+        client->nidle++;
+        p = NULL;
+    }
     client->pending--;
     nng_cv_wake(client->cv);
     nng_mtx_unlock(client->mtx);
+
+    if (p != NULL) {
+        if (p->ctx_open) {
+            nng_ctx_close(p->ctx);
+        }
+        nng_aio_reap(p->aio);
+        free(p);
+    }
 }
 
 static void
@@ -247,6 +265,50 @@ pack_envelope(const char *method, const ProtobufCMessage *request,
     return msg;
 }
 
+/* new_call allocates a call with its own context and aio, or NULL. */
+static pending *
+new_call(mr_rpc_client *client)
+{
+    pending *p = calloc(1, sizeof(*p));
+
+    if (p == NULL || nng_aio_alloc(&p->aio, pending_cb, p) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (nng_ctx_open(&p->ctx, client->sock) != 0) {
+        nng_aio_free(p->aio);
+        free(p);
+        return NULL;
+    }
+    p->ctx_open = true;
+    return p;
+}
+
+/* take_call returns an idle call, reset, or a new one; NULL without
+ * memory. */
+static pending *
+take_call(mr_rpc_client *client)
+{
+    pending *p;
+
+    nng_mtx_lock(client->mtx);
+    p = client->idle;
+    if (p != NULL) {
+        client->idle = p->next;
+        client->nidle--;
+    }
+    nng_mtx_unlock(client->mtx);
+
+    if (p == NULL) {
+        return new_call(client);
+    }
+    p->prev = NULL;
+    p->next = NULL;
+    p->cancelled = false;
+    p->err = MR_OK;
+    return p;
+}
+
 mr_err
 mr_rpc_call_async(mr_rpc_client *client, const char *method,
                   const ProtobufCMessage *request,
@@ -254,22 +316,14 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
                   const char *request_id, uint32_t timeout_ms,
                   mr_rpc_done done, void *arg)
 {
-    pending *p = calloc(1, sizeof(*p));
-    nng_msg *msg = NULL;
+    nng_msg *msg = pack_envelope(method, request, request_id, timeout_ms);
+    pending *p = msg != NULL ? take_call(client) : NULL;
 
-    if (p == NULL || nng_aio_alloc(&p->aio, pending_cb, p) != 0) {
-        free(p);
-        return MR_ENOMEM;
-    }
-    msg = pack_envelope(method, request, request_id, timeout_ms);
-    if (msg == NULL || nng_ctx_open(&p->ctx, client->sock) != 0) {
+    if (p == NULL) {
         nng_msg_free(msg);
-        nng_aio_free(p->aio);
-        free(p);
         return MR_ENOMEM;
     }
 
-    p->ctx_open = true;
     p->client = client;
     p->deadline = mr_mono_ms() + timeout_ms;
     p->response_type = response_type;
@@ -366,6 +420,15 @@ mr_rpc_client_close(mr_rpc_client *client)
             nng_cv_wait(client->cv);
         }
         nng_mtx_unlock(client->mtx);
+    }
+
+    /* No callback runs any more, so the idle calls can be freed here. */
+    while (client->idle != NULL) {
+        pending *next = client->idle->next;
+
+        nng_aio_free(client->idle->aio);
+        free(client->idle);
+        client->idle = next;
     }
 
     if (client->cv != NULL) {

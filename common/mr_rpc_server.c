@@ -1,5 +1,6 @@
 /* mr_rpc_server.c - the REP side: contexts, dispatch table, replies. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ struct mr_rpc_call {
     mr_rpc_server *server;
     nng_ctx ctx;
     nng_aio *aio;
-    call_state state;
+    _Atomic call_state state;
     const mr_rpc_method *method;
     ProtobufCMessage *request;
     int64_t deadline;
@@ -43,8 +44,10 @@ struct mr_rpc_server {
     int ncalls;
     nng_mtx *mtx;
     nng_cv *cv;
-    int active; /* calls in CALL_BUSY or CALL_SEND */
-    bool stopping;
+    /* The hot path touches only these atomics; mtx and cv serve the
+     * drain at shutdown, which waits for active to reach 0. */
+    atomic_int active; /* calls in CALL_BUSY or CALL_SEND */
+    atomic_bool stopping;
     /* Replies hold it for reading around nng_ctx_send, and closing the
      * socket for writing, because nng 1.5 can crash when a context sends
      * while its socket closes in another thread. */
@@ -84,18 +87,14 @@ send_reply(mr_rpc_call *call, const Mcpreg__V1__Reply *reply)
         /* Without memory the caller gets no reply and times out. */
         MR_ERROR("rpc.reply.nomem", call->request_id,
                  "failed to allocate a %zu-byte reply", len);
-        nng_mtx_lock(call->server->mtx);
         call->state = CALL_SEND;
-        nng_mtx_unlock(call->server->mtx);
         nng_aio_set_msg(call->aio, NULL);
         nng_sleep_aio(0, call->aio);
         return;
     }
 
     mcpreg__v1__reply__pack(reply, nng_msg_body(msg));
-    nng_mtx_lock(call->server->mtx);
     call->state = CALL_SEND;
-    nng_mtx_unlock(call->server->mtx);
 
     /* A failed try means the socket is closing; waiting could deadlock with
      * nng_close, which waits for this thread when it runs a callback. */
@@ -217,6 +216,15 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     call->method->handler(call, server->cfg.arg);
 }
 
+/* wake_drain wakes a drain waiting for the busy calls to finish. */
+static void
+wake_drain(mr_rpc_server *server)
+{
+    nng_mtx_lock(server->mtx);
+    nng_cv_wake(server->cv);
+    nng_mtx_unlock(server->mtx);
+}
+
 static void
 finish_send(mr_rpc_call *call)
 {
@@ -233,16 +241,17 @@ finish_send(mr_rpc_call *call)
         call->request = NULL;
     }
 
-    nng_mtx_lock(server->mtx);
-    server->active--;
-    stopping = server->stopping;
+    /* Every write to call comes before the decrement: once active is 0,
+     * a stopping server may free the calls. */
+    stopping = atomic_load(&server->stopping);
     call->state = stopping ? CALL_IDLE : CALL_RECV;
-    nng_cv_wake(server->cv);
-    nng_mtx_unlock(server->mtx);
-
     if (!stopping) {
+        atomic_fetch_sub(&server->active, 1);
         nng_ctx_recv(call->ctx, call->aio);
+        return;
     }
+    atomic_fetch_sub(&server->active, 1);
+    wake_drain(server);
 }
 
 static void
@@ -250,38 +259,38 @@ finish_recv(mr_rpc_call *call)
 {
     mr_rpc_server *server = call->server;
     int rv = nng_aio_result(call->aio);
+    bool closed;
 
-    nng_mtx_lock(server->mtx);
-    if (rv != 0 || server->stopping) {
-        bool closed =
-            rv == NNG_ECLOSED || rv == NNG_ECANCELED || server->stopping;
-
-        if (rv == 0) {
-            nng_msg_free(nng_aio_get_msg(call->aio));
+    /* The increment comes before the check of stopping, and drain sets
+     * stopping before it reads active, so either this call is counted or
+     * it sees the stop. */
+    if (rv == 0) {
+        atomic_fetch_add(&server->active, 1);
+        if (!atomic_load(&server->stopping)) {
+            call->state = CALL_BUSY;
+            start_call(call, nng_aio_get_msg(call->aio));
+            return;
         }
-        call->state = closed ? CALL_IDLE : CALL_RECV;
-        nng_mtx_unlock(server->mtx);
-        if (!closed) {
-            nng_ctx_recv(call->ctx, call->aio);
-        }
+        nng_msg_free(nng_aio_get_msg(call->aio));
+        call->state = CALL_IDLE;
+        atomic_fetch_sub(&server->active, 1);
+        wake_drain(server);
         return;
     }
-    call->state = CALL_BUSY;
-    server->active++;
-    nng_mtx_unlock(server->mtx);
 
-    start_call(call, nng_aio_get_msg(call->aio));
+    closed = rv == NNG_ECLOSED || rv == NNG_ECANCELED ||
+             atomic_load(&server->stopping);
+    call->state = closed ? CALL_IDLE : CALL_RECV;
+    if (!closed) {
+        nng_ctx_recv(call->ctx, call->aio);
+    }
 }
 
 static void
 call_cb(void *arg)
 {
     mr_rpc_call *call = arg;
-    call_state state;
-
-    nng_mtx_lock(call->server->mtx);
-    state = call->state;
-    nng_mtx_unlock(call->server->mtx);
+    call_state state = call->state;
 
     if (state == CALL_RECV) {
         finish_recv(call);
@@ -388,33 +397,29 @@ drain(mr_rpc_server *server, int grace_ms)
     nng_time until = nng_clock() + (nng_time)grace_ms;
     int active;
 
-    nng_mtx_lock(server->mtx);
-    server->stopping = true;
-    nng_mtx_unlock(server->mtx);
+    atomic_store(&server->stopping, true);
 
     /* Only receives are cancelled; a reply being sent must still go out. */
     for (int i = 0; i < server->ncalls; i++) {
         mr_rpc_call *call = &server->calls[i];
         bool receiving;
 
-        nng_mtx_lock(server->mtx);
         receiving = call->state == CALL_RECV;
-        nng_mtx_unlock(server->mtx);
         if (receiving && call->aio != NULL) {
             nng_aio_cancel(call->aio);
         }
     }
 
     nng_mtx_lock(server->mtx);
-    while (server->active > 0) {
+    while (atomic_load(&server->active) > 0) {
         if (nng_cv_until(server->cv, until) == NNG_ETIMEDOUT) {
             MR_WARN("rpc.server.grace", NULL,
                     "%s: %d calls still running after %d ms; closing",
-                    server->cfg.name, server->active, grace_ms);
+                    server->cfg.name, atomic_load(&server->active), grace_ms);
             break;
         }
     }
-    active = server->active;
+    active = atomic_load(&server->active);
     nng_mtx_unlock(server->mtx);
     return active;
 }

@@ -18,12 +18,34 @@ mr_util_init(void)
     return MR_OK;
 }
 
+/* RANDOM_POOL_BYTES is how much randomness one getrandom(2) call fetches
+ * for UUIDs; a request id per HTTP request made that syscall a visible
+ * cost of the repeat call. */
+#define RANDOM_POOL_BYTES 4096
+
+/* take_random copies n bytes from this thread's pool, refilled from the
+ * operating system's generator when it runs out. */
+static void
+take_random(uint8_t *out, size_t n)
+{
+    static _Thread_local uint8_t pool[RANDOM_POOL_BYTES];
+    static _Thread_local size_t used = RANDOM_POOL_BYTES;
+
+    if (used + n > sizeof(pool)) {
+        randombytes_buf(pool, sizeof(pool));
+        used = 0;
+    }
+    memcpy(out, pool + used, n);
+    sodium_memzero(pool + used, n);
+    used += n;
+}
+
 void
 mr_uuid_v4(char out[MR_UUID_LEN + 1])
 {
     uint8_t b[16];
 
-    randombytes_buf(b, sizeof(b));
+    take_random(b, sizeof(b));
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
     snprintf(out, MR_UUID_LEN + 1,

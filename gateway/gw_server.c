@@ -16,7 +16,7 @@
 /* MHD's memory per connection, which bounds the request line and headers.
  * NOTE: MHD rejects a request whose headers do not fit, and malformed HTTP,
  * with its own status and HTML body, not the JSON error shape. */
-#define CONNECTION_MEMORY_MAX (64 * 1024)
+#define CONNECTION_MEMORY_MAX (32 * 1024)
 
 /* Time in ms that the requests failed with 503 after the grace period get
  * to send their response before the connections are closed. */
