@@ -693,6 +693,12 @@ invalid_path_id_rejected(void)
     check_error(&r, 400, "invalid_mcp_server_id");
     http("GET", SERVERS "/" ID_OK "%00/x", NULL, &r);
     MR_CHECK_INT(r.status, ==, 404);
+    /* An escaped "/" stays in its segment: this is the one-id route, which
+     * takes no POST, not the oauth-provider route. */
+    http("POST", SERVERS "/" ID_OK "%2Foauth-provider", NULL, &r);
+    check_error(&r, 405, "method_not_allowed");
+    http("GET", SERVERS "/" ID_OK "%2Foauth-provider", NULL, &r);
+    check_error(&r, 400, "invalid_mcp_server_id");
 }
 
 /* Sends GET path on curl, an easy handle kept between requests, and returns

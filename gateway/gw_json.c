@@ -298,12 +298,18 @@ read_auth_type(const json_t *value, Mcpreg__V1__AuthType *out,
                 text != NULL ? "another string" : mr_json_type_name(value));
 }
 
+/* Reads oauth_mode. Null, as responses show an unset mode, unsets it,
+ * which a PATCH needs to switch a server back to auth_type "headers". */
 static mr_err
 read_oauth_mode(const json_t *value, Mcpreg__V1__OAuthMode *out,
                 const detail_sink *sink)
 {
     const char *text = json_string_value(value);
 
+    if (json_is_null(value)) {
+        *out = MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED;
+        return MR_OK;
+    }
     if (text != NULL && strcmp(text, "legacy_shared_provider") == 0) {
         *out = MCPREG__V1__OAUTH_MODE__OAUTH_MODE_LEGACY_SHARED_PROVIDER;
         return MR_OK;
@@ -313,8 +319,8 @@ read_oauth_mode(const json_t *value, Mcpreg__V1__OAuthMode *out,
         return MR_OK;
     }
     return fail(sink, MR_EINVALID_FIELD,
-                "Set 'oauth_mode' to \"legacy_shared_provider\" or "
-                "\"per_user_dynamic_client\": got %s",
+                "Set 'oauth_mode' to \"legacy_shared_provider\", "
+                "\"per_user_dynamic_client\" or null: got %s",
                 text != NULL ? "another string" : mr_json_type_name(value));
 }
 

@@ -577,8 +577,15 @@ create_oauth_mode_invalid(void)
     CHECK_FAILS(&o, MR_EINVALID_FIELD, "Set 'oauth_mode' to");
     outcome_clear(&o);
 
+    create(&o, "{\"name\": \"n\", \"url\": \"u\", \"oauth_mode\": 7}");
+    CHECK_FAILS(&o, MR_EINVALID_FIELD, "got number");
+    outcome_clear(&o);
+
+    /* null is the unset mode, as responses show it. */
     create(&o, "{\"name\": \"n\", \"url\": \"u\", \"oauth_mode\": null}");
-    CHECK_FAILS(&o, MR_EINVALID_FIELD, "got null");
+    MR_CHECK_INT(o.err, ==, MR_OK);
+    MR_CHECK_INT(o.create.oauth_mode, ==,
+                 MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED);
     outcome_clear(&o);
 
     create(&o, "{\"name\": \"n\", \"url\": \"u\", \"oauth_mode\": "
@@ -679,6 +686,19 @@ update_sets_flags_of_present(void)
     MR_CHECK(o.update.has_oauth_mode);
     MR_CHECK(o.update.has_oauth_provider_id);
     MR_CHECK_STR(o.update.oauth_provider_id, "");
+    outcome_clear(&o);
+}
+
+static void
+update_null_mode_unsets_it(void)
+{
+    outcome o;
+
+    update(&o, "{\"auth_type\": \"headers\", \"oauth_mode\": null}");
+    MR_CHECK_INT(o.err, ==, MR_OK);
+    MR_CHECK(o.update.has_oauth_mode);
+    MR_CHECK_INT(o.update.oauth_mode, ==,
+                 MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED);
     outcome_clear(&o);
 }
 
@@ -787,6 +807,7 @@ static const mr_test_case cases[] = {
     {"update_empty_object_changes_nothing",
      update_empty_object_changes_nothing},
     {"update_sets_flags_of_present", update_sets_flags_of_present},
+    {"update_null_mode_unsets_it", update_null_mode_unsets_it},
     {"update_name_is_unknown", update_name_is_unknown},
     {"update_checks_header_rules", update_checks_header_rules},
     {"register_without_body", register_without_body},

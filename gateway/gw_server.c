@@ -186,9 +186,11 @@ hex_digit(char c)
 
 /*
  * Decodes the percent escapes of a URL path or query in place and returns
- * the new length. "%00" stays as it is: decoded, the NUL would end the
- * path early for every C string function, so "/mcp-servers/ID%00/x" would
- * be routed as "/mcp-servers/ID". Kept, it makes the path invalid.
+ * the new length. "%00" and "%2F" stay as they are: a decoded NUL would end
+ * the path early for every C string function, and a decoded "/" would
+ * split one segment in two (RFC 3986 section 2.2), so "/mcp-servers/ID%00/x"
+ * or "ID%2Foauth-provider" would reach another route. Kept, they make the
+ * path invalid.
  */
 static size_t
 unescape_url(void *cls, struct MHD_Connection *conn, char *text)
@@ -200,9 +202,10 @@ unescape_url(void *cls, struct MHD_Connection *conn, char *text)
     for (const char *in = text; *in != '\0'; in++) {
         int high = in[0] == '%' ? hex_digit(in[1]) : -1;
         int low = high >= 0 ? hex_digit(in[2]) : -1;
+        int byte = high * 16 + low;
 
-        if (low >= 0 && (high | low) != 0) {
-            *out++ = (char)(high * 16 + low);
+        if (low >= 0 && byte != 0 && byte != '/') {
+            *out++ = (char)byte;
             in += 2;
         } else {
             *out++ = *in;

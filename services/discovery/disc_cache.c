@@ -137,6 +137,16 @@ disc_cache_get(disc_cache *cache, const char *mcp_url, int64_t now_ms,
     return disc_cache_entry_copy(out, &s->entry);
 }
 
+void
+disc_cache_remove(disc_cache *cache, const char *mcp_url)
+{
+    slot *s = find(cache, mcp_url);
+
+    if (s != NULL) {
+        clear_slot(s);
+    }
+}
+
 /* victim returns a free slot, else the one that expires first. */
 static slot *
 victim(disc_cache *cache)

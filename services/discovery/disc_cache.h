@@ -50,6 +50,9 @@ mr_err disc_cache_put(disc_cache *cache, const char *mcp_url,
                       const disc_cache_entry *entry, int64_t now_ms,
                       int64_t ttl_ms);
 
+/* disc_cache_remove drops the entry of mcp_url, if any. */
+void disc_cache_remove(disc_cache *cache, const char *mcp_url);
+
 /* disc_cache_entry_copy deep-copies src into dst, which the caller frees
  * with disc_cache_entry_free. Without memory it returns false and leaves
  * dst empty. */

@@ -74,6 +74,20 @@ test_full_cache_evicts_soonest(void)
 }
 
 static void
+test_remove_drops_entry(void)
+{
+    disc_cache *cache = disc_cache_new(2);
+    disc_cache_entry e = sample("https://as");
+    disc_cache_entry out;
+
+    disc_cache_put(cache, "https://m/mcp", &e, 0, 1000);
+    disc_cache_remove(cache, "https://m/mcp");
+    disc_cache_remove(cache, "https://never/mcp");
+    MR_CHECK(!disc_cache_get(cache, "https://m/mcp", 1, &out));
+    disc_cache_free(cache);
+}
+
+static void
 test_zero_ttl_stores_nothing(void)
 {
     disc_cache *cache = disc_cache_new(2);
@@ -106,6 +120,7 @@ static const mr_test_case cases[] = {
     {"hit_until_expiry", test_hit_until_expiry},
     {"put_replaces", test_put_replaces},
     {"full_cache_evicts_soonest", test_full_cache_evicts_soonest},
+    {"remove_drops_entry", test_remove_drops_entry},
     {"zero_ttl_stores_nothing", test_zero_ttl_stores_nothing},
     {"ttl_from_cache_control", test_ttl_from_cache_control},
 };

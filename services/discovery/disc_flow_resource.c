@@ -249,8 +249,10 @@ disc_flow_finish_prm(disc_flow *flow, const disc_response *resp)
         return disc_flow_fail_transport(flow, what, resp,
                                         MR_EREMOTE_UNAVAILABLE);
     }
+    /* A server error is transient: the caller may retry, and the next
+     * candidate URL would only hide the outage. */
     if (disc_flow_is_fatal_status(resp->status)) {
-        return disc_flow_fail(flow, MR_ENO_RESOURCE_METADATA,
+        return disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE,
                               "GET %s returned HTTP %ld", url, resp->status);
     }
     if (resp->status != 200) {

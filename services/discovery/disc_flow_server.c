@@ -130,7 +130,7 @@ disc_flow_finish_asm(disc_flow *flow, const disc_response *resp)
                                         MR_EREMOTE_UNAVAILABLE);
     }
     if (disc_flow_is_fatal_status(resp->status)) {
-        return disc_flow_fail(flow, MR_EAS_METADATA,
+        return disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE,
                               "GET %s returned HTTP %ld", url, resp->status);
     }
     if (resp->status != 200) {

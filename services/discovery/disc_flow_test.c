@@ -738,7 +738,7 @@ test_prm_server_error_ends_flow(void)
         "GET " PRM_PATH_URL " returned HTTP 503", NULL};
     script_run run = RUN(script);
 
-    check_failed(&run, 2, MR_ENO_RESOURCE_METADATA, fragments);
+    check_failed(&run, 2, MR_EREMOTE_UNAVAILABLE, fragments);
     disc_flow_free(run.flow);
 }
 
@@ -921,7 +921,7 @@ test_invalid_challenge_uses_well_known(void)
     static const char *const fragments[] = {"returned HTTP 500", NULL};
     script_run run = RUN(script);
 
-    check_failed(&run, 2, MR_ENO_RESOURCE_METADATA, fragments);
+    check_failed(&run, 2, MR_EREMOTE_UNAVAILABLE, fragments);
     disc_flow_free(run.flow);
 }
 
@@ -1018,7 +1018,7 @@ test_steps_after_end_change_nothing(void)
     disc_response resp = {.net = DISC_NET_OK, .status = 200};
 
     MR_CHECK_INT(disc_flow_step(run.flow, &resp), ==, DISC_FLOW_FAILED);
-    MR_CHECK_INT(disc_flow_error(run.flow), ==, MR_ENO_RESOURCE_METADATA);
+    MR_CHECK_INT(disc_flow_error(run.flow), ==, MR_EREMOTE_UNAVAILABLE);
     MR_CHECK_STR(disc_flow_stage(run.flow), "resource_metadata");
     disc_flow_free(run.flow);
 }

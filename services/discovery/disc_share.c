@@ -154,6 +154,12 @@ disc_share_abandon(disc_share *share, const char *url, void ***jobs)
 }
 
 void
+disc_share_evict(disc_share *share, const char *url)
+{
+    disc_cache_remove(share->cache, url);
+}
+
+void
 disc_share_forget(disc_share *share, const char *url, void *job)
 {
     pending *p = *find(share, url);

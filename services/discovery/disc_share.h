@@ -51,6 +51,10 @@ size_t disc_share_publish(disc_share *share, const char *url,
  */
 size_t disc_share_abandon(disc_share *share, const char *url, void ***jobs);
 
+/* disc_share_evict drops the cached metadata of url, so that the next job
+ * discovers again. */
+void disc_share_evict(disc_share *share, const char *url);
+
 /* disc_share_forget removes a parked job that ends on its own, such as at
  * its deadline. */
 void disc_share_forget(disc_share *share, const char *url, void *job);
