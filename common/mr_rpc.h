@@ -54,7 +54,7 @@ typedef struct {
     mr_rpc_handler handler;
 } mr_rpc_method;
 
-/* mr_rpc_server_config holds the settings of mr_rpc_server_start. */
+/* mr_rpc_server_config contains the settings of mr_rpc_server_start. */
 typedef struct {
     const char *url;             /* nng URL, such as "tcp://127.0.0.1:7401" */
     bool dial;                   /* dial url instead of listening on it */

@@ -16,8 +16,8 @@
 /* DISC_CACHE_MAX_TTL_MS caps any max-age, so a changed server is noticed. */
 #define DISC_CACHE_MAX_TTL_MS (60 * 60 * 1000)
 
-/* disc_cache_entry is what discovery found for one MCP server URL: what the
- * registration needs. Its strings are owned by whoever holds the entry. */
+/* disc_cache_entry is the metadata that discovery found for one MCP server
+ * URL and that registration needs. The entry owns its strings. */
 typedef struct {
     char *resource; /* the protected resource metadata's resource, or NULL */
     char *scope;    /* the scope to register with, or NULL */

@@ -175,9 +175,9 @@ disc_engine__finish(disc_engine *engine, job *j, mr_err err,
         disc_engine__release_parked(engine, j, err,
                                     detail != NULL ? detail : "");
     }
-    /* Metadata that a failed job used or found may be what failed, such
-     * as a registration endpoint that moved, so the next job discovers
-     * again; a deadline or a stop says nothing about the metadata. */
+    /* Metadata that a failed job used or found may be the cause, such as
+     * a registration endpoint that moved, so the next job discovers
+     * again. A deadline or a stop is no sign of bad metadata. */
     if (err != MR_OK && err != MR_ETIMEDOUT && err != MR_ESHUTTING_DOWN &&
         j->share_url != NULL) {
         disc_share_evict(engine->share, j->share_url);

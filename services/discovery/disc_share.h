@@ -18,7 +18,7 @@ typedef enum {
 
 typedef struct disc_share disc_share;
 
-/* disc_share_new returns a table whose cache holds at most max_entries
+/* disc_share_new returns a table whose cache keeps at most max_entries
  * URLs, or NULL without memory. One engine thread owns it. */
 disc_share *disc_share_new(size_t max_entries);
 
@@ -27,7 +27,7 @@ void disc_share_free(disc_share *share);
 
 /*
  * disc_share_begin decides how job (an opaque pointer) starts for url at
- * now_ms. With DISC_SHARE_CACHED, *entry holds a copy that the caller
+ * now_ms. With DISC_SHARE_CACHED, *entry contains a copy that the caller
  * frees with disc_cache_entry_free.
  */
 disc_share_start disc_share_begin(disc_share *share, const char *url,
