@@ -7,6 +7,7 @@
 #include "gw_errors.h"
 #include "gw_http.h"
 #include "gw_routes.h"
+#include "mr_api.h"
 #include "mr_log.h"
 #include "mr_util.h"
 
@@ -458,6 +459,28 @@ has_body(struct MHD_Connection *conn)
                                        "Transfer-Encoding") != NULL;
 }
 
+/* is_client_metadata returns whether the request is a GET of the client ID
+ * metadata document, which authorization servers fetch without a key. */
+static bool
+is_client_metadata(const gw_server *server, const char *url,
+                   const char *method)
+{
+    return server->client_metadata != NULL &&
+           strcmp(url, MR_CLIENT_METADATA_PATH) == 0 &&
+           strcmp(method, "GET") == 0;
+}
+
+static enum MHD_Result
+respond_client_metadata(request *req)
+{
+    char *body = strdup(req->server->client_metadata);
+
+    if (body == NULL) {
+        return MHD_NO;
+    }
+    return queue(req, 200, body, MR_OK, "client metadata document", NULL);
+}
+
 /* Runs the checks that need no body: drain, route, API key, id, size. On
  * MR_EMETHOD, *allow lists the methods of the path. */
 static mr_err
@@ -541,6 +564,9 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         server->active++;
         pthread_mutex_unlock(&server->lock);
 
+        if (is_client_metadata(server, url, method)) {
+            return respond_client_metadata(req);
+        }
         return begin_request(req, url, method);
     }
 

@@ -36,6 +36,10 @@ struct gw_server {
      * is sent on a client being closed. */
     pthread_rwlock_t rpc_lock;
     atomic_bool closing;
+
+    /* The client ID metadata document, built once at start-up, or NULL
+     * when no public base URL is configured. */
+    char *client_metadata;
 };
 
 /*

@@ -1,7 +1,10 @@
 /* gw_render.c - replies of the registration service as REST JSON. */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gw_render.h"
+#include "mr_api.h"
 #include "mr_util.h"
 
 /* Returns the REST name of type. UNSPECIFIED is "headers", the service's
@@ -172,4 +175,50 @@ gw_render_register(const Mcpreg__V1__RegisterOAuthProviderResponse *reply,
     }
     *out = obj;
     return MR_OK;
+}
+
+/* join_url returns base without trailing slashes followed by path. */
+static char *
+join_url(const char *base, const char *path)
+{
+    size_t base_len = strlen(base);
+    size_t path_len = strlen(path);
+    char *url;
+
+    while (base_len > 0 && base[base_len - 1] == '/') {
+        base_len--;
+    }
+    url = malloc(base_len + path_len + 1);
+    if (url != NULL) {
+        memcpy(url, base, base_len);
+        memcpy(url + base_len, path, path_len + 1);
+    }
+    return url;
+}
+
+char *
+gw_render_client_metadata(const char *public_base_url)
+{
+    char *client_id = join_url(public_base_url, MR_CLIENT_METADATA_PATH);
+    char *redirect = join_url(public_base_url, MR_CALLBACK_PATH);
+    char *text = NULL;
+    json_t *doc = NULL;
+
+    if (client_id == NULL || redirect == NULL) {
+        goto out;
+    }
+    doc = json_pack(
+        "{s:s, s:s, s:[s], s:[s,s], s:[s], s:s, s:s}", "client_id", client_id,
+        "client_name", "mcpreg", "redirect_uris", redirect, "grant_types",
+        "authorization_code", "refresh_token", "response_types", "code",
+        "token_endpoint_auth_method", "none", "application_type", "web");
+    if (doc != NULL) {
+        text = json_dumps(doc, JSON_COMPACT);
+    }
+
+out:
+    json_decref(doc);
+    free(redirect);
+    free(client_id);
+    return text;
 }

@@ -31,4 +31,12 @@ mr_err
 gw_render_register(const Mcpreg__V1__RegisterOAuthProviderResponse *reply,
                    json_t **out);
 
+/*
+ * gw_render_client_metadata returns the client ID metadata document of
+ * mcpreg for public_base_url, or NULL without memory. Its client_id is the
+ * document's own URL and its redirect URI the OAuth callback, as the
+ * discovery worker registers them. The caller frees the string.
+ */
+char *gw_render_client_metadata(const char *public_base_url);
+
 #endif

@@ -223,7 +223,30 @@ register_reply_rendered(void)
     json_decref(value);
 }
 
+static void
+client_metadata_document(void)
+{
+    char *text = gw_render_client_metadata("https://mcpreg.example.com/");
+    json_error_t error;
+    json_t *doc = text != NULL ? json_loads(text, 0, &error) : NULL;
+    json_t *redirects = json_object_get(doc, "redirect_uris");
+
+    MR_CHECK(doc != NULL);
+    MR_CHECK_STR(json_string_value(json_object_get(doc, "client_id")),
+                 "https://mcpreg.example.com/v1/deepagents/oauth/"
+                 "client-metadata.json");
+    MR_CHECK_INT(json_array_size(redirects), ==, 1);
+    MR_CHECK_STR(json_string_value(json_array_get(redirects, 0)),
+                 "https://mcpreg.example.com/v1/deepagents/oauth/callback");
+    MR_CHECK_STR(
+        json_string_value(json_object_get(doc, "token_endpoint_auth_method")),
+        "none");
+    json_decref(doc);
+    free(text);
+}
+
 static const mr_test_case cases[] = {
+    {"client_metadata_document", client_metadata_document},
     {"server_unset_fields_rendered", server_unset_fields_rendered},
     {"server_header_values_masked", server_header_values_masked},
     {"server_set_fields_rendered", server_set_fields_rendered},

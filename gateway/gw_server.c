@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw_http.h"
+#include "gw_render.h"
 #include "mr_log.h"
 #include "mr_util.h"
 
@@ -141,6 +142,7 @@ server_free(gw_server *server)
     pthread_rwlock_destroy(&server->rpc_lock);
     pthread_cond_destroy(&server->idle);
     pthread_mutex_destroy(&server->lock);
+    free(server->client_metadata);
     free(server);
 }
 
@@ -166,6 +168,15 @@ server_new(const gw_config *cfg)
     pthread_rwlock_init(&server->rpc_lock, NULL);
     atomic_init(&server->draining, false);
     atomic_init(&server->closing, false);
+
+    if (cfg->public_base_url != NULL && cfg->public_base_url[0] != '\0') {
+        server->client_metadata =
+            gw_render_client_metadata(cfg->public_base_url);
+        if (server->client_metadata == NULL) {
+            server_free(server);
+            return NULL;
+        }
+    }
     return server;
 }
 

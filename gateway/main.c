@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "gw_server.h"
+#include "mr_api.h"
 #include "mr_log.h"
 #include "mr_opts.h"
 #include "mr_util.h"
@@ -18,6 +19,7 @@ typedef struct {
     const char *listen;
     const char *registration;
     const char *log_level;
+    const char *public_base_url;
     long threads;
     long max_connections;
     long connection_timeout_s;
@@ -84,6 +86,10 @@ parse_settings(settings *s, int argc, char **argv)
          "deadline in ms of POST .../oauth-provider calls"},
         {"shutdown-grace-ms", NULL, MR_OPT_INT, &s->shutdown_grace_ms,
          "ms that requests in progress get to finish at shutdown"},
+        {"public-base-url", "MCPREG_PUBLIC_BASE_URL", MR_OPT_STR,
+         &s->public_base_url,
+         "mcpreg's public base URL; when set, GET " MR_CLIENT_METADATA_PATH
+         " serves the client ID metadata document"},
         {"log-level", "MCPREG_LOG_LEVEL", MR_OPT_STR, &s->log_level,
          "minimum log level: debug, info, warn or error"},
     };
@@ -115,6 +121,7 @@ run(const settings *s)
         .connection_timeout_s = (int)s->connection_timeout_s,
         .request_timeout_ms = (uint32_t)s->request_timeout_ms,
         .register_timeout_ms = (uint32_t)s->register_timeout_ms,
+        .public_base_url = s->public_base_url,
     };
     gw_server *server = NULL;
     int sig;

@@ -234,3 +234,15 @@ test('second server gets its own id', async () => {
   assertStatus(first, 200);
   assert.equal(first.json.oauth_provider_id, providerIds.alice);
 });
+
+test('client metadata document is public', async () => {
+  const url = `${system.gatewayUrl}/v1/deepagents/oauth/client-metadata.json`;
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type'), /^application\/json/);
+  const doc = await response.json();
+  assert.equal(doc.client_id, url, 'client_id is the document URL');
+  assert.deepEqual(doc.redirect_uris,
+    [`${system.gatewayUrl}/v1/deepagents/oauth/callback`]);
+  assert.equal(doc.token_endpoint_auth_method, 'none');
+});

@@ -142,6 +142,7 @@ export async function startSystem({ label = 'system' } = {}) {
     const gateway = startService(GATEWAY, [
       '--listen', `${LOOPBACK_HOST}:${gatewayPort}`,
       '--registration', registrationUrl,
+      '--public-base-url', gatewayUrl,
     ]);
     const services = [registration, discovery, gateway];
     await pollUntil(async () => {
