@@ -180,6 +180,29 @@ disc_flow_is_fatal_status(long status)
     return status >= 500 && status != 502;
 }
 
+bool
+disc_flow_metadata_failed(disc_flow *flow, const disc_response *resp,
+                          const char *url, disc_flow_state *state)
+{
+    char what[DISC_FLOW_URL_SHOWN_MAX + 64];
+
+    if (resp->net != DISC_NET_OK) {
+        disc_flow_format(what, sizeof(what), "GET %s", url);
+        *state =
+            disc_flow_fail_transport(flow, what, resp, MR_EREMOTE_UNAVAILABLE);
+        return true;
+    }
+
+    /* A server error is transient: the caller may retry, and the next
+     * candidate URL would only hide the outage. */
+    if (disc_flow_is_fatal_status(resp->status)) {
+        *state = disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE,
+                                "GET %s returned HTTP %ld", url, resp->status);
+        return true;
+    }
+    return false;
+}
+
 /* ---- public functions ---- */
 
 mr_err

@@ -160,6 +160,15 @@ void disc_flow_set_request(disc_flow *flow, disc_http_method method,
  * 200 move on to the next URL. */
 bool disc_flow_is_fatal_status(long status);
 
+/*
+ * disc_flow_metadata_failed ends the flow when a metadata GET of url (as
+ * disc_flow_show prints it) failed in transport or with a server error,
+ * both remote_unavailable or remote_timed_out, stores the result in
+ * *state and returns true; otherwise it returns false.
+ */
+bool disc_flow_metadata_failed(disc_flow *flow, const disc_response *resp,
+                               const char *url, disc_flow_state *state);
+
 /* ---- steps, in disc_flow_resource.c ---- */
 
 /* disc_flow_start checks the MCP server URL and requests the probe. */

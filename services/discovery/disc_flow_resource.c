@@ -240,20 +240,12 @@ disc_flow_finish_prm(disc_flow *flow, const disc_response *resp)
 {
     char url[DISC_FLOW_URL_SHOWN_MAX];
     char why[DISC_DETAIL_MAX];
-    char what[DISC_FLOW_URL_SHOWN_MAX + 64];
+    disc_flow_state state;
     mr_err err;
 
     disc_flow_show(disc_flow_current(flow), url, sizeof(url));
-    if (resp->net != DISC_NET_OK) {
-        disc_flow_format(what, sizeof(what), "GET %s", url);
-        return disc_flow_fail_transport(flow, what, resp,
-                                        MR_EREMOTE_UNAVAILABLE);
-    }
-    /* A server error is transient: the caller may retry, and the next
-     * candidate URL would only hide the outage. */
-    if (disc_flow_is_fatal_status(resp->status)) {
-        return disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE,
-                              "GET %s returned HTTP %ld", url, resp->status);
+    if (disc_flow_metadata_failed(flow, resp, url, &state)) {
+        return state;
     }
     if (resp->status != 200) {
         disc_flow_note(flow, "%s returned HTTP %ld", url, resp->status);
