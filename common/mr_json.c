@@ -64,6 +64,11 @@ mr_json_parse(const char *buf, size_t len, int max_depth, json_t **out,
         if (near != NULL) {
             *near = '\0';
         }
+        /* jansson names its own flag for a \u0000 escape. */
+        if (strstr(error.text, "JSON_ALLOW_NUL") != NULL) {
+            snprintf(error.text, sizeof(error.text),
+                     "a \\u0000 escape is not allowed in strings");
+        }
         snprintf(why, whylen, "%s at position %d", error.text, error.position);
         return MR_EINVALID_BODY;
     }

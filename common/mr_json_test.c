@@ -45,6 +45,8 @@ test_rejects_bad_utf8_and_nul(void)
     MR_CHECK_INT(parse(bad_utf8, &v, why, sizeof(why)), ==, MR_EINVALID_BODY);
     MR_CHECK_INT(parse("{\"a\":\"x\\u0000y\"}", &v, why, sizeof(why)), ==,
                  MR_EINVALID_BODY);
+    MR_CHECK(strstr(why, "JSON_ALLOW_NUL") == NULL);
+    MR_CHECK(strstr(why, "\\u0000") != NULL);
 }
 
 static void

@@ -130,8 +130,8 @@ mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
                  call->server->cfg.name, call->method_name, len,
                  MR_RPC_REPLY_MAX);
         mr_rpc_fail(call, MR_EINTERNAL,
-                    "Delete unused MCP servers or narrow the request: the "
-                    "reply would exceed the RPC size limit",
+                    "Delete unused MCP servers or shorten their headers: "
+                    "the reply would exceed the RPC size limit",
                     0);
         return;
     }

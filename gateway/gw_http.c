@@ -459,22 +459,25 @@ has_body(struct MHD_Connection *conn)
                                        "Transfer-Encoding") != NULL;
 }
 
-/* is_client_metadata returns whether the request is a GET of the client ID
+/* is_client_metadata returns whether the request is for the client ID
  * metadata document, which authorization servers fetch without a key. */
 static bool
-is_client_metadata(const gw_server *server, const char *url,
-                   const char *method)
+is_client_metadata(const gw_server *server, const char *url)
 {
     return server->client_metadata != NULL &&
-           strcmp(url, MR_CLIENT_METADATA_PATH) == 0 &&
-           strcmp(method, "GET") == 0;
+           strcmp(url, MR_CLIENT_METADATA_PATH) == 0;
 }
 
+/* Serves the document to a GET; other methods get 405 with Allow. */
 static enum MHD_Result
-respond_client_metadata(request *req)
+respond_client_metadata(request *req, const char *method)
 {
-    char *body = strdup(req->server->client_metadata);
+    char *body;
 
+    if (strcmp(method, "GET") != 0) {
+        return respond_error(req, MR_EMETHOD, NULL, "GET");
+    }
+    body = strdup(req->server->client_metadata);
     if (body == NULL) {
         return MHD_NO;
     }
@@ -564,8 +567,8 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         server->active++;
         pthread_mutex_unlock(&server->lock);
 
-        if (is_client_metadata(server, url, method)) {
-            return respond_client_metadata(req);
+        if (is_client_metadata(server, url)) {
+            return respond_client_metadata(req, method);
         }
         return begin_request(req, url, method);
     }

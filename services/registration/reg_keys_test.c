@@ -188,7 +188,33 @@ keys_list_one_workspace(void)
     close_store(store);
 }
 
+/* check_text_rejects_lookalikes: values that would name a user who looks
+ * like another one, and bytes that are not text. */
+static void
+check_text_rejects_lookalikes(void)
+{
+    static const char *const bad[] = {
+        " alice",    "alice ",        "al\tice",
+        "al\x01ice", "al\x7fice",     "al\xc2\x85ice",
+        "al\xffice", "al\xc0\xafice", "al\xed\xa0\x80ice",
+    };
+    char detail[256];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        detail[0] = '\0';
+        MR_CHECK_INT(reg_check_text("user_id", bad[i], detail, sizeof(detail)),
+                     ==, MR_EINVALID_FIELD);
+        MR_CHECK(strstr(detail, "'user_id'") != NULL);
+    }
+    MR_CHECK_INT(reg_check_text("user_id", "al ice", detail, sizeof(detail)),
+                 ==, MR_OK);
+    MR_CHECK_INT(
+        reg_check_text("user_id", "\xc3\xa9lodie", detail, sizeof(detail)), ==,
+        MR_OK);
+}
+
 static const mr_test_case cases[] = {
+    {"check_text_rejects_lookalikes", check_text_rejects_lookalikes},
     {"keys_create_and_resolve", keys_create_and_resolve},
     {"keys_create_in_given_workspace", keys_create_in_given_workspace},
     {"keys_resolve_forbids_unknown", keys_resolve_forbids_unknown},

@@ -187,12 +187,18 @@ utf8_valid(const unsigned char *text)
     return true;
 }
 
-/* has_control returns whether text contains a C0 control byte or DEL. */
+/* has_control returns whether UTF-8 text contains a C0 control byte, DEL
+ * or a C1 control (U+0080 to U+009F, encoded 0xc2 0x80 to 0xc2 0x9f). */
 static bool
 has_control(const char *text)
 {
-    for (; *text != '\0'; text++) {
-        if ((unsigned char)*text < 0x20 || *text == 0x7f) {
+    const unsigned char *p = (const unsigned char *)text;
+
+    for (; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return true;
+        }
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
             return true;
         }
     }
@@ -212,10 +218,16 @@ reg_check_text(const char *field, const char *text, char *detail,
                  field, REG_TEXT_MAX, len);
         return MR_EINVALID_FIELD;
     }
-    if (!utf8_valid((const unsigned char *)text) || has_control(text)) {
+    if (!utf8_valid((const unsigned char *)text)) {
         snprintf(detail, detail_len,
-                 "Send '%s' as UTF-8 text without control characters: the "
-                 "value has invalid bytes",
+                 "Send '%s' as UTF-8 text: the value is not valid UTF-8",
+                 field);
+        return MR_EINVALID_FIELD;
+    }
+    if (has_control(text)) {
+        snprintf(detail, detail_len,
+                 "Remove the control characters from '%s': the value "
+                 "contains one",
                  field);
         return MR_EINVALID_FIELD;
     }
