@@ -5,7 +5,7 @@
  *   gen_store DIR WORKSPACES SERVERS_PER_WORKSPACE USERS_PER_WORKSPACE
  *
  * Each user gets a personal API key "mcpreg_bench_<w>_<u>" and a provider
- * mapping for every server of the workspace, so the store holds
+ * mapping for every server of the workspace, so the store contains
  * WORKSPACES * USERS keys and WORKSPACES * SERVERS * USERS mappings. It
  * prints one JSON line naming the first workspace's first server and key,
  * which bench/run calls.

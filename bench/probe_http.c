@@ -1,4 +1,4 @@
-/* probe_http.c - the HTTP ceiling: libmicrohttpd answering fixed JSON. */
+/* probe_http.c - the HTTP ceiling: libmicrohttpd serving fixed JSON. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
  * probe_shape.c - the bare cost of mcpreg's shape, for comparison: an HTTP
  * side that suspends each request, makes one nng REQ/REP round trip and
- * resumes, and a store side that answers each request with one RocksDB
+ * resumes, and a store side that replies to each request after one RocksDB
  * point read. No JSON, protobuf or authentication.
  *
  *   probe_shape store URL DBDIR [CONTEXTS]
@@ -121,7 +121,7 @@ typedef struct {
     struct MHD_Connection *conn;
     nng_ctx ctx;
     nng_aio *aio;
-    atomic_int phase; /* 0 new, 1 waiting, 2 answered */
+    atomic_int phase; /* 0 new, 1 waiting, 2 replied */
     char reply[256];
     size_t reply_len;
     bool sent_request;

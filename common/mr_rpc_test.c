@@ -14,7 +14,7 @@
 
 #define URL "inproc://mr_rpc_test"
 
-/* get_server answers with a server named after the requested id, or fails
+/* get_server replies with a server named after the requested id, or fails
  * with not found for the id "missing". */
 static void
 get_server(mr_rpc_call *call, void *arg)

@@ -19,8 +19,8 @@ mr_util_init(void)
 }
 
 /* RANDOM_POOL_BYTES is how much randomness one getrandom(2) call fetches
- * for UUIDs; a request id per HTTP request made that syscall a visible
- * cost of the repeat call. */
+ * for UUIDs. One call per request id was a visible cost of the repeat
+ * call. */
 #define RANDOM_POOL_BYTES 4096
 
 /* take_random copies n bytes from this thread's pool, refilled from the

@@ -197,11 +197,11 @@ hex_digit(char c)
 
 /*
  * Decodes the percent escapes of a URL path or query in place and returns
- * the new length. "%00" and "%2F" stay as they are: a decoded NUL would end
- * the path early for every C string function, and a decoded "/" would
- * split one segment in two (RFC 3986 section 2.2), so "/mcp-servers/ID%00/x"
- * or "ID%2Foauth-provider" would reach another route. Kept, they make the
- * path invalid.
+ * the new length. "%00" and "%2F" stay as they are, so they make the path
+ * invalid. A decoded NUL would end the path early for every C string
+ * function, and a decoded "/" would split one segment in two (RFC 3986
+ * section 2.2), so "ID%00/x" or "ID%2Foauth-provider" would reach another
+ * route.
  */
 static size_t
 unescape_url(void *cls, struct MHD_Connection *conn, char *text)

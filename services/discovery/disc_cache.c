@@ -106,7 +106,7 @@ disc_cache_free(disc_cache *cache)
     free(cache);
 }
 
-/* find returns the slot of url, or NULL. A linear scan: the cache holds one
+/* find returns the slot of url, or NULL. A linear scan: the cache keeps one
  * entry per MCP server in use, a few hundred at most. */
 static slot *
 find(disc_cache *cache, const char *url)

@@ -5,7 +5,7 @@
 #include "disc_engine_internal.h"
 #include "mr_util.h"
 
-/* A leader's timeout is its own, so the parked jobs discover again; any
+/* A leader's timeout is its own, so the parked jobs discover again. Any
  * other failure is theirs too, because they would meet it the same way. */
 void
 disc_engine__release_parked(disc_engine *engine, const job *leader, mr_err err,

@@ -33,7 +33,7 @@ disc_flow_discovered(const disc_flow *flow, disc_cache_entry *out)
         return false;
     }
 
-    /* flow->scope holds the scope chosen from the challenge and the
+    /* flow->scope is the scope chosen from the challenge and the
      * resource metadata, which a later flow takes as its challenge's. */
     view.resource = flow->fallback ? NULL : flow->prm.resource;
     view.scope = flow->scope;

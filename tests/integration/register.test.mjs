@@ -246,3 +246,12 @@ test('client metadata document is public', async () => {
     [`${system.gatewayUrl}/v1/deepagents/oauth/callback`]);
   assert.equal(doc.token_endpoint_auth_method, 'none');
 });
+
+test('client metadata route rejects DELETE', async () => {
+  const url = `${system.gatewayUrl}/v1/deepagents/oauth/client-metadata.json`;
+  const response = await fetch(url, { method: 'DELETE' });
+  assert.equal(response.status, 405);
+  assert.equal(response.headers.get('allow'), 'GET');
+  const body = await response.json();
+  assert.equal(body.code, 'method_not_allowed');
+});
