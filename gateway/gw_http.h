@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "gw_server.h"
+#include "gw_watchdog.h"
 #include "mr_rpc.h"
 
 /* GW_BODY_MAX is the largest request body accepted, in bytes. */
@@ -40,6 +41,10 @@ struct gw_server {
     /* The client ID metadata document, built once at start-up, or NULL
      * when no public base URL is configured. */
     char *client_metadata;
+
+    /* The read deadline of each connection, or NULL when
+     * config.read_timeout_ms is 0. */
+    gw_watchdog *watchdog;
 };
 
 /*

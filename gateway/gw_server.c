@@ -1,4 +1,5 @@
-/* gw_server.c - the HTTP server of the gateway: start, drain, stop. */
+/* gw_server.c - the HTTP server of the gateway: start, read deadlines,
+ * drain, stop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 
 #include "gw_http.h"
 #include "gw_render.h"
+#include "gw_watchdog.h"
 #include "mr_log.h"
 #include "mr_util.h"
 
@@ -136,6 +138,11 @@ log_mhd(void *cls, const char *fmt, va_list ap)
 static void
 server_free(gw_server *server)
 {
+    /* After MHD_stop_daemon, or before the daemon started: no connection
+     * is left in the watchdog's table. */
+    if (server->watchdog != NULL) {
+        gw_watchdog_stop(server->watchdog);
+    }
     if (server->rpc != NULL) {
         mr_rpc_client_close(server->rpc);
     }
@@ -226,6 +233,136 @@ unescape_url(void *cls, struct MHD_Connection *conn, char *text)
     return (size_t)(out - text);
 }
 
+/* Writes the peer address of conn as "IPV4:PORT" or "[IPV6]:PORT". */
+static void
+format_client(struct MHD_Connection *conn, char out[GW_CLIENT_MAX])
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *addr = info != NULL ? info->client_addr : NULL;
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (addr != NULL && addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(out, GW_CLIENT_MAX, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else if (addr != NULL && addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)addr;
+
+        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
+        snprintf(out, GW_CLIENT_MAX, "%s:%u", host, ntohs(in4->sin_port));
+    } else {
+        snprintf(out, GW_CLIENT_MAX, "%s", host);
+    }
+}
+
+/* Adds a new connection to the watchdog. Without memory for it, the
+ * connection is shut down at once rather than left without a deadline. */
+static gw_watch *
+watch_connection(gw_watchdog *watchdog, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char client[GW_CLIENT_MAX];
+    gw_watch *watch;
+
+    if (info == NULL) {
+        return NULL;
+    }
+    format_client(conn, client);
+    watch = gw_watchdog_add(watchdog, info->connect_fd, client);
+    if (watch == NULL) {
+        MR_ERROR("gw.watchdog.nomem", NULL,
+                 "closing the connection of %s: no memory for its read "
+                 "deadline",
+                 client);
+        shutdown(info->connect_fd, SHUT_RDWR);
+    }
+    return watch;
+}
+
+/*
+ * The MHD_OPTION_NOTIFY_CONNECTION callback, with the watchdog (or NULL)
+ * as cls. libmicrohttpd 0.9.75 calls it with CLOSED before it closes the
+ * socket, both in MHD_cleanup_connections (every close, MHD_stop_daemon
+ * included) and when setting up a new connection fails. So the watchdog
+ * never shuts down a closed descriptor, or one reused by a new socket.
+ */
+static void
+notify_connection(void *cls, struct MHD_Connection *conn,
+                  void **socket_context,
+                  enum MHD_ConnectionNotificationCode code)
+{
+    gw_watchdog *watchdog = cls;
+
+    if (watchdog == NULL) {
+        return;
+    }
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = watch_connection(watchdog, conn);
+    } else if (*socket_context != NULL) {
+        gw_watchdog_remove(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* Returns the watchdog entry of conn, or NULL when it has none. */
+static gw_watch *
+connection_watch(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/*
+ * The access handler: gw_http_access behind the read deadline. MHD makes
+ * the first call once the headers are in, one call per part of the body,
+ * and then a call without data once the whole request is in; a resumed
+ * request also gets a call without data. That call disarms the deadline,
+ * before gw_http_access can suspend the request to wait for the
+ * registration service.
+ */
+static enum MHD_Result
+access_with_deadline(void *cls, struct MHD_Connection *conn, const char *url,
+                     const char *method, const char *version,
+                     const char *upload_data, size_t *upload_data_size,
+                     void **con_cls)
+{
+    gw_watch *watch;
+
+    if (*con_cls != NULL && *upload_data_size == 0) {
+        watch = connection_watch(conn);
+        if (watch != NULL) {
+            gw_watchdog_disarm(watch);
+        }
+    }
+    return gw_http_access(cls, conn, url, method, version, upload_data,
+                          upload_data_size, con_cls);
+}
+
+/* The MHD_OPTION_NOTIFY_COMPLETED callback: gw_http_completed, then a new
+ * read deadline for the next request of a connection that stays open. */
+static void
+completed_with_deadline(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    gw_watch *watch;
+
+    gw_http_completed(cls, conn, con_cls, toe);
+
+    /* Other codes close the connection. */
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        return;
+    }
+    watch = connection_watch(conn);
+    if (watch != NULL) {
+        gw_watchdog_rearm(watch);
+    }
+}
+
 /* Starts libmicrohttpd on addr with its internal threads. */
 static struct MHD_Daemon *
 start_daemon(gw_server *server, const struct sockaddr_storage *addr)
@@ -245,14 +382,15 @@ start_daemon(gw_server *server, const struct sockaddr_storage *addr)
      * messages. The logger comes first so that MHD reports option errors
      * through it. */
     return MHD_start_daemon(
-        flags, port, NULL, NULL, gw_http_access, server,
+        flags, port, NULL, NULL, access_with_deadline, server,
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_MAX,
-        MHD_OPTION_NOTIFY_COMPLETED, gw_http_completed, server,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_with_deadline, server,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, server->watchdog,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
 }
 
@@ -287,6 +425,14 @@ gw_server_start(const gw_config *cfg, gw_server **out)
         goto out;
     }
 
+    if (cfg->read_timeout_ms > 0) {
+        err = gw_watchdog_start(cfg->read_timeout_ms, GW_WATCHDOG_PERIOD_MS,
+                                &server->watchdog);
+        if (err != MR_OK) {
+            goto out;
+        }
+    }
+
     server->daemon = start_daemon(server, &addr);
     if (server->daemon == NULL) {
         MR_ERROR("gw.listen.failed", NULL,
@@ -299,9 +445,9 @@ gw_server_start(const gw_config *cfg, gw_server **out)
 
     MR_INFO("gw.start", NULL,
             "listening on %s (port %u), registration service at %s, %d "
-            "threads",
+            "threads, read timeout %u ms",
             cfg->listen, gw_server_port(server), cfg->registration_url,
-            cfg->threads);
+            cfg->threads, cfg->read_timeout_ms);
     *out = server;
 
 out:

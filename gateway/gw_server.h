@@ -17,6 +17,9 @@ typedef struct {
     int connection_timeout_s;    /* idle time before MHD closes a connection */
     uint32_t request_timeout_ms; /* deadline of CRUD calls */
     uint32_t register_timeout_ms; /* deadline of RegisterOAuthProvider */
+    /* Time a client gets to send a whole request, headers and body, from
+     * the accept or the end of the previous response; 0: no limit. */
+    uint32_t read_timeout_ms;
     /* mcpreg's public base URL; when set, the gateway serves the client ID
      * metadata document at MR_CLIENT_METADATA_PATH. NULL or "": no route. */
     const char *public_base_url;

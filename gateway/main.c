@@ -23,6 +23,7 @@ typedef struct {
     long threads;
     long max_connections;
     long connection_timeout_s;
+    long read_timeout_s;
     long request_timeout_ms;
     long register_timeout_ms;
     long shutdown_grace_ms;
@@ -51,6 +52,7 @@ check_settings(const settings *s)
     ok &= in_range("threads", s->threads, 1, 256);
     ok &= in_range("max-connections", s->max_connections, 1, 1000000);
     ok &= in_range("connection-timeout-s", s->connection_timeout_s, 1, 86400);
+    ok &= in_range("read-timeout-s", s->read_timeout_s, 1, 86400);
     ok &= in_range("request-timeout-ms", s->request_timeout_ms, 1, 600000);
     ok &= in_range("register-timeout-ms", s->register_timeout_ms, 1, 600000);
     ok &= in_range("shutdown-grace-ms", s->shutdown_grace_ms, 0, 600000);
@@ -80,6 +82,10 @@ parse_settings(settings *s, int argc, char **argv)
          "maximum number of open HTTP connections"},
         {"connection-timeout-s", NULL, MR_OPT_INT, &s->connection_timeout_s,
          "seconds an idle HTTP connection stays open"},
+        {"read-timeout-s", NULL, MR_OPT_INT, &s->read_timeout_s,
+         "seconds a client gets to send a whole request, headers and body, "
+         "from the accept or the end of the previous response; then the "
+         "connection is closed"},
         {"request-timeout-ms", NULL, MR_OPT_INT, &s->request_timeout_ms,
          "deadline in ms of calls that read or change MCP servers"},
         {"register-timeout-ms", NULL, MR_OPT_INT, &s->register_timeout_ms,
@@ -119,6 +125,7 @@ run(const settings *s)
         .threads = (int)s->threads,
         .max_connections = (int)s->max_connections,
         .connection_timeout_s = (int)s->connection_timeout_s,
+        .read_timeout_ms = (uint32_t)s->read_timeout_s * 1000,
         .request_timeout_ms = (uint32_t)s->request_timeout_ms,
         .register_timeout_ms = (uint32_t)s->register_timeout_ms,
         .public_base_url = s->public_base_url,
@@ -146,6 +153,7 @@ main(int argc, char **argv)
         .threads = 2,
         .max_connections = 1024,
         .connection_timeout_s = 30,
+        .read_timeout_s = 10,
         .request_timeout_ms = 5000,
         .register_timeout_ms = 30000,
         .shutdown_grace_ms = 5000,

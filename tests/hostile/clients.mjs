@@ -78,6 +78,121 @@ export function openIdleClient(port) {
   });
 }
 
+// Opens a connection that writes `head` at once and then the bytes of
+// `trickle` one at a time, one every intervalMs, as a slowloris client
+// does, until all are sent or the server closes the connection. Resolves
+// once connected with { socket, closed, sent, received }: closed is a
+// promise of the elapsed ms at which the server closed the connection,
+// sent() the bytes of `trickle` written so far, and received() what the
+// server sent, as latin1 text.
+export function openTrickleClient(port, { head = '', trickle, intervalMs }) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = net.connect(port, LOOPBACK_HOST);
+    const chunks = [];
+    let sent = 0;
+    let timer = null;
+    const closed = new Promise((resolveClosed) => {
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolveClosed(performance.now() - started);
+      });
+    });
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.once('connect', () => {
+      if (head !== '') socket.write(head);
+      timer = setInterval(() => {
+        if (sent >= trickle.length) {
+          clearInterval(timer);
+          return;
+        }
+        socket.write(trickle[sent]);
+        sent += 1;
+      }, intervalMs);
+      resolve({
+        socket,
+        closed,
+        sent: () => sent,
+        received: () => Buffer.concat(chunks).toString('latin1'),
+      });
+    });
+    socket.once('error', reject);
+  });
+}
+
+// Opens a connection for several requests in turn (HTTP keep-alive).
+// Resolves once connected with { socket, closed, request }. closed is a
+// promise of the elapsed ms at which the server closed the connection.
+// request(text, { pieces, intervalMs, timeoutMs }) writes text in
+// `pieces` slices of about equal length, one every intervalMs, and
+// resolves { data, closed, elapsedMs } like rawExchange, with elapsedMs
+// counted from the first slice.
+export function openKeepAliveClient(port) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = net.connect(port, LOOPBACK_HOST);
+    let pending = null;
+    let isClosed = false;
+    const closed = new Promise((resolveClosed) => {
+      socket.on('close', () => {
+        isClosed = true;
+        pending?.finish(true);
+        resolveClosed(performance.now() - started);
+      });
+    });
+    socket.on('data', (chunk) => pending?.add(chunk));
+    socket.on('error', () => {});
+
+    const request = (text, {
+      pieces = 1, intervalMs = 0, timeoutMs = 10000,
+    } = {}) =>
+      new Promise((resolveRequest) => {
+        const requestStarted = performance.now();
+        const chunks = [];
+        let trickle = null;
+        const finish = (closedNow) => {
+          clearTimeout(timer);
+          clearInterval(trickle);
+          pending = null;
+          resolveRequest({
+            data: Buffer.concat(chunks).toString('latin1'),
+            closed: closedNow,
+            elapsedMs: performance.now() - requestStarted,
+          });
+        };
+        const timer = setTimeout(() => finish(false), timeoutMs);
+        pending = {
+          finish,
+          add: (chunk) => {
+            chunks.push(chunk);
+            if (responseComplete(Buffer.concat(chunks).toString('latin1'))) {
+              finish(false);
+            }
+          },
+        };
+        if (isClosed) {
+          finish(true);
+          return;
+        }
+        const size = Math.ceil(text.length / pieces);
+        let sent = size;
+        socket.write(text.slice(0, size));
+        trickle = setInterval(() => {
+          if (sent >= text.length) {
+            clearInterval(trickle);
+            return;
+          }
+          socket.write(text.slice(sent, sent + size));
+          sent += size;
+        }, intervalMs);
+      });
+
+    socket.once('connect', () => resolve({ socket, closed, request }));
+    socket.once('error', reject);
+  });
+}
+
 // Returns the status code of the first HTTP response in data, or null.
 export function statusOf(data) {
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(data);

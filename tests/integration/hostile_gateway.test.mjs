@@ -1,28 +1,42 @@
 // Hostile clients against the gateway: oversized bodies (declared,
 // streamed and chunked), clients that stop half-way through their headers
-// (slowloris), and the connection limit. A second gateway with
-// --max-connections 8 and --connection-timeout-s 2 keeps the slow cases
+// or send them and their body one byte at a time (slowloris), and the
+// connection limit. A second gateway with --max-connections 8,
+// --connection-timeout-s 2 and --read-timeout-s 3 keeps the slow cases
 // short; every wait has an upper bound.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, test } from 'node:test';
 
 import { describeResponse } from '../lib/api.mjs';
 import { assertError } from '../lib/assertions.mjs';
-import { uniqueSuffix } from '../lib/fixtures.mjs';
+import {
+  createServer, oauthServerBody, uniqueSuffix,
+} from '../lib/fixtures.mjs';
 import { useSystem } from '../lib/harness.mjs';
 import {
-  jsonBodyOf, openIdleClient, rawExchange, statusOf,
+  jsonBodyOf, openIdleClient, openKeepAliveClient, openTrickleClient,
+  rawExchange, statusOf,
 } from '../hostile/clients.mjs';
 import { startStrictGateway } from '../hostile/system.mjs';
+import { LOOPBACK_HOST } from '../lib/process.mjs';
 
 const BODY_MAX = 64 * 1024; // the gateway's GW_BODY_MAX
 const HEADERS_MAX = 64 * 1024; // its CONNECTION_MEMORY_MAX
 const DISCARD_MAX = 1024 * 1024; // past this a chunked body is cut
 const MAX_CONNECTIONS = 8;
 const CONNECTION_TIMEOUT_S = 2;
+// Longer than the idle timeout, so that a cut at this time is the read
+// deadline's and not libmicrohttpd's idle timeout.
+const READ_TIMEOUT_S = 3;
+const READ_TIMEOUT_MS = READ_TIMEOUT_S * 1000;
 // Slack over the idle timeout for MHD's timer and the test's own latency.
-// An estimate; MHD checks timeouts on each poll wake-up.
+// An estimate; MHD checks timeouts on each poll wake-up, and the gateway
+// checks read deadlines every 250 ms.
 const TIMEOUT_SLACK_MS = 3000;
+// Pause between the bytes of a trickling client: shorter than the idle
+// timeout, so every byte resets it.
+const TRICKLE_INTERVAL_MS = 500;
 
 let key;
 let port;
@@ -36,6 +50,7 @@ const system = useSystem({
     strictGateway = await startStrictGateway(system, {
       '--max-connections': MAX_CONNECTIONS,
       '--connection-timeout-s': CONNECTION_TIMEOUT_S,
+      '--read-timeout-s': READ_TIMEOUT_S,
     });
   },
 });
@@ -43,6 +58,66 @@ const system = useSystem({
 after(async () => {
   if (strictGateway) await strictGateway.process.stop(5000);
 });
+
+// Returns the strict gateway's log lines with message id msgId.
+function strictLogLines(msgId) {
+  return strictGateway.process.stdoutLines.filter((line) => {
+    try {
+      return JSON.parse(line).msg_id === msgId;
+    } catch {
+      return false;
+    }
+  });
+}
+
+// Checks that a trickling client was closed by the read deadline: after
+// about READ_TIMEOUT_MS, before it sent everything, without a response.
+function assertCutAtDeadline(client, closedAfterMs, label) {
+  assert.notEqual(closedAfterMs, null,
+    `${label}: the connection stayed open past the read timeout`);
+  assert.ok(closedAfterMs >= READ_TIMEOUT_MS - 500,
+    `${label}: closed after only ${closedAfterMs} ms`);
+  assert.equal(statusOf(client.received()), null,
+    `${label}: got a response: ${client.received().slice(0, 200)}`);
+}
+
+// Resolves with the elapsed ms at which client was closed, or null when
+// it is still open READ_TIMEOUT_MS + TIMEOUT_SLACK_MS after it connected.
+function closedOrNull(client) {
+  const timer = new Promise((resolve) => {
+    setTimeout(() => resolve(null), READ_TIMEOUT_MS + TIMEOUT_SLACK_MS);
+  });
+  return Promise.race([client.closed, timer]);
+}
+
+// Starts an HTTP server on loopback that plays an MCP server slow to
+// respond: it responds 404 to every request, to the first one after
+// delayMs. Returns { url, close() }.
+async function startSlowServer(delayMs) {
+  const timers = new Set();
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    requests += 1;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+    }, requests === 1 ? delayMs : 0);
+    timers.add(timer);
+  });
+  await new Promise((resolve) => {
+    server.listen(0, LOOPBACK_HOST, resolve);
+  });
+  return {
+    url: `http://${LOOPBACK_HOST}:${server.address().port}/mcp`,
+    close: () => {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      return new Promise((resolve) => { server.close(resolve); });
+    },
+  };
+}
 
 function createRequest(headers, body = '') {
   return 'POST /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
@@ -156,4 +231,148 @@ test('connection limit queues, then recovers', async () => {
   assert.equal(statusOf(exchange.data), 200, exchange.data);
   assert.ok(performance.now() - freedAt < 2000,
     'the queued connection was not served soon after slots freed');
+});
+
+test('header trickle cut at read timeout', async () => {
+  const trickle = 'GET /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
+    `Host: 127.0.0.1\r\nX-Filler: ${'x'.repeat(200)}\r\n\r\n`;
+  const cutBefore = strictLogLines('gw.conn.read_timeout').length;
+  const clients = [];
+  for (let i = 0; i < 3; i++) {
+    clients.push(await openTrickleClient(strictGateway.port,
+      { trickle, intervalMs: TRICKLE_INTERVAL_MS }));
+  }
+
+  // Another connection is served during the attack.
+  const other = await strictGateway.api('GET', '/mcp-servers', { key });
+  assert.equal(other.status, 200, describeResponse(other));
+
+  const closedAfter = await Promise.all(clients.map(closedOrNull));
+  for (const client of clients) client.socket.destroy();
+  clients.forEach((client, i) => {
+    assertCutAtDeadline(client, closedAfter[i], `trickler ${i}`);
+    assert.ok(client.sent() < trickle.length,
+      `trickler ${i} sent its whole request`);
+  });
+
+  const cutLines = strictLogLines('gw.conn.read_timeout').slice(cutBefore);
+  assert.ok(cutLines.length >= clients.length,
+    `expected a gw.conn.read_timeout line per trickler: ${cutLines}`);
+  for (const line of cutLines) {
+    assert.ok(!line.includes('xxx'),
+      `the log line contains request bytes: ${line}`);
+    assert.ok(!line.includes(key), `the log line contains the key: ${line}`);
+  }
+});
+
+test('body trickle cut at read timeout', async () => {
+  const body = `{"name":"${'x'.repeat(200)}"}`;
+  const client = await openTrickleClient(strictGateway.port, {
+    head: createRequest(`Content-Length: ${body.length}\r\n`),
+    trickle: body,
+    intervalMs: TRICKLE_INTERVAL_MS,
+  });
+  const closedAfterMs = await closedOrNull(client);
+  client.socket.destroy();
+  assertCutAtDeadline(client, closedAfterMs, 'body trickler');
+  assert.ok(client.sent() < body.length, 'the trickler sent its whole body');
+});
+
+// The deadline starts again at the end of each response, so the next
+// request on a keep-alive connection gets the same time.
+test('trickle after keep-alive response cut', async () => {
+  const client = await openKeepAliveClient(strictGateway.port);
+  try {
+    const first = await client.request(
+      'GET /v1/deepagents/mcp-servers HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      `X-Api-Key: ${key}\r\n\r\n`, { timeoutMs: 5000 });
+    assert.equal(statusOf(first.data), 200, first.data.slice(0, 200));
+
+    const trickle = 'GET /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
+      `Host: 127.0.0.1\r\nX-Filler: ${'x'.repeat(200)}\r\n\r\n`;
+    const second = await client.request(trickle, {
+      pieces: trickle.length,
+      intervalMs: TRICKLE_INTERVAL_MS,
+      timeoutMs: READ_TIMEOUT_MS + TIMEOUT_SLACK_MS,
+    });
+    assert.equal(second.closed, true,
+      'the connection stayed open past the read timeout');
+    assert.ok(second.elapsedMs >= READ_TIMEOUT_MS - 500,
+      `closed after only ${second.elapsedMs} ms`);
+    assert.equal(statusOf(second.data), null, second.data.slice(0, 200));
+  } finally {
+    client.socket.destroy();
+  }
+});
+
+// Every slot is taken by a trickler, so the next connection waits in the
+// listen backlog until the read deadline frees the slots.
+test('trickled slots freed at read timeout', async () => {
+  const trickle = 'GET /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
+    `Host: 127.0.0.1\r\nX-Filler: ${'x'.repeat(200)}\r\n\r\n`;
+  const clients = [];
+  for (let i = 0; i < MAX_CONNECTIONS; i++) {
+    clients.push(await openTrickleClient(strictGateway.port,
+      { trickle, intervalMs: TRICKLE_INTERVAL_MS }));
+  }
+
+  const progress = {};
+  const queued = rawExchange(strictGateway.port,
+    'GET /v1/deepagents/mcp-servers HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+    `X-Api-Key: ${key}\r\n\r\n`,
+    { timeoutMs: READ_TIMEOUT_MS + TIMEOUT_SLACK_MS, progress });
+  await new Promise((resolve) => { setTimeout(resolve, 1000); });
+  const receivedWhileFull = progress.received;
+
+  const exchange = await queued;
+  for (const client of clients) client.socket.destroy();
+  assert.equal(receivedWhileFull, 0,
+    'a connection over the limit was served while every slot was taken');
+  assert.equal(statusOf(exchange.data), 200,
+    `the queued request got no response: ${exchange.data.slice(0, 200)}`);
+});
+
+// The read deadline stops once the whole request is in, so a call that
+// waits on the registration service for longer than the read timeout
+// keeps its connection, and the connection serves its next request.
+test('keep-alive call not cut while suspended', async () => {
+  const slowMs = READ_TIMEOUT_MS + 1000;
+  const slow = await startSlowServer(slowMs);
+  let client;
+  try {
+    const server = await createServer(system, key,
+      oauthServerBody(slow.url));
+    client = await openKeepAliveClient(strictGateway.port);
+
+    // A slow but complete request: its head and body take about half
+    // the read timeout.
+    const body = '{}';
+    const first = await client.request(
+      `POST /v1/deepagents/mcp-servers/${server.id}/oauth-provider ` +
+      `HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: ${key}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${body.length}\r\n\r\n${body}`,
+      {
+        pieces: 6,
+        intervalMs: READ_TIMEOUT_MS / 12,
+        timeoutMs: slowMs + READ_TIMEOUT_MS + TIMEOUT_SLACK_MS,
+      });
+    assert.equal(first.closed, false,
+      `the connection was closed after ${first.elapsedMs} ms: ` +
+      first.data.slice(0, 200));
+    assert.notEqual(statusOf(first.data), null, first.data.slice(0, 200));
+    assert.equal(typeof jsonBodyOf(first.data)?.code, 'string',
+      first.data.slice(0, 300));
+    assert.ok(first.elapsedMs > READ_TIMEOUT_MS,
+      `the call returned after ${first.elapsedMs} ms, within the read ` +
+      'timeout, so the test shows nothing');
+
+    const second = await client.request(
+      'GET /v1/deepagents/mcp-servers HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      `X-Api-Key: ${key}\r\n\r\n`, { timeoutMs: 5000 });
+    assert.equal(statusOf(second.data), 200, second.data.slice(0, 200));
+  } finally {
+    client?.socket.destroy();
+    await slow.close();
+  }
 });

@@ -1,0 +1,248 @@
+/* gw_watchdog.c - a deadline for receiving each HTTP request. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "gw_watchdog.h"
+#include "mr_log.h"
+#include "mr_util.h"
+
+struct gw_watch {
+    gw_watchdog *watchdog;
+    gw_watch *prev;
+    gw_watch *next;
+    int fd;
+    bool armed;
+    int64_t deadline_ms;    /* mr_mono_ms time; meaningful while armed */
+    unsigned long requests; /* requests completed on the connection */
+    char client[GW_CLIENT_MAX];
+};
+
+struct gw_watchdog {
+    pthread_mutex_t lock; /* guards the list, every entry and stopping */
+    pthread_cond_t wake;  /* signalled by gw_watchdog_stop */
+    gw_watch *head;
+    uint32_t timeout_ms;
+    uint32_t period_ms;
+    bool stopping;
+    bool has_thread;
+    pthread_t thread;
+};
+
+/* Shuts down the socket of watch and logs it; the lock is held. The log
+ * line is one write(2), so the MHD threads wait at most that long. */
+static void
+cut(gw_watch *watch, int64_t now_ms)
+{
+    const gw_watchdog *watchdog = watch->watchdog;
+    mr_log_field fields[] = {
+        MR_FSTR("client", watch->client),
+        MR_FINT("requests", watch->requests),
+        MR_FINT("timeout_ms", watchdog->timeout_ms),
+        MR_FINT("late_ms", now_ms - watch->deadline_ms),
+    };
+
+    /* ENOTCONN means the peer is gone already, so MHD closes it anyway. */
+    (void)shutdown(watch->fd, SHUT_RDWR);
+    watch->armed = false;
+    mr_log_fields(MR_LOG_INFO, "gw.conn.read_timeout", NULL, fields,
+                  sizeof(fields) / sizeof(fields[0]),
+                  "closed the connection of %s: no whole request within "
+                  "%u ms",
+                  watch->client, watchdog->timeout_ms);
+}
+
+/* Cuts every armed entry past its deadline; the lock is held. */
+static int
+sweep_locked(gw_watchdog *watchdog, int64_t now_ms)
+{
+    int count = 0;
+
+    for (gw_watch *watch = watchdog->head; watch != NULL;
+         watch = watch->next) {
+        if (watch->armed && now_ms >= watch->deadline_ms) {
+            cut(watch, now_ms);
+            count++;
+        }
+    }
+    return count;
+}
+
+int
+gw_watchdog_sweep(gw_watchdog *watchdog, int64_t now_ms)
+{
+    int count;
+
+    pthread_mutex_lock(&watchdog->lock);
+    count = sweep_locked(watchdog, now_ms);
+    pthread_mutex_unlock(&watchdog->lock);
+    return count;
+}
+
+/* Returns the monotonic time ms from now, for pthread_cond_timedwait. */
+static struct timespec
+time_after(uint32_t ms)
+{
+    struct timespec at;
+
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_sec += ms / 1000;
+    at.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+    }
+    return at;
+}
+
+/* The thread: sweeps every period_ms until gw_watchdog_stop. A spurious
+ * wake-up only delays the next sweep by up to one period. */
+static void *
+run(void *arg)
+{
+    gw_watchdog *watchdog = arg;
+
+    pthread_mutex_lock(&watchdog->lock);
+    while (!watchdog->stopping) {
+        struct timespec at = time_after(watchdog->period_ms);
+        int rc = pthread_cond_timedwait(&watchdog->wake, &watchdog->lock, &at);
+
+        if (rc == ETIMEDOUT && !watchdog->stopping) {
+            sweep_locked(watchdog, mr_mono_ms());
+        }
+    }
+    pthread_mutex_unlock(&watchdog->lock);
+    return NULL;
+}
+
+static void
+watchdog_free(gw_watchdog *watchdog)
+{
+    gw_watch *next;
+
+    for (gw_watch *watch = watchdog->head; watch != NULL; watch = next) {
+        next = watch->next;
+        free(watch);
+    }
+    pthread_cond_destroy(&watchdog->wake);
+    pthread_mutex_destroy(&watchdog->lock);
+    free(watchdog);
+}
+
+mr_err
+gw_watchdog_start(uint32_t timeout_ms, uint32_t period_ms, gw_watchdog **out)
+{
+    gw_watchdog *watchdog = calloc(1, sizeof(*watchdog));
+    pthread_condattr_t attr;
+    int rc;
+
+    if (watchdog == NULL) {
+        return MR_ENOMEM;
+    }
+    watchdog->timeout_ms = timeout_ms;
+    watchdog->period_ms = period_ms;
+    pthread_mutex_init(&watchdog->lock, NULL);
+
+    /* The monotonic clock, like the deadlines, so that wall-clock steps do
+     * not stretch or cut the period. */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&watchdog->wake, &attr);
+    pthread_condattr_destroy(&attr);
+
+    if (period_ms > 0) {
+        rc = pthread_create(&watchdog->thread, NULL, run, watchdog);
+        if (rc != 0) {
+            MR_ERROR("gw.watchdog.thread_failed", NULL,
+                     "starting the request deadline thread failed: %s",
+                     strerror(rc));
+            watchdog_free(watchdog);
+            return MR_EINTERNAL;
+        }
+        watchdog->has_thread = true;
+    }
+    *out = watchdog;
+    return MR_OK;
+}
+
+void
+gw_watchdog_stop(gw_watchdog *watchdog)
+{
+    if (watchdog->has_thread) {
+        pthread_mutex_lock(&watchdog->lock);
+        watchdog->stopping = true;
+        pthread_cond_signal(&watchdog->wake);
+        pthread_mutex_unlock(&watchdog->lock);
+        pthread_join(watchdog->thread, NULL);
+    }
+    watchdog_free(watchdog);
+}
+
+gw_watch *
+gw_watchdog_add(gw_watchdog *watchdog, int fd, const char *client)
+{
+    gw_watch *watch = calloc(1, sizeof(*watch));
+
+    if (watch == NULL) {
+        return NULL;
+    }
+    watch->watchdog = watchdog;
+    watch->fd = fd;
+    snprintf(watch->client, sizeof(watch->client), "%s", client);
+
+    pthread_mutex_lock(&watchdog->lock);
+    watch->armed = true;
+    watch->deadline_ms = mr_mono_ms() + watchdog->timeout_ms;
+    watch->next = watchdog->head;
+    if (watchdog->head != NULL) {
+        watchdog->head->prev = watch;
+    }
+    watchdog->head = watch;
+    pthread_mutex_unlock(&watchdog->lock);
+    return watch;
+}
+
+void
+gw_watchdog_disarm(gw_watch *watch)
+{
+    gw_watchdog *watchdog = watch->watchdog;
+
+    pthread_mutex_lock(&watchdog->lock);
+    watch->armed = false;
+    pthread_mutex_unlock(&watchdog->lock);
+}
+
+void
+gw_watchdog_rearm(gw_watch *watch)
+{
+    gw_watchdog *watchdog = watch->watchdog;
+
+    pthread_mutex_lock(&watchdog->lock);
+    watch->requests++;
+    watch->armed = true;
+    watch->deadline_ms = mr_mono_ms() + watchdog->timeout_ms;
+    pthread_mutex_unlock(&watchdog->lock);
+}
+
+void
+gw_watchdog_remove(gw_watch *watch)
+{
+    gw_watchdog *watchdog = watch->watchdog;
+
+    pthread_mutex_lock(&watchdog->lock);
+    if (watch->prev != NULL) {
+        watch->prev->next = watch->next;
+    } else {
+        watchdog->head = watch->next;
+    }
+    if (watch->next != NULL) {
+        watch->next->prev = watch->prev;
+    }
+    pthread_mutex_unlock(&watchdog->lock);
+    free(watch);
+}
