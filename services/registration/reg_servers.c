@@ -160,7 +160,7 @@ reg_servers_create(reg_service *service, const char *ws,
                    size_t detail_len)
 {
     Mcpreg__V1__McpServer server = MCPREG__V1__MCP_SERVER__INIT;
-    Mcpreg__V1__McpServerRecord rec = MCPREG__V1__MCP_SERVER_RECORD__INIT;
+    reg_sealed_server sealed;
     char id[MR_UUID_LEN + 1];
     char provider_id[MR_UUID_LEN + 1];
     mr_err err;
@@ -186,10 +186,13 @@ reg_servers_create(reg_service *service, const char *ws,
         return err;
     }
 
-    rec.server = &server;
-    reg_store_lock(service->store);
-    err = write_new_server(service->store, &rec);
-    reg_store_unlock(service->store);
+    err = reg_servers_seal(&service->seal, &server, &sealed);
+    if (err == MR_OK) {
+        reg_store_lock(service->store);
+        err = write_new_server(service->store, &sealed.rec);
+        reg_store_unlock(service->store);
+    }
+    reg_sealed_server_clear(&sealed);
     if (err != MR_OK) {
         return err;
     }
@@ -241,7 +244,8 @@ compare_servers(const void *a, const void *b)
 }
 
 mr_err
-reg_servers_list(reg_service *service, const char *ws, reg_server_list *out)
+reg_servers_list(reg_service *service, const char *ws, reg_server_list *out,
+                 char *detail, size_t detail_len)
 {
     reg_key prefix;
     mr_err err;
@@ -250,6 +254,10 @@ reg_servers_list(reg_service *service, const char *ws, reg_server_list *out)
     err = reg_key_build(&prefix, REG_T_SRV, ws, "", NULL);
     if (err == MR_OK) {
         err = reg_store_scan(service->store, &prefix, add_listed_server, out);
+    }
+    for (size_t i = 0; err == MR_OK && i < out->n; i++) {
+        err = reg_servers_open_headers(&service->seal, out->records[i], detail,
+                                       detail_len);
     }
     if (err == MR_OK && out->n > 0) {
         out->servers = malloc(out->n * sizeof(*out->servers));
@@ -282,7 +290,8 @@ reg_server_list_free(reg_server_list *list)
 
 mr_err
 reg_servers_get(reg_service *service, const char *ws, const char *id,
-                Mcpreg__V1__McpServerRecord **rec)
+                Mcpreg__V1__McpServerRecord **rec, char *detail,
+                size_t detail_len)
 {
     char canonical[MR_UUID_LEN + 1];
     mr_err err;
@@ -294,6 +303,14 @@ reg_servers_get(reg_service *service, const char *ws, const char *id,
     err = reg_servers_read(service->store, ws, canonical, rec);
     if (err == MR_OK && *rec == NULL) {
         err = MR_ESERVER_NOT_FOUND;
+    }
+    if (err == MR_OK) {
+        err =
+            reg_servers_open_headers(&service->seal, *rec, detail, detail_len);
+    }
+    if (err != MR_OK && *rec != NULL) {
+        mcpreg__v1__mcp_server_record__free_unpacked(*rec, NULL);
+        *rec = NULL;
     }
     return err;
 }
@@ -330,25 +347,24 @@ merge_update(Mcpreg__V1__McpServer *next,
     next->updated_at_ms = mr_now_ms();
 }
 
-/* Writes next in place of old, and deletes the provider mappings when the
+/* Writes rec in place of old, and deletes the provider mappings when the
  * configuration they were made for changed. The caller holds the store
  * lock. */
 static mr_err
 write_update(reg_store *store, const Mcpreg__V1__McpServer *old,
-             Mcpreg__V1__McpServer *next, reg_deletions *deletions)
+             const Mcpreg__V1__McpServerRecord *rec, reg_deletions *deletions)
 {
-    Mcpreg__V1__McpServerRecord rec = MCPREG__V1__MCP_SERVER_RECORD__INIT;
+    const Mcpreg__V1__McpServer *next = rec->server;
     reg_batch *batch = reg_batch_new();
     reg_key key;
     size_t dropped = 0;
     mr_err err;
 
-    rec.server = next;
     err = batch ? reg_key_build(&key, REG_T_SRV, next->workspace_id, next->id,
                                 NULL)
                 : MR_ENOMEM;
     if (err == MR_OK) {
-        err = reg_batch_put_msg(batch, &key, &rec.base);
+        err = reg_batch_put_msg(batch, &key, &rec->base);
     }
     if (err == MR_OK && config_changed(old, next)) {
         err = add_provider_deletes(store, batch, next->workspace_id, next->id,
@@ -375,6 +391,7 @@ reg_servers_update(reg_service *service, const char *ws,
 {
     Mcpreg__V1__McpServerRecord *old = NULL;
     Mcpreg__V1__McpServer next;
+    reg_sealed_server sealed = {0};
     reg_deletions deletions = {0};
     char id[MR_UUID_LEN + 1];
     char provider_id[MR_UUID_LEN + 1];
@@ -390,6 +407,12 @@ reg_servers_update(reg_service *service, const char *ws,
     if (err == MR_OK && old == NULL) {
         err = MR_ESERVER_NOT_FOUND;
     }
+    /* Headers that req replaces need not open, so a record sealed under a
+     * lost key can be repaired by sending its headers again. */
+    if (err == MR_OK && !req->has_headers) {
+        err =
+            reg_servers_open_headers(&service->seal, old, detail, detail_len);
+    }
     if (err != MR_OK) {
         goto out;
     }
@@ -399,7 +422,11 @@ reg_servers_update(reg_service *service, const char *ws,
     merge_update(&next, req);
     err = reg_servers_check(service, &next, provider_id, detail, detail_len);
     if (err == MR_OK) {
-        err = write_update(service->store, old->server, &next, &deletions);
+        err = reg_servers_seal(&service->seal, &next, &sealed);
+    }
+    if (err == MR_OK) {
+        err =
+            write_update(service->store, old->server, &sealed.rec, &deletions);
     }
     if (err == MR_OK) {
         *out = (Mcpreg__V1__McpServer *)reg_msg_copy(&next.base);
@@ -408,6 +435,7 @@ reg_servers_update(reg_service *service, const char *ws,
 
 out:
     reg_store_unlock(service->store);
+    reg_sealed_server_clear(&sealed);
     if (err == MR_OK) {
         reg_deletions_send(service, &deletions, NULL);
     }

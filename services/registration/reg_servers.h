@@ -25,6 +25,43 @@ typedef struct {
     size_t n;
 } reg_server_list;
 
+/* reg_sealed_server is an MCP server record ready to be stored: server
+ * without its headers, and sealed, which contains them encrypted. */
+typedef struct {
+    Mcpreg__V1__McpServerRecord rec;
+    Mcpreg__V1__McpServer server;
+    Mcpreg__V1__Sealed sealed;
+} reg_sealed_server;
+
+/*
+ * reg_servers_seal fills out with the record to store for server: a copy of
+ * server without headers, whose strings still point into server, and the
+ * headers, names and values, sealed under seal with the record's store key
+ * as associated data. A server without headers gets no sealed_headers. The
+ * caller frees out with reg_sealed_server_clear before server goes away. It
+ * returns MR_ENOMEM when memory runs out.
+ */
+mr_err reg_servers_seal(const reg_seal *seal,
+                        const Mcpreg__V1__McpServer *server,
+                        reg_sealed_server *out);
+
+/* reg_sealed_server_clear frees what reg_servers_seal allocated in s. */
+void reg_sealed_server_clear(reg_sealed_server *s);
+
+/*
+ * reg_servers_open_headers decrypts the sealed headers of rec in place. On
+ * MR_OK rec->server->headers contains the plaintext headers and
+ * rec->sealed_headers is NULL, so rec must never be stored as it is. A
+ * record without sealed headers is left unchanged. It returns MR_EINTERNAL,
+ * logged with the server and key ids, when the headers do not decrypt under
+ * seal (another key, or an altered record), with a detail that tells the
+ * caller to send them again; or when they do not decode. detail may be
+ * NULL when detail_len is 0.
+ */
+mr_err reg_servers_open_headers(const reg_seal *seal,
+                                Mcpreg__V1__McpServerRecord *rec, char *detail,
+                                size_t detail_len);
+
 /*
  * reg_servers_check validates server as it would be stored: name, URL (see
  * reg_url_check), headers, and the auth_type, oauth_mode and
@@ -42,7 +79,9 @@ mr_err reg_servers_check(const reg_service *service,
 /*
  * reg_servers_read reads server id of workspace ws; both are canonical
  * UUIDs. On MR_OK, *rec is NULL when there is no such server, else a record
- * the caller frees with mcpreg__v1__mcp_server_record__free_unpacked.
+ * the caller frees with mcpreg__v1__mcp_server_record__free_unpacked. Its
+ * headers stay sealed: call reg_servers_open_headers before using them,
+ * for example before sending them to a discovery worker.
  */
 mr_err reg_servers_read(reg_store *store, const char *ws, const char *id,
                         Mcpreg__V1__McpServerRecord **rec);
@@ -59,27 +98,33 @@ mr_err reg_servers_create(reg_service *service, const char *ws,
                           Mcpreg__V1__McpServer **out, char *detail,
                           size_t detail_len);
 
-/* reg_servers_list fills out with the servers of ws, sorted by creation
- * time, then id. The caller frees out with reg_server_list_free. */
+/* reg_servers_list fills out with the servers of ws, headers opened,
+ * sorted by creation time, then id. The caller frees out with
+ * reg_server_list_free. It returns MR_EINTERNAL when a record does not
+ * decode or its headers do not open (see reg_servers_open_headers). */
 mr_err reg_servers_list(reg_service *service, const char *ws,
-                        reg_server_list *out);
+                        reg_server_list *out, char *detail, size_t detail_len);
 
 /* reg_server_list_free frees what reg_servers_list put into list. */
 void reg_server_list_free(reg_server_list *list);
 
 /*
- * reg_servers_get reads server id of ws. It returns MR_EINVALID_ID when id
- * is not a UUID and MR_ESERVER_NOT_FOUND when ws has no such server. On
- * MR_OK the caller frees *rec.
+ * reg_servers_get reads server id of ws and opens its headers. It returns
+ * MR_EINVALID_ID when id is not a UUID, MR_ESERVER_NOT_FOUND when ws has no
+ * such server, and MR_EINTERNAL when the headers do not open (see
+ * reg_servers_open_headers). On MR_OK the caller frees *rec.
  */
 mr_err reg_servers_get(reg_service *service, const char *ws, const char *id,
-                       Mcpreg__V1__McpServerRecord **rec);
+                       Mcpreg__V1__McpServerRecord **rec, char *detail,
+                       size_t detail_len);
 
 /*
  * reg_servers_update applies the fields of req whose has_* flag is set,
  * validates the result and stores it. A change of url, auth_type or
- * oauth_mode deletes the server's provider mappings in the same batch. On
- * MR_OK the caller frees *out with mcpreg__v1__mcp_server__free_unpacked.
+ * oauth_mode deletes the server's provider mappings in the same batch. The
+ * headers are sealed again. Stored headers that do not open make it return
+ * MR_EINTERNAL unless req replaces them. On MR_OK the caller frees *out
+ * with mcpreg__v1__mcp_server__free_unpacked.
  */
 mr_err reg_servers_update(reg_service *service, const char *ws,
                           const Mcpreg__V1__UpdateMcpServerRequest *req,

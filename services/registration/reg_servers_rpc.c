@@ -42,15 +42,16 @@ reg_servers_handle_list(mr_rpc_call *call, void *arg)
         MCPREG__V1__LIST_MCP_SERVERS_RESPONSE__INIT;
     int64_t started = mr_mono_ms();
     char ws[MR_UUID_LEN + 1];
+    char detail[REG_DETAIL_MAX] = "";
     reg_server_list list = {0};
     mr_err err;
 
     err = reg_servers_resolve_workspace(service->store, req->caller, ws);
     if (err == MR_OK) {
-        err = reg_servers_list(service, ws, &list);
+        err = reg_servers_list(service, ws, &list, detail, sizeof(detail));
     }
     if (err != MR_OK) {
-        reg_rpc_fail(call, started, err, NULL, 0);
+        reg_rpc_fail(call, started, err, detail, 0);
         return;
     }
 
@@ -68,15 +69,17 @@ reg_servers_handle_get(mr_rpc_call *call, void *arg)
         (const Mcpreg__V1__GetMcpServerRequest *)mr_rpc_request(call);
     int64_t started = mr_mono_ms();
     char ws[MR_UUID_LEN + 1];
+    char detail[REG_DETAIL_MAX] = "";
     Mcpreg__V1__McpServerRecord *rec = NULL;
     mr_err err;
 
     err = reg_servers_resolve_workspace(service->store, req->caller, ws);
     if (err == MR_OK) {
-        err = reg_servers_get(service, ws, req->id, &rec);
+        err = reg_servers_get(service, ws, req->id, &rec, detail,
+                              sizeof(detail));
     }
     if (err != MR_OK) {
-        reg_rpc_fail(call, started, err, NULL, 0);
+        reg_rpc_fail(call, started, err, detail, 0);
         return;
     }
 

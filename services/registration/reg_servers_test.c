@@ -1,7 +1,11 @@
 /* reg_servers_test.c - unit tests of the MCP server records and their
  * validation, against a RocksDB store in a temporary folder. */
+#include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "mr_log.h"
 #include "mr_test.h"
 #include "mr_util.h"
 #include "reg_servers.h"
@@ -79,7 +83,7 @@ servers_create_get_list(void)
     usleep(2000); /* so the two creation times differ */
     MR_CHECK_INT(create(&service, WS, &req, id2, detail), ==, MR_OK);
 
-    MR_CHECK_INT(reg_servers_get(&service, WS, id, &rec), ==, MR_OK);
+    MR_CHECK_INT(reg_servers_get(&service, WS, id, &rec, NULL, 0), ==, MR_OK);
     if (rec != NULL) {
         MR_CHECK_STR(rec->server->name, "docs");
         MR_CHECK_STR(rec->server->workspace_id, WS);
@@ -87,7 +91,7 @@ servers_create_get_list(void)
         mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
     }
 
-    MR_CHECK_INT(reg_servers_list(&service, WS, &list), ==, MR_OK);
+    MR_CHECK_INT(reg_servers_list(&service, WS, &list, NULL, 0), ==, MR_OK);
     MR_CHECK_INT(list.n, ==, 2);
     if (list.n == 2) {
         MR_CHECK_STR(list.servers[0]->id, id);
@@ -95,7 +99,8 @@ servers_create_get_list(void)
     }
     reg_server_list_free(&list);
 
-    MR_CHECK_INT(reg_servers_list(&service, OTHER_WS, &list), ==, MR_OK);
+    MR_CHECK_INT(reg_servers_list(&service, OTHER_WS, &list, NULL, 0), ==,
+                 MR_OK);
     MR_CHECK_INT(list.n, ==, 0);
     reg_server_list_free(&list);
     close_service(&service);
@@ -112,13 +117,14 @@ servers_get_hides_other_workspace(void)
 
     open_service(&service);
     create(&service, WS, &req, id, detail);
-    MR_CHECK_INT(reg_servers_get(&service, OTHER_WS, id, &rec), ==,
+    MR_CHECK_INT(reg_servers_get(&service, OTHER_WS, id, &rec, NULL, 0), ==,
                  MR_ESERVER_NOT_FOUND);
     MR_CHECK_INT(reg_servers_get(&service, WS,
-                                 "33333333-3333-4333-8333-333333333333", &rec),
+                                 "33333333-3333-4333-8333-333333333333", &rec,
+                                 NULL, 0),
                  ==, MR_ESERVER_NOT_FOUND);
-    MR_CHECK_INT(reg_servers_get(&service, WS, "not-a-uuid", &rec), ==,
-                 MR_EINVALID_ID);
+    MR_CHECK_INT(reg_servers_get(&service, WS, "not-a-uuid", &rec, NULL, 0),
+                 ==, MR_EINVALID_ID);
     MR_CHECK(rec == NULL);
     close_service(&service);
 }
@@ -434,6 +440,400 @@ servers_delete_removes_everything(void)
     close_service(&service);
 }
 
+/* Sets a random sealing key with id key_id in service. */
+static void
+set_random_key(reg_service *service, uint32_t key_id)
+{
+    uint8_t key[REG_SEAL_KEY_LEN];
+
+    randombytes_buf(key, sizeof(key));
+    reg_seal_init(&service->seal, key, key_id);
+}
+
+static bool
+contains_bytes(const char *haystack, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (size_t i = 0; n <= len && i <= len - n; i++) {
+        if (memcmp(haystack + i, needle, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads the raw stored value of server id of WS; the caller frees it with
+ * reg_store_free. */
+static char *
+raw_server(reg_service *service, const char *id, size_t *len)
+{
+    reg_key key;
+    char *value = NULL;
+
+    *len = 0;
+    reg_key_build(&key, REG_T_SRV, WS, id, NULL);
+    MR_CHECK_INT(reg_store_get(service->store, &key, &value, len), ==, MR_OK);
+    MR_CHECK(value != NULL);
+    return value;
+}
+
+/* A server whose headers have a value and a name made up at run time, so
+ * that finding them in the store cannot be a coincidence. */
+typedef struct {
+    char value[64];
+    char name[64];
+    Mcpreg__V1__Header header[2];
+    Mcpreg__V1__Header *headers[2];
+    Mcpreg__V1__CreateMcpServerRequest req;
+} secret_server;
+
+static void
+secret_server_init(secret_server *s, const char *server_name)
+{
+    char uuid[MR_UUID_LEN + 1];
+
+    mr_uuid_v4(uuid);
+    snprintf(s->value, sizeof(s->value), "Bearer %s", uuid);
+    mr_uuid_v4(uuid);
+    snprintf(s->name, sizeof(s->name), "X-Tenant-%.8s", uuid);
+    for (size_t i = 0; i < 2; i++) {
+        mcpreg__v1__header__init(&s->header[i]);
+        s->headers[i] = &s->header[i];
+    }
+    s->header[0].key = "Authorization";
+    s->header[0].value = s->value;
+    s->header[1].key = s->name;
+    s->header[1].value = "team";
+    s->req = oauth_request(server_name);
+    s->req.n_headers = 2;
+    s->req.headers = s->headers;
+}
+
+/* Checks that the stored record of id contains neither the header value nor
+ * the header name of s, and that its headers are sealed under key_id. */
+static void
+check_sealed_at_rest(reg_service *service, const char *id,
+                     const secret_server *s, uint32_t key_id)
+{
+    Mcpreg__V1__McpServerRecord *rec;
+    size_t len = 0;
+    char *value = raw_server(service, id, &len);
+
+    MR_CHECK(value != NULL && !contains_bytes(value, len, s->value));
+    MR_CHECK(value != NULL && !contains_bytes(value, len, s->value + 7));
+    MR_CHECK(value != NULL && !contains_bytes(value, len, s->name));
+
+    rec = mcpreg__v1__mcp_server_record__unpack(NULL, len,
+                                                (const uint8_t *)value);
+    MR_CHECK(rec != NULL);
+    if (rec != NULL) {
+        MR_CHECK_INT(rec->server->n_headers, ==, 0);
+        MR_CHECK(rec->sealed_headers != NULL);
+        MR_CHECK(rec->sealed_headers == NULL ||
+                 rec->sealed_headers->key_id == key_id);
+        mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
+    }
+    reg_store_free(value);
+}
+
+/* Checks that server carries the headers of s in plaintext. */
+static void
+check_opened(const Mcpreg__V1__McpServer *server, const secret_server *s)
+{
+    MR_CHECK_INT(server->n_headers, ==, 2);
+    if (server->n_headers == 2) {
+        MR_CHECK_STR(server->headers[0]->key, "Authorization");
+        MR_CHECK_STR(server->headers[0]->value, s->value);
+        MR_CHECK_STR(server->headers[1]->key, s->name);
+        MR_CHECK_STR(server->headers[1]->value, "team");
+    }
+}
+
+/* Checks that reg_servers_get returns the headers of s in plaintext. */
+static void
+check_get_opened(reg_service *service, const char *id, const secret_server *s)
+{
+    Mcpreg__V1__McpServerRecord *rec = NULL;
+
+    MR_CHECK_INT(reg_servers_get(service, WS, id, &rec, NULL, 0), ==, MR_OK);
+    if (rec != NULL) {
+        check_opened(rec->server, s);
+        MR_CHECK(rec->sealed_headers == NULL);
+        mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
+    }
+}
+
+/* Opens a service with a random key of id key_id and creates the server of
+ * s, named name, in it; id receives the server's id. */
+static void
+open_with_secret_server(reg_service *service, secret_server *s,
+                        const char *name, uint32_t key_id, char id[37])
+{
+    char detail[512] = "";
+
+    open_service(service);
+    set_random_key(service, key_id);
+    secret_server_init(s, name);
+    MR_CHECK_INT(create(service, WS, &s->req, id, detail), ==, MR_OK);
+}
+
+static void
+servers_headers_sealed_at_rest(void)
+{
+    reg_service service;
+    reg_server_list list;
+    secret_server s;
+    char id[37] = "";
+
+    open_with_secret_server(&service, &s, "sealed", 3, id);
+    check_sealed_at_rest(&service, id, &s, 3);
+
+    check_get_opened(&service, id, &s);
+
+    MR_CHECK_INT(reg_servers_list(&service, WS, &list, NULL, 0), ==, MR_OK);
+    MR_CHECK_INT(list.n, ==, 1);
+    if (list.n == 1) {
+        check_opened(list.servers[0], &s);
+    }
+    reg_server_list_free(&list);
+    close_service(&service);
+}
+
+static void
+servers_update_keeps_headers_sealed(void)
+{
+    Mcpreg__V1__UpdateMcpServerRequest up =
+        MCPREG__V1__UPDATE_MCP_SERVER_REQUEST__INIT;
+    Mcpreg__V1__McpServerRecord *rec = NULL;
+    Mcpreg__V1__McpServer *out = NULL;
+    reg_service service;
+    secret_server s;
+    char id[37] = "";
+    char detail[512] = "";
+
+    open_with_secret_server(&service, &s, "update", 1, id);
+
+    /* An update that leaves the headers alone keeps them, sealed. */
+    up.id = id;
+    up.has_url = true;
+    up.url = "https://other.example.com/mcp";
+    MR_CHECK_INT(reg_servers_update(&service, WS, &up, &out, detail, 512), ==,
+                 MR_OK);
+    if (out != NULL) {
+        check_opened(out, &s);
+        mcpreg__v1__mcp_server__free_unpacked(out, NULL);
+    }
+    check_sealed_at_rest(&service, id, &s, 1);
+    check_get_opened(&service, id, &s);
+
+    /* Removing every header removes the sealed value. */
+    up.has_url = false;
+    up.has_headers = true;
+    MR_CHECK_INT(update(&service, &up, detail), ==, MR_OK);
+    MR_CHECK_INT(reg_servers_get(&service, WS, id, &rec, NULL, 0), ==, MR_OK);
+    if (rec != NULL) {
+        MR_CHECK_INT(rec->server->n_headers, ==, 0);
+        mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
+    }
+    close_service(&service);
+}
+
+/* Reads the whole file at path into a NUL-terminated buffer that the caller
+ * frees; NULL on failure. */
+static char *
+read_text_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = calloc(1, 65536);
+    size_t n = 0;
+
+    if (f != NULL && text != NULL) {
+        n = fread(text, 1, 65535, f);
+        text[n] = '\0';
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return text;
+}
+
+/* Checks that detail tells the caller to send the headers of server id
+ * again. */
+static void
+check_repair_detail(const char *detail, const char *id)
+{
+    MR_CHECK(strstr(detail, "PATCH") != NULL);
+    MR_CHECK(strstr(detail, id) != NULL);
+}
+
+/* Runs the calls on a server whose headers were sealed under another key,
+ * and checks each fails as an internal error. */
+static void
+check_unopenable(reg_service *service, const char *id)
+{
+    Mcpreg__V1__UpdateMcpServerRequest up =
+        MCPREG__V1__UPDATE_MCP_SERVER_REQUEST__INIT;
+    Mcpreg__V1__McpServerRecord *rec = NULL;
+    reg_server_list list;
+    char detail[512] = "";
+
+    MR_CHECK_INT(reg_servers_get(service, WS, id, &rec, detail, 512), ==,
+                 MR_EINTERNAL);
+    MR_CHECK(rec == NULL);
+    check_repair_detail(detail, id);
+
+    detail[0] = '\0';
+    MR_CHECK_INT(reg_servers_list(service, WS, &list, detail, 512), ==,
+                 MR_EINTERNAL);
+    MR_CHECK_INT(list.n, ==, 0);
+    check_repair_detail(detail, id);
+
+    detail[0] = '\0';
+    up.id = (char *)id;
+    up.has_url = true;
+    up.url = "https://other.example.com/mcp";
+    MR_CHECK_INT(update(service, &up, detail), ==, MR_EINTERNAL);
+    check_repair_detail(detail, id);
+}
+
+static void
+servers_wrong_key_is_internal_error(void)
+{
+    Mcpreg__V1__UpdateMcpServerRequest up =
+        MCPREG__V1__UPDATE_MCP_SERVER_REQUEST__INIT;
+    reg_service service;
+    secret_server s;
+    char id[37] = "";
+    char detail[512] = "";
+    char log_path[300];
+    char *logged;
+    FILE *log_file;
+
+    open_with_secret_server(&service, &s, "rotated", 1, id);
+
+    snprintf(log_path, sizeof(log_path), "%s/test.log", dir);
+    log_file = fopen(log_path, "w");
+    MR_CHECK(log_file != NULL);
+    mr_log_init("test", MR_LOG_INFO, log_file ? fileno(log_file) : 2);
+
+    /* Another key with the same id, then another key id. */
+    set_random_key(&service, 1);
+    check_unopenable(&service, id);
+    set_random_key(&service, 2);
+    check_unopenable(&service, id);
+
+    mr_log_init("test", MR_LOG_INFO, 1);
+    if (log_file != NULL) {
+        fclose(log_file);
+    }
+    logged = read_text_file(log_path);
+    MR_CHECK(logged != NULL &&
+             strstr(logged, "reg.servers.headers_undecryptable") != NULL);
+    MR_CHECK(logged != NULL && strstr(logged, id) != NULL);
+    MR_CHECK(logged != NULL && strstr(logged, s.value + 7) == NULL);
+    free(logged);
+
+    /* Sending the headers again repairs the record under the new key. */
+    up.id = id;
+    up.has_headers = true;
+    up.n_headers = s.req.n_headers;
+    up.headers = s.req.headers;
+    MR_CHECK_INT(update(&service, &up, detail), ==, MR_OK);
+    check_get_opened(&service, id, &s);
+    close_service(&service);
+}
+
+static void
+servers_sealed_headers_bound_to_record(void)
+{
+    Mcpreg__V1__CreateMcpServerRequest other = oauth_request("other");
+    Mcpreg__V1__McpServerRecord *rec = NULL;
+    reg_service service;
+    secret_server s;
+    reg_batch *batch;
+    reg_key key;
+    char id[37] = "", other_id[37] = "";
+    char detail[512] = "";
+    size_t len = 0;
+    char *value;
+
+    open_with_secret_server(&service, &s, "original", 1, id);
+    MR_CHECK_INT(create(&service, WS, &other, other_id, detail), ==, MR_OK);
+
+    /* Copy the first record, sealed headers and all, over the second, with
+     * the second's id: the associated data no longer matches. */
+    value = raw_server(&service, id, &len);
+    rec = value ? mcpreg__v1__mcp_server_record__unpack(NULL, len,
+                                                        (const uint8_t *)value)
+                : NULL;
+    MR_CHECK(rec != NULL);
+    if (rec != NULL) {
+        char *own_id = rec->server->id;
+
+        rec->server->id = other_id;
+        batch = reg_batch_new();
+        reg_key_build(&key, REG_T_SRV, WS, other_id, NULL);
+        reg_batch_put_msg(batch, &key, &rec->base);
+        MR_CHECK_INT(reg_store_write(service.store, batch), ==, MR_OK);
+        reg_batch_free(batch);
+        rec->server->id = own_id;
+        mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
+    }
+    reg_store_free(value);
+
+    rec = NULL;
+    MR_CHECK_INT(reg_servers_get(&service, WS, other_id, &rec, NULL, 0), ==,
+                 MR_EINTERNAL);
+    MR_CHECK(rec == NULL);
+    close_service(&service);
+}
+
+static void
+servers_plaintext_headers_still_read(void)
+{
+    Mcpreg__V1__McpServerRecord stored = MCPREG__V1__MCP_SERVER_RECORD__INIT;
+    Mcpreg__V1__McpServer server = MCPREG__V1__MCP_SERVER__INIT;
+    Mcpreg__V1__UpdateMcpServerRequest up =
+        MCPREG__V1__UPDATE_MCP_SERVER_REQUEST__INIT;
+    reg_service service;
+    secret_server s;
+    reg_batch *batch = reg_batch_new();
+    reg_key key;
+    char id[MR_UUID_LEN + 1];
+    char detail[512] = "";
+
+    open_service(&service);
+    set_random_key(&service, 1);
+    secret_server_init(&s, "legacy");
+    mr_uuid_v4(id);
+
+    /* A record as written before headers were sealed. */
+    server.id = id;
+    server.workspace_id = WS;
+    server.name = "legacy";
+    server.url = s.req.url;
+    server.auth_type = s.req.auth_type;
+    server.oauth_mode = s.req.oauth_mode;
+    server.n_headers = s.req.n_headers;
+    server.headers = s.req.headers;
+    stored.server = &server;
+    reg_key_build(&key, REG_T_SRV, WS, id, NULL);
+    reg_batch_put_msg(batch, &key, &stored.base);
+    MR_CHECK_INT(reg_store_write(service.store, batch), ==, MR_OK);
+    reg_batch_free(batch);
+
+    check_get_opened(&service, id, &s);
+
+    /* Its next update seals them. */
+    up.id = id;
+    up.has_url = true;
+    up.url = "https://other.example.com/mcp";
+    MR_CHECK_INT(update(&service, &up, detail), ==, MR_OK);
+    check_sealed_at_rest(&service, id, &s, 1);
+    close_service(&service);
+}
+
 static const mr_test_case cases[] = {
     {"servers_create_get_list", servers_create_get_list},
     {"servers_get_hides_other_workspace", servers_get_hides_other_workspace},
@@ -442,6 +842,15 @@ static const mr_test_case cases[] = {
     {"servers_update_keeps_or_drops_mappings",
      servers_update_keeps_or_drops_mappings},
     {"servers_delete_removes_everything", servers_delete_removes_everything},
+    {"servers_headers_sealed_at_rest", servers_headers_sealed_at_rest},
+    {"servers_update_keeps_headers_sealed",
+     servers_update_keeps_headers_sealed},
+    {"servers_wrong_key_is_internal_error",
+     servers_wrong_key_is_internal_error},
+    {"servers_sealed_headers_bound_to_record",
+     servers_sealed_headers_bound_to_record},
+    {"servers_plaintext_headers_still_read",
+     servers_plaintext_headers_still_read},
 };
 
 MR_TEST_MAIN(cases)

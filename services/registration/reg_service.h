@@ -7,14 +7,11 @@
 #include "mr_rpc.h"
 #include "reg_seal.h"
 #include "reg_store.h"
+#include "reg_text.h"
 #include "reg_url.h"
 
 /* REG_DETAIL_MAX is the size of an error detail buffer, with its NUL. */
 #define REG_DETAIL_MAX 512
-
-/* REG_TEXT_MAX is the longest user id, name, vendor id or external system
- * id accepted, in bytes. */
-#define REG_TEXT_MAX 256
 
 typedef struct reg_providers reg_providers;
 
@@ -55,12 +52,5 @@ void reg_rpc_fail(mr_rpc_call *call, int64_t started_ms, mr_err err,
  * NULL when memory runs out.
  */
 ProtobufCMessage *reg_msg_copy(const ProtobufCMessage *msg);
-
-/*
- * reg_check_text returns MR_OK when text is at most REG_TEXT_MAX bytes, else
- * MR_EINVALID_FIELD with a detail naming field in detail.
- */
-mr_err reg_check_text(const char *field, const char *text, char *detail,
-                      size_t detail_len);
 
 #endif

@@ -1,10 +1,11 @@
-// Runs the whole flow, stops the system and checks its logs. No API key,
-// header secret or OAuth client secret may appear in any log file. Every
+// Runs the whole flow, stops the system and checks its logs and store. No
+// API key, header secret or OAuth client secret may appear in any log file,
+// and no MCP server header name or value in the RocksDB files. Every
 // service must exit with status 0, and its stdout must be JSON lines that
 // carry request ids.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 
 import { assertForbidden, assertStatus } from '../lib/assertions.mjs';
@@ -22,6 +23,9 @@ const system = useSystem({ label: 'logs' });
 const KEY_PREFIX = 'mcpreg_';
 // Secret values the flow handled, as [label, value].
 const secrets = [];
+// The header server of the flow: its name, stored in plaintext, and its
+// header name and value, which the store must keep sealed.
+const headerServer = {};
 function addSecret(label, value) {
   assert.equal(typeof value, 'string', `${label} must be a string`);
   assert.ok(value.length >= 8, `${label} is too short to search for`);
@@ -43,13 +47,20 @@ test('whole flow succeeds', async () => {
   });
 
   const headerSecret = `header-secret-${uniqueSuffix()}${uniqueSuffix()}`;
+  const headerName = `X-Tenant-${uniqueSuffix()}`;
   await createServer(system, alice.key, {
     name: `headers-${suffix}`,
     url: mcpEndpoint(system),
     auth_type: 'headers',
-    headers: [{ key: 'Authorization', value: `Bearer ${headerSecret}` }],
+    headers: [
+      { key: 'Authorization', value: `Bearer ${headerSecret}` },
+      { key: headerName, value: 'tenant' },
+    ],
   });
   addSecret('header value', headerSecret);
+  Object.assign(headerServer, {
+    name: `headers-${suffix}`, headerName, headerSecret,
+  });
 
   const oauthServer = await createServer(system, alice.key,
     oauthServerBody(mcpEndpoint(system)));
@@ -93,6 +104,30 @@ test('whole flow succeeds', async () => {
     if (client.client_secret) {
       addSecret(`client_secret of ${clientId}`, client.client_secret);
     }
+  }
+});
+
+test('store files contain no header', async () => {
+  assert.ok(headerServer.headerSecret, 'needs the server from the flow test');
+  const dataDir = join(system.dir, 'data');
+  const names = await readdir(dataDir,
+    { recursive: true, withFileTypes: true });
+  const files = names.filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath ?? entry.path, entry.name));
+  const contents = await Promise.all(files.map((file) => readFile(file)));
+
+  // While the service runs, its records are in the write-ahead log, which
+  // RocksDB 7.8 writes uncompressed by default, unlike the SST files of a
+  // flush. The server name is stored in plaintext beside the headers, so
+  // finding it shows that this search can read stored values.
+  assert.ok(contents.some((bytes) => bytes.includes(headerServer.name)),
+    `no file under ${dataDir} contains the server name: ${files}`);
+  for (const [index, bytes] of contents.entries()) {
+    const file = basename(files[index]);
+    assert.ok(!bytes.includes(headerServer.headerSecret),
+      `${file} contains the header value`);
+    assert.ok(!bytes.includes(headerServer.headerName),
+      `${file} contains the header name`);
   }
 });
 

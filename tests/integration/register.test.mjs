@@ -186,6 +186,54 @@ test('service key with ls_user_id registers', async () => {
   assert.equal((await system.registrations()).count, countBefore + 1);
 });
 
+test('look-alike ls_user_id is 400', async (t) => {
+  requireServer();
+  const countBefore = (await system.registrations()).count;
+  const cases = [
+    ['no-break space', `${users.dave}\u00a0`, 'U+00A0'],
+    ['ideographic space', `${users.dave}\u3000`, 'U+3000'],
+    ['zero width space', `${users.dave}\u200b`, 'U+200B'],
+    ['byte order mark', `\ufeff${users.dave}`, 'U+FEFF'],
+    ['decomposed e acute', `e\u0301-${users.dave}`, 'NFC'],
+  ];
+  for (const [name, userId, fragment] of cases) {
+    await t.test(name, async () => {
+      const response = await callProvider(keys.service, {
+        body: { ls_user_id: userId },
+      });
+      assertError(response, 400, 'invalid_field');
+      const { detail } = response.json;
+      assert.ok(detail.includes("'ls_user_id'"), describeResponse(response));
+      assert.ok(detail.includes(fragment), describeResponse(response));
+      assert.ok(!detail.includes(users.dave),
+        `the detail quotes the id: ${detail}`);
+    });
+  }
+  assert.equal((await system.registrations()).count, countBefore);
+});
+
+test('ids in other scripts need NFC', async () => {
+  requireServer();
+  const userId = `\u0395\u03bb\u03ad\u03bd\u03b7-\u30e6\u30fc\u30b6-${
+    uniqueSuffix()}`;
+  assert.equal(userId, userId.normalize('NFC'), 'the id must be NFC');
+  const decomposed = userId.normalize('NFD');
+  assert.notEqual(decomposed, userId, 'the id must have a decomposed form');
+
+  const rejected = await callProvider(keys.service, {
+    body: { ls_user_id: decomposed },
+  });
+  assertError(rejected, 400, 'invalid_field');
+  assert.ok(rejected.json.detail.includes('NFC'), describeResponse(rejected));
+
+  const response = await callProvider(keys.service, {
+    body: { ls_user_id: userId },
+  });
+  assertStatus(response, 200);
+  assertUuid(response.json.oauth_provider_id, 'oauth_provider_id');
+  assert.notEqual(response.json.oauth_provider_id, providerIds.alice);
+});
+
 test('service key reuses a user mapping', async () => {
   requireServer();
   assert.ok(providerIds.alice, 'needs the id from the first call');
