@@ -1,8 +1,6 @@
 /* disc_cache.c - a small expiring map from MCP server URL to metadata. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "disc_cache.h"
 
@@ -52,6 +50,7 @@ disc_cache_entry_copy(disc_cache_entry *dst, const disc_cache_entry *src)
     dst->as.auth_methods = src->as.auth_methods;
     dst->as.client_id_metadata_document_supported =
         src->as.client_id_metadata_document_supported;
+    dst->freshness = src->freshness;
 
     if (!ok) {
         disc_cache_entry_free(dst);
@@ -174,6 +173,9 @@ disc_cache_put(disc_cache *cache, const char *mcp_url,
     slot fresh = {0};
 
     if (ttl_ms <= 0) {
+        if (s != NULL) {
+            clear_slot(s);
+        }
         return MR_OK;
     }
     fresh.url = strdup(mcp_url);
@@ -189,56 +191,4 @@ disc_cache_put(disc_cache *cache, const char *mcp_url,
     clear_slot(s);
     *s = fresh;
     return MR_OK;
-}
-
-/* directive_value returns the value of name (such as "max-age") in a
- * Cache-Control list, as a pointer after its '=', or NULL. With no '=' it
- * returns "" when the directive is present. */
-static const char *
-directive_value(const char *header, const char *name)
-{
-    size_t len = strlen(name);
-    const char *p = header;
-
-    while (*p != '\0') {
-        while (*p == ' ' || *p == '\t' || *p == ',') {
-            p++;
-        }
-        if (strncasecmp(p, name, len) == 0 &&
-            (p[len] == '=' || p[len] == ',' || p[len] == ' ' ||
-             p[len] == '\0')) {
-            return p[len] == '=' ? p + len + 1 : "";
-        }
-        while (*p != '\0' && *p != ',') {
-            p++;
-        }
-    }
-    return NULL;
-}
-
-int64_t
-disc_cache_ttl(const char *cache_control)
-{
-    const char *max_age;
-    int64_t seconds = 0;
-
-    if (cache_control == NULL) {
-        return DISC_CACHE_DEFAULT_TTL_MS;
-    }
-    if (directive_value(cache_control, "no-store") != NULL ||
-        directive_value(cache_control, "no-cache") != NULL) {
-        return 0;
-    }
-
-    max_age = directive_value(cache_control, "max-age");
-    if (max_age == NULL || !isdigit((unsigned char)*max_age)) {
-        return DISC_CACHE_DEFAULT_TTL_MS;
-    }
-    for (; isdigit((unsigned char)*max_age); max_age++) {
-        seconds = seconds * 10 + (*max_age - '0');
-        if (seconds * 1000 > DISC_CACHE_MAX_TTL_MS) {
-            return DISC_CACHE_MAX_TTL_MS;
-        }
-    }
-    return seconds * 1000;
 }

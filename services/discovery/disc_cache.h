@@ -7,14 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "disc_freshness.h"
 #include "disc_meta.h"
 
-/* DISC_CACHE_DEFAULT_TTL_MS is how long an entry stays fresh when the
- * responses carry no Cache-Control max-age. */
+/* DISC_CACHE_DEFAULT_TTL_MS is how long an entry stays fresh when none of
+ * the responses it was built from states a lifetime. The worker's
+ * --metadata-cache-max-s still caps it. */
 #define DISC_CACHE_DEFAULT_TTL_MS (5 * 60 * 1000)
-
-/* DISC_CACHE_MAX_TTL_MS caps any max-age, so a changed server is noticed. */
-#define DISC_CACHE_MAX_TTL_MS (60 * 60 * 1000)
 
 /* disc_cache_entry is the metadata that discovery found for one MCP server
  * URL and that registration needs. The entry owns its strings. */
@@ -22,6 +21,8 @@ typedef struct {
     char *resource; /* the protected resource metadata's resource, or NULL */
     char *scope;    /* the scope to register with, or NULL */
     disc_asm as;    /* the authorization server metadata */
+    /* The earliest expiry that the metadata responses stated. */
+    disc_freshness freshness;
 } disc_cache_entry;
 
 typedef struct disc_cache disc_cache;
@@ -44,7 +45,8 @@ bool disc_cache_get(disc_cache *cache, const char *mcp_url, int64_t now_ms,
 /*
  * disc_cache_put stores a copy of entry for mcp_url until now_ms + ttl_ms,
  * replacing an older one. When the cache is full, the entry that expires
- * first goes. A ttl_ms of 0 stores nothing. It returns MR_OK or MR_ENOMEM.
+ * first goes. A ttl_ms of 0 or less stores nothing and removes the older
+ * entry. It returns MR_OK or MR_ENOMEM.
  */
 mr_err disc_cache_put(disc_cache *cache, const char *mcp_url,
                       const disc_cache_entry *entry, int64_t now_ms,
@@ -60,13 +62,5 @@ bool disc_cache_entry_copy(disc_cache_entry *dst, const disc_cache_entry *src);
 
 /* disc_cache_entry_free frees the strings of entry, not entry itself. */
 void disc_cache_entry_free(disc_cache_entry *entry);
-
-/*
- * disc_cache_ttl returns the freshness lifetime in ms that a Cache-Control
- * header value gives: 0 for no-store or no-cache, max-age (capped by
- * DISC_CACHE_MAX_TTL_MS) when present, else DISC_CACHE_DEFAULT_TTL_MS.
- * cache_control may be NULL.
- */
-int64_t disc_cache_ttl(const char *cache_control);
 
 #endif

@@ -1,4 +1,4 @@
-/* disc_cache_test.c - expiry, replacement, eviction and Cache-Control. */
+/* disc_cache_test.c - expiry, replacement, eviction and copies. */
 #include <string.h>
 
 #include "disc_cache.h"
@@ -99,21 +99,33 @@ test_zero_ttl_stores_nothing(void)
     disc_cache_free(cache);
 }
 
+/* A response that forbids reuse also ends the reuse of the entry that an
+ * earlier discovery stored. */
 static void
-test_ttl_from_cache_control(void)
+test_zero_ttl_removes_older(void)
 {
-    MR_CHECK_INT(disc_cache_ttl(NULL), ==, DISC_CACHE_DEFAULT_TTL_MS);
-    MR_CHECK_INT(disc_cache_ttl(""), ==, DISC_CACHE_DEFAULT_TTL_MS);
-    MR_CHECK_INT(disc_cache_ttl("max-age=60"), ==, 60000);
-    MR_CHECK_INT(disc_cache_ttl("public, max-age=0"), ==, 0);
-    MR_CHECK_INT(disc_cache_ttl("MAX-AGE=5, public"), ==, 5000);
-    MR_CHECK_INT(disc_cache_ttl("no-store"), ==, 0);
-    MR_CHECK_INT(disc_cache_ttl("max-age=60, no-cache"), ==, 0);
-    MR_CHECK_INT(disc_cache_ttl("max-age=99999999999"), ==,
-                 DISC_CACHE_MAX_TTL_MS);
-    MR_CHECK_INT(disc_cache_ttl("max-age=abc"), ==, DISC_CACHE_DEFAULT_TTL_MS);
-    MR_CHECK_INT(disc_cache_ttl("s-max-age=10"), ==,
-                 DISC_CACHE_DEFAULT_TTL_MS);
+    disc_cache *cache = disc_cache_new(2);
+    disc_cache_entry e = sample("https://as");
+    disc_cache_entry out;
+
+    disc_cache_put(cache, "https://m/mcp", &e, 0, 1000);
+    MR_CHECK_INT(disc_cache_put(cache, "https://m/mcp", &e, 10, 0), ==, MR_OK);
+    MR_CHECK(!disc_cache_get(cache, "https://m/mcp", 11, &out));
+    disc_cache_free(cache);
+}
+
+/* The copy keeps the freshness that the entry was built with. */
+static void
+test_copy_keeps_freshness(void)
+{
+    disc_cache_entry in = sample("https://as");
+    disc_cache_entry out;
+
+    in.freshness = (disc_freshness){.limited = true, .expires_ms = 1234};
+    MR_CHECK(disc_cache_entry_copy(&out, &in));
+    MR_CHECK(out.freshness.limited);
+    MR_CHECK_INT(out.freshness.expires_ms, ==, 1234);
+    disc_cache_entry_free(&out);
 }
 
 static const mr_test_case cases[] = {
@@ -122,7 +134,8 @@ static const mr_test_case cases[] = {
     {"full_cache_evicts_soonest", test_full_cache_evicts_soonest},
     {"remove_drops_entry", test_remove_drops_entry},
     {"zero_ttl_stores_nothing", test_zero_ttl_stores_nothing},
-    {"ttl_from_cache_control", test_ttl_from_cache_control},
+    {"zero_ttl_removes_older", test_zero_ttl_removes_older},
+    {"copy_keeps_freshness", test_copy_keeps_freshness},
 };
 
 MR_TEST_MAIN(cases)

@@ -20,6 +20,9 @@ typedef struct {
     long connect_timeout_ms;         /* per fetch */
     long fetch_timeout_ms;           /* per fetch, redirects included */
     long max_response_bytes;         /* per response body */
+    /* The maximum time that discovered metadata is reused, whatever its
+     * responses allow. 0 turns reuse off. */
+    int64_t metadata_cache_max_ms;
 } disc_engine_config;
 
 /*

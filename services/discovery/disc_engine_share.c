@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "disc_engine_internal.h"
+#include "mr_log.h"
 #include "mr_util.h"
 
 /* A leader's timeout is its own, so the parked jobs discover again. Any
@@ -46,22 +47,29 @@ resume_parked(disc_engine *engine, void **parked, size_t n,
 }
 
 /* The metadata is published before the leader's own registration, so the
- * parked jobs register in parallel with it.
- * NOTE: entries live DISC_CACHE_DEFAULT_TTL_MS; the metadata responses'
- * Cache-Control is not read yet. */
+ * parked jobs register in parallel with it. They get it even when its
+ * responses forbid reuse, and only later jobs then discover again. */
 void
 disc_engine__share_progress(disc_engine *engine, job *j)
 {
     disc_cache_entry entry;
     void **parked = NULL;
+    int64_t now_ms = mr_mono_ms();
+    int64_t ttl_ms;
     size_t n;
 
     if (!j->leader || !disc_flow_discovered(j->flow, &entry)) {
         return;
     }
     j->leader = false;
-    n = disc_share_publish(engine->share, j->share_url, &entry, mr_mono_ms(),
-                           DISC_CACHE_DEFAULT_TTL_MS, &parked);
+    ttl_ms = disc_freshness_ttl_ms(&entry.freshness, now_ms,
+                                   DISC_CACHE_DEFAULT_TTL_MS,
+                                   engine->cfg.metadata_cache_max_ms);
+    MR_DEBUG("disc.cache.store", j->request_id,
+             "job %s: the metadata of %s may be reused for %lld ms", j->job_id,
+             j->host, (long long)ttl_ms);
+    n = disc_share_publish(engine->share, j->share_url, &entry, now_ms, ttl_ms,
+                           &parked);
     resume_parked(engine, parked, n, &entry);
     free(parked);
     disc_cache_entry_free(&entry);

@@ -107,6 +107,7 @@ setup(fixture *f, const char *allow_hosts, long max_jobs,
         .connect_timeout_ms = 2000,
         .fetch_timeout_ms = fetch_timeout_ms,
         .max_response_bytes = 256 * 1024,
+        .metadata_cache_max_ms = DISC_CACHE_DEFAULT_TTL_MS,
     };
     const char *bad = NULL;
 

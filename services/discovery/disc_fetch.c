@@ -25,6 +25,7 @@ struct disc_fetch {
     char *challenges[DISC_FETCH_MAX_CHALLENGES];
     size_t nchallenges;
     bool last_was_challenge; /* for obsolete line folding */
+    disc_cache_headers cache_headers;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -132,6 +133,10 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
     fetch->header_bytes += n;
     if (fetch->header_bytes > (size_t)fetch->cfg->max_response_bytes) {
         fetch->too_large = true;
+        return 0;
+    }
+    if (!disc_cache_headers_add(&fetch->cache_headers, data, n)) {
+        fetch->out_of_memory = true;
         return 0;
     }
 
@@ -393,6 +398,7 @@ disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
         .status = status,
         .www_authenticate = (const char *const *)fetch->challenges,
         .nwww_authenticate = fetch->nchallenges,
+        .cache_headers = &fetch->cache_headers,
         .body = fetch->body != NULL ? fetch->body : "",
         .body_len = fetch->body_len,
     };
@@ -429,6 +435,7 @@ disc_fetch_free(disc_fetch *fetch)
     }
     curl_slist_free_all(fetch->headers);
     clear_challenges(fetch);
+    disc_cache_headers_free(&fetch->cache_headers);
     free(fetch->body);
     free(fetch);
 }

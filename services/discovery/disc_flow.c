@@ -281,6 +281,7 @@ disc_flow_add_operator_client(disc_flow *flow,
 disc_flow_state
 disc_flow_step(disc_flow *flow, const disc_response *response)
 {
+    disc_flow_note_freshness(flow, response);
     switch (flow->stage) {
     case DISC_STAGE_START:
         return disc_flow_start(flow);

@@ -57,6 +57,9 @@ typedef struct {
     long status;
     const char *const *www_authenticate; /* every WWW-Authenticate value */
     size_t nwww_authenticate;
+    /* The caching header fields, which set how long discovered metadata
+     * is reused. NULL counts as none. */
+    const disc_cache_headers *cache_headers;
     const char *body;
     size_t body_len;
 } disc_response;

@@ -4,6 +4,7 @@
 
 #include "disc_flow.h"
 #include "mr_test.h"
+#include "mr_util.h"
 
 #define MCP_URL "https://mcp.example.com/mcp"
 #define PRM_URL                                                               \
@@ -33,20 +34,31 @@ static disc_allow_list no_hosts;
 static const disc_flow_config cfg = {.allow = &no_hosts,
                                      .redirect_uri = REDIRECT_URI};
 
-/* answer steps flow with status and body, and the probe's challenge. */
+/* answer_cached steps flow with status, body and a Cache-Control value
+ * (NULL for none), and the probe's challenge. */
 static disc_flow_state
-answer(disc_flow *flow, long status, const char *body)
+answer_cached(disc_flow *flow, long status, const char *body,
+              const char *cache_control)
 {
+    disc_cache_headers headers = {.cache_control = (char *)cache_control};
     disc_response resp = {
         .net = DISC_NET_OK,
         .status = status,
         .www_authenticate = challenge,
         .nwww_authenticate = status == 401 ? 1 : 0,
+        .cache_headers = &headers,
         .body = body,
         .body_len = strlen(body),
     };
 
     return disc_flow_step(flow, &resp);
+}
+
+/* answer steps flow with status and body, and the probe's challenge. */
+static disc_flow_state
+answer(disc_flow *flow, long status, const char *body)
+{
+    return answer_cached(flow, status, body, NULL);
 }
 
 /* discover runs a full flow and returns what it discovered. */
@@ -79,7 +91,66 @@ test_discovered_entry_contents(void)
     MR_CHECK_STR(entry.scope, "files:read");
     MR_CHECK_STR(entry.as.issuer, "https://as.example.com");
     MR_CHECK_STR(entry.as.registration_endpoint, REGISTER_URL);
+    MR_CHECK(!entry.freshness.limited);
     disc_cache_entry_free(&entry);
+}
+
+/* The entry expires with the shortest-lived metadata response. The
+ * probe's no-store does not count, and neither does a 404 without
+ * caching headers. */
+static void
+test_discovered_entry_freshness(void)
+{
+    disc_cache_entry entry = {0};
+    disc_flow *flow = NULL;
+    int64_t before_ms = mr_mono_ms();
+    int64_t after_ms;
+
+    MR_CHECK_INT(disc_flow_new(&cfg, MCP_URL, &flow), ==, MR_OK);
+    MR_CHECK_INT(disc_flow_step(flow, NULL), ==, DISC_FLOW_FETCH);
+    MR_CHECK_INT(answer_cached(flow, 401, "", "no-store"), ==,
+                 DISC_FLOW_FETCH);
+    MR_CHECK_INT(answer_cached(flow, 200, prm_body, "max-age=600"), ==,
+                 DISC_FLOW_FETCH);
+    MR_CHECK_INT(answer(flow, 404, ""), ==, DISC_FLOW_FETCH);
+    MR_CHECK_INT(answer_cached(flow, 200, as_body, "public, max-age=60"), ==,
+                 DISC_FLOW_FETCH);
+    after_ms = mr_mono_ms();
+
+    MR_CHECK(disc_flow_discovered(flow, &entry));
+    MR_CHECK(entry.freshness.limited);
+    MR_CHECK_INT(entry.freshness.expires_ms, >=, before_ms + 60000);
+    MR_CHECK_INT(entry.freshness.expires_ms, <=, after_ms + 60000);
+    disc_cache_entry_free(&entry);
+    disc_flow_free(flow);
+}
+
+/* A metadata response with no-store gives an entry that expires at once,
+ * while the probe's own max-age is not counted. */
+static void
+test_discovered_entry_no_store(void)
+{
+    disc_cache_entry entry = {0};
+    disc_flow *flow = NULL;
+    int64_t after_ms;
+
+    MR_CHECK_INT(disc_flow_new(&cfg, MCP_URL, &flow), ==, MR_OK);
+    MR_CHECK_INT(disc_flow_step(flow, NULL), ==, DISC_FLOW_FETCH);
+    MR_CHECK_INT(answer_cached(flow, 401, "", "max-age=1"), ==,
+                 DISC_FLOW_FETCH);
+    MR_CHECK_INT(answer_cached(flow, 200, prm_body, "no-store"), ==,
+                 DISC_FLOW_FETCH);
+    MR_CHECK_INT(answer(flow, 200, as_body), ==, DISC_FLOW_FETCH);
+    after_ms = mr_mono_ms();
+
+    MR_CHECK(disc_flow_discovered(flow, &entry));
+    MR_CHECK(entry.freshness.limited);
+    MR_CHECK_INT(entry.freshness.expires_ms, <=, after_ms);
+    MR_CHECK_INT(
+        disc_freshness_ttl_ms(&entry.freshness, after_ms, 300000, 300000), ==,
+        0);
+    disc_cache_entry_free(&entry);
+    disc_flow_free(flow);
 }
 
 static void
@@ -127,6 +198,8 @@ test_cached_flow_checks_url(void)
 
 static const mr_test_case cases[] = {
     {"discovered_entry_contents", test_discovered_entry_contents},
+    {"discovered_entry_freshness", test_discovered_entry_freshness},
+    {"discovered_entry_no_store", test_discovered_entry_no_store},
     {"cached_flow_registers_at_once", test_cached_flow_registers_at_once},
     {"cached_flow_checks_url", test_cached_flow_checks_url},
 };

@@ -96,6 +96,9 @@ struct disc_flow {
     /* Set once the authorization server metadata is known and checked,
      * so disc_flow_discovered can share it with later jobs. */
     bool discovered;
+    /* The earliest expiry that the metadata responses stated, for the
+     * metadata that disc_flow_discovered shares. */
+    disc_freshness freshness;
 
     disc_request request;
     mr_err err;
@@ -168,6 +171,11 @@ bool disc_flow_is_fatal_status(long status);
  */
 bool disc_flow_metadata_failed(disc_flow *flow, const disc_response *resp,
                                const char *url, disc_flow_state *state);
+
+/* disc_flow_note_freshness counts the caching header fields of a
+ * metadata response into flow->freshness. The probe's and the
+ * registration's responses are not counted. In disc_flow_cache.c. */
+void disc_flow_note_freshness(disc_flow *flow, const disc_response *resp);
 
 /* ---- steps, in disc_flow_resource.c ---- */
 

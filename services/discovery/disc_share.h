@@ -36,9 +36,9 @@ disc_share_start disc_share_begin(disc_share *share, const char *url,
 
 /*
  * disc_share_publish stores what the leading job of url discovered for
- * ttl_ms and returns the parked jobs, which the caller resumes with the
- * entry. *jobs is a malloc'd array the caller frees; the return value is
- * its length.
+ * ttl_ms, or nothing when ttl_ms is 0, and returns the parked jobs, which
+ * the caller resumes with the entry. *jobs is a malloc'd array the caller
+ * frees; the return value is its length.
  */
 size_t disc_share_publish(disc_share *share, const char *url,
                           const disc_cache_entry *entry, int64_t now_ms,

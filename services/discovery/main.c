@@ -18,6 +18,10 @@
  * a supervisor that waits 5 s would kill it. */
 #define SHUTDOWN_GRACE_MS 3000
 
+/* METADATA_CACHE_MAX_S bounds --metadata-cache-max-s at one day, so that
+ * a changed authorization server is noticed within a day at the latest. */
+#define METADATA_CACHE_MAX_S 86400
+
 static const char usage[] =
     "Usage: mcpreg-discovery [options]\n"
     "\n"
@@ -34,6 +38,7 @@ typedef struct {
     long connect_timeout_ms;
     long fetch_timeout_ms;
     long max_response_bytes;
+    long metadata_cache_max_s;
     const char *log_level;
     bool client_metadata_document;
 } options;
@@ -66,6 +71,10 @@ parse_options(int argc, char **argv, options *o)
          "milliseconds"},
         {"max-response-bytes", NULL, MR_OPT_INT, &o->max_response_bytes,
          "largest response body accepted, in bytes"},
+        {"metadata-cache-max-s", NULL, MR_OPT_INT, &o->metadata_cache_max_s,
+         "longest time in seconds that an MCP server's discovered metadata "
+         "is reused by later jobs, even when its Cache-Control or Expires "
+         "allows longer; 0 makes every job discover again"},
         {"log-level", "MCPREG_LOG_LEVEL", MR_OPT_STR, &o->log_level,
          "lowest level logged: debug, info, warn or error"},
         {"client-metadata-document", NULL, MR_OPT_BOOL,
@@ -99,6 +108,7 @@ check_numbers(const options *o)
         {"--connect-timeout-ms", o->connect_timeout_ms, 1},
         {"--fetch-timeout-ms", o->fetch_timeout_ms, 1},
         {"--max-response-bytes", o->max_response_bytes, 1024},
+        {"--metadata-cache-max-s", o->metadata_cache_max_s, 0},
     };
 
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
@@ -114,6 +124,13 @@ check_numbers(const options *o)
                 "error: invalid value %ld for --max-jobs: use at most "
                 "4096\n",
                 o->max_jobs);
+        return false;
+    }
+    if (o->metadata_cache_max_s > METADATA_CACHE_MAX_S) {
+        fprintf(stderr,
+                "error: invalid value %ld for --metadata-cache-max-s: use at "
+                "most %d\n",
+                o->metadata_cache_max_s, METADATA_CACHE_MAX_S);
         return false;
     }
     return true;
@@ -172,6 +189,8 @@ run(const options *o, const disc_allow_list *allow, const char *redirect_uri,
                 .connect_timeout_ms = o->connect_timeout_ms,
                 .fetch_timeout_ms = o->fetch_timeout_ms,
                 .max_response_bytes = o->max_response_bytes,
+                .metadata_cache_max_ms =
+                    (int64_t)o->metadata_cache_max_s * 1000,
             },
     };
     disc_worker *worker = NULL;
@@ -258,6 +277,7 @@ main(int argc, char **argv)
         .connect_timeout_ms = 5000,
         .fetch_timeout_ms = 10000,
         .max_response_bytes = 256 * 1024,
+        .metadata_cache_max_s = 300,
         .log_level = "info",
     };
     disc_allow_list allow = {0};

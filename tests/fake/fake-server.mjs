@@ -8,11 +8,13 @@
 //                          authorization, body }],
 //                          counts: { "METHOD /path": n } }
 //
-// A rule is { status, headers: [[name, value], ...], body, when, times }.
-// `body` is sent as is when it is a string and as JSON otherwise. For each
-// request the first rule of its path that matches is served: `when` may
-// require `method`, an exact `content_type` and `json` members equal to
-// the given values; `times` lets a rule serve that many requests only.
+// A rule is { status, headers: [[name, value], ...], body, when, times,
+// delay_ms }. `body` is sent as is when it is a string and as JSON
+// otherwise. For each request the first rule of its path that matches is
+// served: `when` may require `method`, an exact `content_type` and `json`
+// members equal to the given values; `times` lets a rule serve that many
+// requests only; `delay_ms` delays the response by that many ms, while
+// the request is already in the log.
 // In strings, {{origin}} becomes the fake's own origin. A path without a
 // matching rule returns 404 with an empty body.
 //
@@ -166,6 +168,9 @@ export async function startFakeServer({ port = 0 } = {}) {
         return;
       }
       rule.served += 1;
+      if (rule.delay_ms !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, rule.delay_ms));
+      }
       serveRule(response, rule, origin);
     } catch (error) {
       sendJson(response, 500, { error: error.message });

@@ -24,6 +24,12 @@ export function json(body, status = 200) {
   return { status, body };
 }
 
+// Returns a copy of rule with the header lines of `headers` ([name, value]
+// pairs) added after its own.
+export function withHeaders(rule, headers) {
+  return { ...rule, headers: [...(rule.headers ?? []), ...headers] };
+}
+
 // Protected resource metadata for the MCP endpoint.
 export function resourceMetadata({
   resource = `{{origin}}${MCP_PATH}`,
