@@ -34,8 +34,7 @@ const system = useSystem({
 async function registerProvider() {
   const response = await system.api('POST',
     `/mcp-servers/${server.id}/oauth-provider`, { key: key.key, body: {} });
-  assert.ok(response.status === 200 || response.status === 201,
-    describeResponse(response));
+  assert.equal(response.status, 200, describeResponse(response));
   return response.json.oauth_provider_id;
 }
 
