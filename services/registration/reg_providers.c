@@ -113,7 +113,7 @@ read_record(reg_store *store, const reg_key *prov_key,
 
 mr_err
 reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
-                           char provider_id[MR_UUID_LEN + 1])
+                           char provider_id[MR_UUID_LEN + 1], bool *stale_out)
 {
     bool stale = false;
     mr_err err = read_record(store, prov_key, provider_id, &stale);
@@ -123,6 +123,9 @@ reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
      */
     if (stale) {
         provider_id[0] = '\0';
+    }
+    if (stale_out != NULL) {
+        *stale_out = stale;
     }
     return err;
 }
@@ -189,7 +192,7 @@ reg_providers_handle_register(mr_rpc_call *call, void *arg)
      * a per-user server, because updates that change the server's auth and
      * deletes remove its mappings in the same batch. */
     err = reg_providers_read_mapping(service->store, &target.prov_key,
-                                     provider_id);
+                                     provider_id, &target.replacing);
     if (err == MR_OK && provider_id[0] != '\0') {
         reg_providers_reply(call, started, provider_id, false);
         return;

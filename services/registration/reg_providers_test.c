@@ -456,7 +456,7 @@ register_passes_worker_error(void)
 
     reg_key_build(&key, REG_T_PROV, fx.personal.workspace_id, fx.oauth_id,
                   "alice", NULL);
-    reg_providers_read_mapping(fx.service.store, &key, provider_id);
+    reg_providers_read_mapping(fx.service.store, &key, provider_id, NULL);
     MR_CHECK_STR(provider_id, "");
     teardown(&fx);
 }
