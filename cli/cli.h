@@ -53,4 +53,8 @@ int cli_key_main(const cli_context *ctx, int argc, char **argv);
  * "client" and returns the exit status. */
 int cli_client_main(const cli_context *ctx, int argc, char **argv);
 
+/* cli_provider_main runs "mcpreg provider SUBCOMMAND ..." with argv[0] =
+ * "provider" and returns the exit status. */
+int cli_provider_main(const cli_context *ctx, int argc, char **argv);
+
 #endif

@@ -26,6 +26,11 @@
     "      [--client-secret-file FILE] [--auth-method METHOD]\n"              \
     "      store a client registered by hand at the authorization server\n"   \
     "      ISSUER; discovery for the server uses it instead of registering\n" \
+    "  provider show --workspace UUID --id UUID\n"                            \
+    "      print a per-user OAuth provider and its client, without secrets\n" \
+    "  provider invalid-client --workspace UUID --id UUID --client-id ID\n"   \
+    "      report that the authorization server answered invalid_client;\n"   \
+    "      the next use registers a new client under the same id\n"           \
     "\n"                                                                      \
     "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
 
@@ -166,6 +171,9 @@ main(int argc, char **argv)
     }
     if (rest < argc && strcmp(argv[rest], "client") == 0) {
         return cli_client_main(&ctx, argc - rest, argv + rest);
+    }
+    if (rest < argc && strcmp(argv[rest], "provider") == 0) {
+        return cli_provider_main(&ctx, argc - rest, argv + rest);
     }
     fprintf(stderr, "mcpreg: %s; see 'mcpreg --help'\n",
             rest < argc ? "unknown command" : "missing command");

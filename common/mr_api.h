@@ -13,6 +13,8 @@
 #define MR_M_LIST_API_KEYS           MR_REGISTRATION "ListApiKeys"
 #define MR_M_REVOKE_API_KEY          MR_REGISTRATION "RevokeApiKey"
 #define MR_M_ADD_OPERATOR_CLIENT     MR_REGISTRATION "AddOperatorClient"
+#define MR_M_GET_OAUTH_PROVIDER      MR_REGISTRATION "GetOAuthProvider"
+#define MR_M_REPORT_INVALID_CLIENT   MR_REGISTRATION "ReportInvalidClient"
 
 #define MR_M_DISCOVER_AND_REGISTER "/mcpreg.v1.Discovery/DiscoverAndRegister"
 #define MR_M_DELETE_CLIENT         "/mcpreg.v1.Discovery/DeleteClient"
@@ -23,7 +25,7 @@
 
 /* MR_CLIENT_METADATA_PATH is appended to the public base URL to form
  * mcpreg's client ID metadata document URL, its client_id at servers that
- * support such documents. TODO: the gateway does not serve it yet. */
+ * support such documents; the gateway serves it. */
 #define MR_CLIENT_METADATA_PATH "/v1/deepagents/oauth/client-metadata.json"
 
 #endif

@@ -62,6 +62,8 @@
       "progress")                                                             \
     X(EKEY_NOT_FOUND, "api_key_not_found", 404, NOT_FOUND,                    \
       "Check the key id with 'mcpreg key list': API key not found")           \
+    X(EPROVIDER_NOT_FOUND, "oauth_provider_not_found", 404, NOT_FOUND,        \
+      "Check the OAuth provider id and its workspace: provider not found")    \
     X(EMCP_UNREACHABLE, "mcp_server_unreachable", 503, UNAVAILABLE,           \
       "Check that the MCP server is running and reachable: the connection "   \
       "failed")                                                               \

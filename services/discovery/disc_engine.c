@@ -110,6 +110,7 @@ job_new(const disc_engine *engine, const disc_job *spec)
         j->host = strdup("");
     }
     j->deadline_ms = spec->deadline_ms;
+    j->refresh = spec->refresh_metadata;
     j->done = spec->done;
     j->arg = spec->arg;
     if (spec->delete_client_uri == NULL) {

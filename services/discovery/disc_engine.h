@@ -44,6 +44,7 @@ typedef struct {
     int64_t deadline_ms;    /* on mr_mono_ms's clock */
     const disc_operator_client *operator_clients;
     size_t noperator_clients;
+    bool refresh_metadata; /* discover anew, ignoring cached metadata */
     /* Set both to run an RFC 7592 client deletion instead of a discovery;
      * see disc_flow_new_delete. mcp_server_url is then ignored. */
     const char *delete_client_uri;

@@ -35,6 +35,7 @@ struct job {
     char *share_url;         /* the MCP server URL; NULL for deletions */
     bool leader;             /* discovering for the jobs parked behind it */
     bool parked;             /* waiting for another job's discovery */
+    bool refresh;            /* drop the cached metadata before starting */
 };
 
 struct disc_engine {

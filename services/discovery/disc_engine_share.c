@@ -81,6 +81,12 @@ disc_engine__begin_job(disc_engine *engine, job *j)
     disc_cache_entry entry;
     disc_share_start start = DISC_SHARE_NOMEM;
 
+    /* A job that replaces a rejected or expired client must see the
+     * servers as they are now: they may have moved. A discovery in flight
+     * is fresh enough, so the job may still wait for one. */
+    if (j->share_url != NULL && j->refresh) {
+        disc_share_evict(engine->share, j->share_url);
+    }
     if (j->share_url != NULL) {
         start = disc_share_begin(engine->share, j->share_url, j, mr_mono_ms(),
                                  &entry);

@@ -168,6 +168,7 @@ handle_job(mr_rpc_call *call, void *arg)
         .deadline_ms = mr_rpc_deadline(call),
         .operator_clients = clients,
         .noperator_clients = copy_operator_clients(job, clients),
+        .refresh_metadata = job->refresh_metadata,
         .done = reply_job,
         .arg = call,
     };

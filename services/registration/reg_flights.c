@@ -150,6 +150,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
                 char provider_id[MR_UUID_LEN + 1], flight **started,
                 mr_err *err)
 {
+    bool stale = false;
     flight *f;
 
     if (p->closed) {
@@ -169,7 +170,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
      * mapping. job_done writes before it takes this lock, so reading
      * again here keeps the same job from running twice. */
     *err = reg_providers_read_mapping(p->service->store, &target->prov_key,
-                                      provider_id);
+                                      provider_id, &stale);
     if (*err != MR_OK) {
         return JOIN_FAILED;
     }
@@ -193,6 +194,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
     }
     *started = new_flight(p, w, target);
     if (*started != NULL) {
+        (*started)->target.replacing = stale;
         pthread_cond_signal(&p->wake);
     }
     *err = *started ? MR_OK : MR_ENOMEM;
@@ -318,6 +320,7 @@ start_job(reg_providers *p, flight *f)
     job.workspace_id = f->target.ws;
     job.mcp_server_id = f->target.server_id;
     job.user_id = f->target.user_id;
+    job.refresh_metadata = f->target.replacing;
     log_job(MR_LOG_INFO, "reg.job.start", f, MR_OK, "started");
 
     err = reg_clients_load(p->service, f->target.ws, f->target.server_id,

@@ -20,6 +20,7 @@ typedef struct {
     char user_id[REG_TEXT_MAX + 1];
     char url[REG_URL_MAX + 1];
     reg_key prov_key;
+    bool replacing; /* the mapping exists, but its client must be replaced */
 } reg_target;
 
 /*
@@ -36,10 +37,12 @@ void reg_flights_join(reg_providers *providers, mr_rpc_call *call,
 /*
  * reg_providers_read_mapping reads the mapping at prov_key and copies its
  * oauth_provider_id into provider_id, which is left empty when there is
- * none.
+ * none or when its client must be replaced; *stale (NULL allowed) is set
+ * in the latter case.
  */
 mr_err reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
-                                  char provider_id[MR_UUID_LEN + 1]);
+                                  char provider_id[MR_UUID_LEN + 1],
+                                  bool *stale);
 
 /*
  * reg_providers_store_result builds the provider record of a successful

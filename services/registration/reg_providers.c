@@ -70,28 +70,32 @@ resolve_target(reg_service *service,
                          target->server_id, target->user_id, NULL);
 }
 
-/* secret_expired returns whether the record's client secret has expired,
- * so that its client must be registered again. 0 means it never expires,
- * and a client without a secret has nothing to expire. */
+/* needs_new_client returns whether the record's client can no longer be
+ * used, so that the mapping registers a new one under the same id: its
+ * secret has expired (0 means never, and a client without a secret has
+ * nothing to expire), or ReportInvalidClient marked it. */
 static bool
-secret_expired(const Mcpreg__V1__ProviderRecord *rec)
+needs_new_client(const Mcpreg__V1__ProviderRecord *rec)
 {
+    if (rec->invalid_client_at_ms != 0) {
+        return true;
+    }
     return rec->client_secret != NULL && rec->client_secret_expires_at != 0 &&
            rec->client_secret_expires_at <= mr_now_ms() / 1000;
 }
 
 /* read_record reads the mapping at prov_key and copies its id into
- * provider_id ("" when there is none) and whether its secret has expired
- * into *expired. */
+ * provider_id ("" when there is none) and whether its client must be
+ * replaced into *stale. */
 static mr_err
 read_record(reg_store *store, const reg_key *prov_key,
-            char provider_id[MR_UUID_LEN + 1], bool *expired)
+            char provider_id[MR_UUID_LEN + 1], bool *stale)
 {
     ProtobufCMessage *msg = NULL;
     mr_err err;
 
     provider_id[0] = '\0';
-    *expired = false;
+    *stale = false;
     err = reg_store_get_msg(store, prov_key,
                             &mcpreg__v1__provider_record__descriptor, &msg);
     if (err == MR_OK && msg != NULL) {
@@ -99,7 +103,7 @@ read_record(reg_store *store, const reg_key *prov_key,
             (const Mcpreg__V1__ProviderRecord *)msg;
 
         snprintf(provider_id, MR_UUID_LEN + 1, "%s", rec->oauth_provider_id);
-        *expired = secret_expired(rec);
+        *stale = needs_new_client(rec);
     }
     if (msg != NULL) {
         protobuf_c_message_free_unpacked(msg, NULL);
@@ -109,15 +113,19 @@ read_record(reg_store *store, const reg_key *prov_key,
 
 mr_err
 reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
-                           char provider_id[MR_UUID_LEN + 1])
+                           char provider_id[MR_UUID_LEN + 1], bool *stale_out)
 {
-    bool expired = false;
-    mr_err err = read_record(store, prov_key, provider_id, &expired);
+    bool stale = false;
+    mr_err err = read_record(store, prov_key, provider_id, &stale);
 
-    /* A mapping whose secret has expired is not usable: the caller starts
-     * a job, and reg_providers_store_result keeps the mapping's id. */
-    if (expired) {
+    /* A mapping whose client must be replaced is not usable: the caller
+     * starts a job, and reg_providers_store_result keeps the mapping's id.
+     */
+    if (stale) {
         provider_id[0] = '\0';
+    }
+    if (stale_out != NULL) {
+        *stale_out = stale;
     }
     return err;
 }
@@ -184,7 +192,7 @@ reg_providers_handle_register(mr_rpc_call *call, void *arg)
      * a per-user server, because updates that change the server's auth and
      * deletes remove its mappings in the same batch. */
     err = reg_providers_read_mapping(service->store, &target.prov_key,
-                                     provider_id);
+                                     provider_id, &target.replacing);
     if (err == MR_OK && provider_id[0] != '\0') {
         reg_providers_reply(call, started, provider_id, false);
         return;
@@ -245,13 +253,13 @@ seal_secret(const reg_seal *seal, const char *secret, const reg_key *ad,
 /*
  * Checks, with the store lock held, that the mapping may still be written:
  * the server exists, uses per-user OAuth and has the URL the job ran for.
- * *existing_id names the mapping stored already, if any, and *expired is
- * set when its secret has expired.
+ * *existing_id names the mapping stored already, if any, and *stale is
+ * set when its client must be replaced.
  */
 static mr_err
 check_still_valid(reg_store *store, const reg_target *target,
-                  char existing_id[MR_UUID_LEN + 1], bool *expired,
-                  char *detail, size_t detail_len)
+                  char existing_id[MR_UUID_LEN + 1], bool *stale, char *detail,
+                  size_t detail_len)
 {
     reg_target now = *target;
     mr_err err = check_server(store, &now);
@@ -263,7 +271,7 @@ check_still_valid(reg_store *store, const reg_target *target,
         err = MR_EUNAVAILABLE;
     }
     if (err == MR_OK) {
-        err = read_record(store, &target->prov_key, existing_id, expired);
+        err = read_record(store, &target->prov_key, existing_id, stale);
     }
     return err;
 }
@@ -323,7 +331,7 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
     Mcpreg__V1__Sealed token = MCPREG__V1__SEALED__INIT;
     char existing_id[MR_UUID_LEN + 1] = "";
     reg_deletions deletions = {0};
-    bool expired = false;
+    bool stale = false;
     mr_err err;
 
     if (result->client_id[0] == '\0') {
@@ -347,16 +355,16 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
 
     reg_store_lock(service->store);
     if (err == MR_OK) {
-        err = check_still_valid(service->store, target, existing_id, &expired,
+        err = check_still_valid(service->store, target, existing_id, &stale,
                                 detail, detail_len);
     }
-    if (err == MR_OK && existing_id[0] != '\0' && !expired) {
+    if (err == MR_OK && existing_id[0] != '\0' && !stale) {
         /* A usable mapping written meanwhile wins. */
         snprintf(provider_id, MR_UUID_LEN + 1, "%s", existing_id);
     } else if (err == MR_OK) {
-        /* A new mapping, or a new client for an expired one, which keeps
-         * its id so that callers holding it need not change. */
-        if (expired) {
+        /* A new mapping, or a new client for a stale one, which keeps its
+         * id so that callers holding it need not change. */
+        if (stale) {
             snprintf(provider_id, MR_UUID_LEN + 1, "%s", existing_id);
             err =
                 take_old_client(service->store, &target->prov_key, &deletions);

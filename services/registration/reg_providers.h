@@ -50,4 +50,19 @@ int reg_providers_workers(const reg_providers *providers);
  */
 void reg_providers_handle_register(mr_rpc_call *call, void *arg);
 
+/*
+ * reg_providers_handle_get handles GetOAuthProvider; arg is the
+ * reg_service. The reply holds no secret: has_client_secret says whether
+ * the client has one.
+ */
+void reg_providers_handle_get(mr_rpc_call *call, void *arg);
+
+/*
+ * reg_providers_handle_report handles ReportInvalidClient; arg is the
+ * reg_service. It marks the mapping when the reported client_id is still
+ * its client, so that the next RegisterOAuthProvider call registers a new
+ * client under the same oauth_provider_id.
+ */
+void reg_providers_handle_report(mr_rpc_call *call, void *arg);
+
 #endif

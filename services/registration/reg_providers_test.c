@@ -56,6 +56,7 @@ worker_reply_later(void *arg)
     mr_rpc_call *call = arg;
     Mcpreg__V1__DiscoveryResult result = MCPREG__V1__DISCOVERY_RESULT__INIT;
     mr_err err = (mr_err)atomic_load(&worker_error);
+    char client_id[32];
 
     usleep((useconds_t)atomic_load(&worker_delay_ms) * 1000);
     if (err != MR_OK) {
@@ -64,7 +65,10 @@ worker_reply_later(void *arg)
     }
     result.issuer = "https://as.example.com";
     result.token_endpoint = "https://as.example.com/token";
-    result.client_id = "client-1";
+    /* Each job registers a client of its own: client-1, client-2, ... */
+    snprintf(client_id, sizeof(client_id), "client-%d",
+             atomic_load(&jobs_seen));
+    result.client_id = client_id;
     result.client_secret = "s3cret";
     result.registration_access_token = "rat-1";
     mr_rpc_reply(call, &result.base);
@@ -452,7 +456,7 @@ register_passes_worker_error(void)
 
     reg_key_build(&key, REG_T_PROV, fx.personal.workspace_id, fx.oauth_id,
                   "alice", NULL);
-    reg_providers_read_mapping(fx.service.store, &key, provider_id);
+    reg_providers_read_mapping(fx.service.store, &key, provider_id, NULL);
     MR_CHECK_STR(provider_id, "");
     teardown(&fx);
 }
@@ -511,6 +515,100 @@ register_drain_fails_waiters(void)
     teardown(&fx);
 }
 
+/* get_provider returns provider id of workspace ws through GetOAuthProvider
+ * (NULL on failure, with the error in *err), freed by the caller. */
+static Mcpreg__V1__OAuthProvider *
+get_provider(fixture *fx, const char *ws, const char *id, mr_err *err)
+{
+    Mcpreg__V1__GetOAuthProviderRequest req =
+        MCPREG__V1__GET_OAUTH_PROVIDER_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+
+    req.workspace_id = (char *)ws;
+    req.oauth_provider_id = (char *)id;
+    *err = mr_rpc_call_sync(fx->client, MR_M_GET_OAUTH_PROVIDER, &req.base,
+                            &mcpreg__v1__oauth_provider__descriptor, "test",
+                            CALL_TIMEOUT_MS, &resp, NULL, NULL);
+    return (Mcpreg__V1__OAuthProvider *)resp;
+}
+
+/* report sends ReportInvalidClient and returns its error; *marked gets
+ * the reply's flag. */
+static mr_err
+report(fixture *fx, const char *ws, const char *id, const char *client_id,
+       bool *marked)
+{
+    Mcpreg__V1__ReportInvalidClientRequest req =
+        MCPREG__V1__REPORT_INVALID_CLIENT_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    mr_err err;
+
+    req.workspace_id = (char *)ws;
+    req.oauth_provider_id = (char *)id;
+    req.client_id = (char *)client_id;
+    err = mr_rpc_call_sync(
+        fx->client, MR_M_REPORT_INVALID_CLIENT, &req.base,
+        &mcpreg__v1__report_invalid_client_response__descriptor, "test",
+        CALL_TIMEOUT_MS, &resp, NULL, NULL);
+    *marked = false;
+    if (resp != NULL) {
+        *marked = ((Mcpreg__V1__ReportInvalidClientResponse *)resp)->marked;
+        protobuf_c_message_free_unpacked(resp, NULL);
+    }
+    return err;
+}
+
+static void
+invalid_client_registers_once(void)
+{
+    const char *other_ws = "99999999-9999-4999-8999-999999999999";
+    Mcpreg__V1__OAuthProvider *p;
+    fixture fx;
+    outcome first, again, repeat;
+    bool marked = true;
+    mr_err err;
+
+    setup(&fx, 8, true);
+    first = call_one(&fx, fx.personal.key, fx.oauth_id, "");
+    MR_CHECK_INT(first.err, ==, MR_OK);
+    p = get_provider(&fx, fx.personal.workspace_id, first.provider_id, &err);
+    MR_CHECK_INT(err, ==, MR_OK);
+    MR_CHECK_STR(p->client_id, "client-1");
+    MR_CHECK(p->has_client_secret);
+    mcpreg__v1__oauth_provider__free_unpacked(p, NULL);
+
+    /* Another workspace, and a client that is not the current one, change
+     * nothing. */
+    MR_CHECK_INT(report(&fx, other_ws, first.provider_id, "client-1", &marked),
+                 ==, MR_EPROVIDER_NOT_FOUND);
+    MR_CHECK_INT(report(&fx, fx.personal.workspace_id, first.provider_id,
+                        "client-0", &marked),
+                 ==, MR_OK);
+    MR_CHECK(!marked);
+
+    MR_CHECK_INT(report(&fx, fx.personal.workspace_id, first.provider_id,
+                        "client-1", &marked),
+                 ==, MR_OK);
+    MR_CHECK(marked);
+    MR_CHECK_INT(report(&fx, fx.personal.workspace_id, first.provider_id,
+                        "client-1", &marked),
+                 ==, MR_OK);
+    MR_CHECK(!marked);
+
+    again = call_one(&fx, fx.personal.key, fx.oauth_id, "");
+    repeat = call_one(&fx, fx.personal.key, fx.oauth_id, "");
+    MR_CHECK_INT(again.err, ==, MR_OK);
+    MR_CHECK_STR(again.provider_id, first.provider_id);
+    MR_CHECK_STR(repeat.provider_id, first.provider_id);
+    MR_CHECK_INT(atomic_load(&jobs_seen), ==, 2);
+
+    p = get_provider(&fx, fx.personal.workspace_id, first.provider_id, &err);
+    MR_CHECK_STR(p->client_id, "client-2");
+    MR_CHECK_INT(p->invalid_client_at_ms, ==, 0);
+    mcpreg__v1__oauth_provider__free_unpacked(p, NULL);
+    teardown(&fx);
+}
+
 static const mr_test_case cases[] = {
     {"register_without_worker", register_without_worker},
     {"register_single_flight", register_single_flight},
@@ -520,6 +618,7 @@ static const mr_test_case cases[] = {
     {"register_passes_worker_error", register_passes_worker_error},
     {"register_busy_keeps_repeats", register_busy_keeps_repeats},
     {"register_drain_fails_waiters", register_drain_fails_waiters},
+    {"invalid_client_registers_once", invalid_client_registers_once},
 };
 
 MR_TEST_MAIN(cases)

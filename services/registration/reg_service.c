@@ -42,6 +42,12 @@ static const mr_rpc_method methods[] = {
     {MR_M_ADD_OPERATOR_CLIENT,
      &mcpreg__v1__add_operator_client_request__descriptor,
      reg_clients_handle_add},
+    {MR_M_GET_OAUTH_PROVIDER,
+     &mcpreg__v1__get_oauth_provider_request__descriptor,
+     reg_providers_handle_get},
+    {MR_M_REPORT_INVALID_CLIENT,
+     &mcpreg__v1__report_invalid_client_request__descriptor,
+     reg_providers_handle_report},
 };
 
 mr_err

@@ -93,7 +93,13 @@ async function findFreePorts(count) {
 //   stopProcess(name)            SIGTERM one process, returns its exit
 //   stopProcesses()              stops all and checks exit statuses
 //   stop({ keepLogs })           stopProcesses(), then removes the folder
-export async function startSystem({ label = 'system' } = {}) {
+// publicBaseUrl replaces the gateway's own URL as --public-base-url of the
+// gateway and the worker. With clientMetadataDocument the worker uses
+// client ID metadata documents, and the auth server fetches them from the
+// gateway for client_id URLs of publicBaseUrl's origin.
+export async function startSystem({
+  label = 'system', publicBaseUrl, clientMetadataDocument = false,
+} = {}) {
   const binDir = await resolveBinDir();
   const dir = await mkdtemp(join(tmpdir(), `mcpreg-it-${label}-`));
   const logDir = join(dir, 'logs');
@@ -110,14 +116,18 @@ export async function startSystem({ label = 'system' } = {}) {
   };
 
   try {
-    const peers = await startPeers({ logDir });
-    processes.set(peers.authServer.name, peers.authServer);
-    processes.set(peers.mcpServer.name, peers.mcpServer);
-
     const [registrationPort, jobsPort, gatewayPort] = await findFreePorts(3);
     const registrationUrl = `tcp://${LOOPBACK_HOST}:${registrationPort}`;
     const jobsUrl = `tcp://${LOOPBACK_HOST}:${jobsPort}`;
     const gatewayUrl = `http://${LOOPBACK_HOST}:${gatewayPort}`;
+    const baseUrl = publicBaseUrl ?? gatewayUrl;
+
+    const peers = await startPeers({
+      logDir,
+      cimdOrigin: clientMetadataDocument ? `${baseUrl}=${gatewayUrl}` : null,
+    });
+    processes.set(peers.authServer.name, peers.authServer);
+    processes.set(peers.mcpServer.name, peers.mcpServer);
 
     const registration = startService(REGISTRATION, [
       '--listen', registrationUrl,
@@ -136,13 +146,14 @@ export async function startSystem({ label = 'system' } = {}) {
 
     const discovery = startService(DISCOVERY, [
       '--jobs', jobsUrl,
-      '--public-base-url', gatewayUrl,
+      '--public-base-url', baseUrl,
       '--dev-allow-hosts', DEV_ALLOW_HOSTS,
+      ...(clientMetadataDocument ? ['--client-metadata-document'] : []),
     ]);
     const gateway = startService(GATEWAY, [
       '--listen', `${LOOPBACK_HOST}:${gatewayPort}`,
       '--registration', registrationUrl,
-      '--public-base-url', gatewayUrl,
+      '--public-base-url', baseUrl,
     ]);
     const services = [registration, discovery, gateway];
     await pollUntil(async () => {
@@ -413,13 +424,13 @@ async function waitForDiscovery(system, services) {
 // the same hook right after the start: Node 20 does not wait for one
 // top-level before() hook to finish before it runs the next. The logs are
 // kept when any test of the file failed.
-export function useSystem({ label, setup } = {}) {
+export function useSystem({ label, setup, ...options } = {}) {
   const system = {};
   let anyTestFailed = false;
   before(async () => {
     // A prototype link rather than a copy, so that counters such as
     // requestsSent stay current.
-    Object.setPrototypeOf(system, await startSystem({ label }));
+    Object.setPrototypeOf(system, await startSystem({ label, ...options }));
     if (setup) await setup(system);
   }, { timeout: 120000 });
   afterEach((t) => {

@@ -14,14 +14,19 @@ const READY_TIMEOUT_MS = 15000;
 // Starts the authorization server, then the MCP server that trusts it.
 // Returns { authServer, mcpServer, authUrl, mcpUrl }, where the two servers
 // are LoggedProcess objects and the URLs are base URLs without a path.
-// A port of 0 lets the OS pick a free one. On failure the peers already
-// started are stopped.
-export async function startPeers({ logDir, authPort = 0, mcpPort = 0 }) {
+// A port of 0 lets the OS pick a free one. cimdOrigin, when set, is the
+// auth server's --cimd-origin. On failure the peers already started are
+// stopped.
+export async function startPeers({
+  logDir, authPort = 0, mcpPort = 0, cimdOrigin,
+}) {
   const started = [];
   try {
     const spawnOptions = { logDir, env: childEnvironment(), cwd: TESTS_DIR };
+    const authArgs = [AUTH_SERVER_SCRIPT, '--port', String(authPort)];
+    if (cimdOrigin) authArgs.push('--cimd-origin', cimdOrigin);
     const authServer = new LoggedProcess('auth-server', process.execPath,
-      [AUTH_SERVER_SCRIPT, '--port', String(authPort)], spawnOptions);
+      authArgs, spawnOptions);
     started.push(authServer);
     const { url: authUrl } =
       await authServer.waitForReadyLine(READY_TIMEOUT_MS);

@@ -12,6 +12,10 @@
 //   GET  /__test/requests       {"count": N} requests handed to the provider
 //   GET  /__test/clients/ID     stored metadata of one registered client,
 //                               including its client_secret
+//   DELETE /__test/clients/ID   forgets a registered client, as a server
+//                               that lost or expired it would
+//   GET  /__test/cimd-fetches   {"count": N} client ID metadata documents
+//                               fetched
 //   GET  /interaction/UID       login or consent form of a pending request
 //   POST /interaction/UID       form submission: prompt=login&login=ACCOUNT,
 //                               then prompt=consent
@@ -49,6 +53,12 @@ const USAGE = `Usage: node peers/auth-server.mjs [options]
                      https URL whose host is 127.0.0.1, localhost or [::1])
   --scope SCOPE      scope granted on the resource; repeat for more
                      [MCPREG_TEST_AUTH_SCOPES] (default mcp:tools)
+  --cimd-origin HTTPS_ORIGIN=HTTP_ORIGIN
+                     enable client ID metadata documents (draft-02) for
+                     client_id URLs of HTTPS_ORIGIN, fetched from the
+                     loopback HTTP_ORIGIN instead, as if a TLS proxy stood
+                     in front of it; other client_id URLs are refused
+                     [MCPREG_TEST_AUTH_CIMD_ORIGIN] (default: disabled)
   -h, --help         print this help
 `;
 
@@ -62,10 +72,44 @@ const options = readOptions({
   scope: {
     env: 'MCPREG_TEST_AUTH_SCOPES', multiple: true, default: ['mcp:tools'],
   },
+  'cimd-origin': { env: 'MCPREG_TEST_AUTH_CIMD_ORIGIN' },
 }, USAGE);
 
 const registeredClientIds = [];
 let providerRequestCount = 0;
+let cimdFetchCount = 0;
+
+// Parses --cimd-origin into { from, to } origins, or null when unset.
+function parseCimdOrigin(text) {
+  if (!text) return null;
+  const [from, to] = text.split('=');
+  const fromUrl = URL.parse(from ?? '');
+  const toUrl = URL.parse(to ?? '');
+  if (fromUrl?.protocol !== 'https:' || toUrl?.protocol !== 'http:' ||
+      !LOOPBACK_HOSTNAMES.has(toUrl.hostname)) {
+    process.stderr.write('--cimd-origin must be HTTPS_ORIGIN=HTTP_ORIGIN ' +
+      `with a loopback HTTP_ORIGIN: ${text}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return { from: fromUrl.origin, to: toUrl.origin };
+}
+
+const cimdOrigin = parseCimdOrigin(options['cimd-origin']);
+
+// oidc-provider's fetch for client ID metadata documents: it maps the
+// configured https origin to its loopback http origin and refuses every
+// other URL, so that this peer never fetches anything else. oidc-provider's
+// own dispatcher, which refuses loopback addresses, is dropped for the
+// same reason.
+async function fetchMappedDocument(url, fetchOptions) {
+  const target = new URL(url);
+  if (cimdOrigin === null || target.origin !== cimdOrigin.from) {
+    throw new Error(`refusing to fetch ${target.origin}`);
+  }
+  const { dispatcher: _unused, ...rest } = fetchOptions;
+  cimdFetchCount += 1;
+  return fetch(`${cimdOrigin.to}${target.pathname}${target.search}`, rest);
+}
 
 // Returns whether `indicator` names a resource server this peer issues
 // access tokens for.
@@ -110,6 +154,7 @@ function createProvider(issuer) {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     pkce: { required: () => true },
+    fetch: fetchMappedDocument,
     responseTypes: ['code'],
     // The resource scopes are listed too, so that discovery advertises them
     // and a registration request whose scope names them is accepted.
@@ -130,6 +175,12 @@ function createProvider(issuer) {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       registration: { enabled: true, initialAccessToken: false },
+      clientIdMetadataDocument: {
+        enabled: cimdOrigin !== null,
+        ack: 'draft-02',
+        allowFetch: async (_ctx, clientId) =>
+          new URL(clientId).origin === cimdOrigin?.from,
+      },
       resourceIndicators: {
         enabled: true,
         // An authorization code grant keeps its resource for the token
@@ -276,9 +327,26 @@ async function submitInteraction(provider, request, response) {
     `<p>Prompt ${escapeHtml(prompt.name)} is not implemented.</p>`));
 }
 
+// Forgets the client named in path, or answers 404.
+async function forgetClient(provider, response, path) {
+  const match = /^\/__test\/clients\/([^/]+)$/.exec(path);
+  const id = match ? decodeURIComponent(match[1]) : '';
+  if (!match || !(await provider.Client.find(id))) {
+    sendJson(response, 404, { error: 'client_not_found' });
+    return;
+  }
+  await provider.Client.adapter.destroy(id);
+  log(PEER, 'client forgotten', { client_id: id });
+  sendJson(response, 200, { forgotten: id });
+}
+
 async function handleTestRoute(provider, request, response, path) {
+  if (request.method === 'DELETE') {
+    await forgetClient(provider, response, path);
+    return;
+  }
   if (request.method !== 'GET') {
-    response.setHeader('allow', 'GET');
+    response.setHeader('allow', 'GET, DELETE');
     sendJson(response, 405, { error: 'method_not_allowed' });
     return;
   }
@@ -291,6 +359,10 @@ async function handleTestRoute(provider, request, response, path) {
   }
   if (path === '/__test/requests') {
     sendJson(response, 200, { count: providerRequestCount });
+    return;
+  }
+  if (path === '/__test/cimd-fetches') {
+    sendJson(response, 200, { count: cimdFetchCount });
     return;
   }
   const clientMatch = /^\/__test\/clients\/([^/]+)$/.exec(path);
