@@ -40,6 +40,7 @@ answer(disc_flow *flow, long status, const char *body)
     disc_response resp = {
         .net = DISC_NET_OK,
         .status = status,
+        .content_type = "application/json",
         .www_authenticate = challenge,
         .nwww_authenticate = status == 401 ? 1 : 0,
         .body = body,
