@@ -235,8 +235,9 @@ start_fetch(disc_engine *engine, job *j)
     if (err == MR_EBLOCKED_ADDRESS) {
         disc_response blocked = {
             .net = DISC_NET_BLOCKED,
-            .net_detail = "the URL is not https and its host is not on "
-                          "--dev-allow-hosts",
+            .net_detail = "the URL is not https, and --dev-allow-hosts "
+                          "lists neither its host nor a CIDR range with its "
+                          "IP address",
         };
 
         disc_engine__advance(engine, j, &blocked);

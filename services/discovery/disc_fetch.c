@@ -1,6 +1,6 @@
 /* disc_fetch.c - one outbound HTTP request as a curl easy handle: the
  * protocol and address policy, timeouts, size limits and the capture of
- * status, WWW-Authenticate values and body. */
+ * status, Content-Type, WWW-Authenticate values and body. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,11 +165,10 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /*
- * hop_may_connect applies the fetch policy to one connection. The URL that
- * curl connects for is the latest redirect's target. Unless its host is on
- * the allow-list, it must be https and addr must be public. So a redirect
- * from an allow-listed host to another host gets the default policy. A URL
- * that cannot be read fails closed.
+ * hop_may_connect applies the fetch policy (disc_allow_connect) to one
+ * connection. The URL that curl connects for is the latest redirect's
+ * target, so a redirect from an allowed host to another host gets that
+ * host's policy. A URL that cannot be read fails closed.
  */
 static bool
 hop_may_connect(disc_fetch *fetch, const struct sockaddr *addr)
@@ -178,8 +177,7 @@ hop_may_connect(disc_fetch *fetch, const struct sockaddr *addr)
     char *scheme = NULL;
     char *host = NULL;
     CURLU *parts = curl_url();
-    bool allowed = false;
-    bool ok = false;
+    disc_connect_verdict verdict = DISC_CONNECT_ADDRESS;
 
     if (parts == NULL ||
         curl_easy_getinfo(fetch->easy, CURLINFO_EFFECTIVE_URL, &url) !=
@@ -191,17 +189,17 @@ hop_may_connect(disc_fetch *fetch, const struct sockaddr *addr)
         goto out;
     }
 
-    allowed = disc_allow_list_contains(fetch->cfg->allow, host);
-    if (!allowed && disc_ascii_casecmp(scheme, "https") != 0) {
+    verdict = disc_allow_connect(fetch->cfg->allow,
+                                 disc_ascii_casecmp(scheme, "https") == 0,
+                                 host, addr);
+    if (verdict == DISC_CONNECT_SCHEME) {
         fetch->blocked_scheme = true;
-        goto out;
     }
-    ok = allowed || disc_addr_is_public(addr);
 out:
     curl_free(scheme);
     curl_free(host);
     curl_url_cleanup(parts);
-    return ok;
+    return verdict == DISC_CONNECT_OK;
 }
 
 /* open_socket applies the address policy to every connection curl opens,
@@ -258,7 +256,7 @@ set_transport_options(disc_fetch *fetch, long timeout_ms)
     CURLcode rc = CURLE_OK;
 
     SET_OPTION(CURLOPT_PROTOCOLS_STR, "http,https");
-    /* open_socket rejects http to a host that is not on the allow-list on
+    /* open_socket rejects http that the allow-list does not allow on
      * every hop; curl only needs to keep other schemes out. */
     SET_OPTION(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SET_OPTION(CURLOPT_MAXREDIRS, (long)DISC_MAX_REDIRECTS);
@@ -391,11 +389,14 @@ void
 disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
 {
     long status = 0;
+    char *content_type = NULL;
 
     curl_easy_getinfo(fetch->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(fetch->easy, CURLINFO_CONTENT_TYPE, &content_type);
     *out = (disc_response){
         .net = classify(fetch, result),
         .status = status,
+        .content_type = content_type,
         .www_authenticate = (const char *const *)fetch->challenges,
         .nwww_authenticate = fetch->nchallenges,
         .cache_headers = &fetch->cache_headers,
@@ -410,13 +411,16 @@ disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
         out->net_detail = "memory ran out";
     } else if (out->net == DISC_NET_BLOCKED && fetch->blocked_scheme) {
         out->net_detail = "a redirect led to a URL that is not https, and "
-                          "the host is not on --dev-allow-hosts";
+                          "--dev-allow-hosts lists neither its host nor a "
+                          "CIDR range with its IP address";
     } else if (out->net == DISC_NET_BLOCKED && fetch->blocked) {
         out->net_detail = "the host resolved to an address that is not "
-                          "public, and the host is not on --dev-allow-hosts";
+                          "public, and --dev-allow-hosts lists neither the "
+                          "host nor a CIDR range with that address";
     } else if (out->net == DISC_NET_BLOCKED) {
         out->net_detail = "a redirect led to a URL that is not https, and "
-                          "the host is not on --dev-allow-hosts";
+                          "--dev-allow-hosts lists neither its host nor a "
+                          "CIDR range with its IP address";
     } else if (fetch->errbuf[0] != '\0') {
         out->net_detail = fetch->errbuf;
     } else {

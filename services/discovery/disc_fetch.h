@@ -29,11 +29,10 @@ typedef struct disc_fetch disc_fetch;
  * of timeout_ms, and stores owner as the handle's CURLOPT_PRIVATE. The
  * handle allows only http and https, sends nothing through a proxy and
  * never raises signals. On the first URL and on every redirect hop it
- * opens a socket only when that hop's URL is https or its host is on the
- * allow-list, and only to a public address unless that host is on the
- * allow-list. It returns MR_EBLOCKED_ADDRESS, making
- * no handle, when disc_url_check rejects the URL (not https and not on the
- * allow-list, or not a valid URL), or MR_ENOMEM. Free the fetch with
+ * opens a socket only when disc_allow_connect allows that hop's URL and
+ * address. It returns MR_EBLOCKED_ADDRESS, making no handle, when
+ * disc_url_check rejects the URL (http that the allow-list does not
+ * allow, or not a valid URL), or MR_ENOMEM. Free the fetch with
  * disc_fetch_free, after removing its handle from any multi handle.
  */
 mr_err disc_fetch_new(const disc_fetch_config *cfg, const disc_request *req,

@@ -1,9 +1,10 @@
 /*
  * disc_fetch_test.c - the fetch policy of disc_fetch against two HTTP
  * servers on loopback: one on 127.0.0.1 that redirects, and one on
- * 127.0.0.2 that counts the requests it receives. Only 127.0.0.1 (or
- * nothing) is on the allow-list, so 127.0.0.2 stands for a private address
- * without any traffic leaving the host.
+ * 127.0.0.2 that counts the requests it receives. Unless a test allows
+ * it, 127.0.0.2 stands for a private address, so no traffic leaves the
+ * host. Every range allowed either contains only loopback or, as
+ * 10.0.0.0/8, is named in no URL.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -271,20 +272,22 @@ out:
     peers_stop(&ps);
 }
 
-/* check_redirect_blocked redirects from the allow-listed peer to target
- * and expects the hop to be refused before it connects. */
+/* check_redirect_blocked redirects from the allowed peer to target, with
+ * allow_text as the allow-list, and expects the hop to be refused before
+ * it connects. */
 static void
-check_redirect_blocked(peers *ps, const char *target)
+check_redirect_blocked(peers *ps, const char *allow_text, const char *target)
 {
     char url[512];
     disc_net net;
     long status;
+    int before = peer_requests(&ps->allowed);
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/redirect?to=%s",
              ps->allowed.port, target);
-    MR_CHECK_INT(run_fetch("127.0.0.1", url, true, &net, &status), ==, MR_OK);
+    MR_CHECK_INT(run_fetch(allow_text, url, true, &net, &status), ==, MR_OK);
     MR_CHECK_INT(net, ==, DISC_NET_BLOCKED);
-    MR_CHECK_INT(peer_requests(&ps->allowed), ==, 1);
+    MR_CHECK_INT(peer_requests(&ps->allowed), ==, before + 1);
     MR_CHECK_INT(peer_requests(&ps->other), ==, 0);
 }
 
@@ -298,7 +301,7 @@ test_redirect_to_other_loopback_http(void)
         goto out;
     }
     snprintf(target, sizeof(target), "http://127.0.0.2:%d/doc", ps.other.port);
-    check_redirect_blocked(&ps, target);
+    check_redirect_blocked(&ps, "127.0.0.1", target);
 out:
     peers_stop(&ps);
 }
@@ -314,7 +317,7 @@ test_redirect_to_other_loopback_https(void)
     }
     snprintf(target, sizeof(target), "https://127.0.0.2:%d/doc",
              ps.other.port);
-    check_redirect_blocked(&ps, target);
+    check_redirect_blocked(&ps, "127.0.0.1", target);
 out:
     peers_stop(&ps);
 }
@@ -367,6 +370,132 @@ out:
     peers_stop(&ps);
 }
 
+/* A CIDR range admits http to IP literals in it, on the first URL and on
+ * a redirect hop. */
+static void
+test_range_admits_literals_over_http(void)
+{
+    peers ps;
+    char url[256];
+    disc_net net;
+    long status;
+
+    if (!peers_start(&ps)) {
+        goto out;
+    }
+    snprintf(url, sizeof(url),
+             "http://127.0.0.1:%d/redirect?to=http://127.0.0.2:%d/doc",
+             ps.allowed.port, ps.other.port);
+    MR_CHECK_INT(run_fetch("127.0.0.0/8", url, true, &net, &status), ==,
+                 MR_OK);
+    MR_CHECK_INT(net, ==, DISC_NET_OK);
+    MR_CHECK_INT(status, ==, 200);
+    MR_CHECK_INT(peer_requests(&ps.allowed), ==, 1);
+    MR_CHECK_INT(peer_requests(&ps.other), ==, 1);
+out:
+    peers_stop(&ps);
+}
+
+/* A redirect to an address outside every range is refused before it
+ * connects, even within loopback. */
+static void
+test_range_refuses_hop_outside(void)
+{
+    peers ps;
+    char target[128];
+
+    if (!peers_start(&ps)) {
+        goto out;
+    }
+    snprintf(target, sizeof(target), "http://127.0.0.2:%d/doc", ps.other.port);
+    check_redirect_blocked(&ps, "127.0.0.1/32", target);
+    snprintf(target, sizeof(target), "https://127.0.0.2:%d/doc",
+             ps.other.port);
+    check_redirect_blocked(&ps, "127.0.0.1/32", target);
+out:
+    peers_stop(&ps);
+}
+
+/* A host name that resolves into a range is not listed, so it may not use
+ * http, neither as the first URL nor on a redirect hop. */
+static void
+test_range_refuses_name_over_http(void)
+{
+    peers ps;
+    char url[256];
+    disc_net net;
+    long status;
+
+    if (!peers_start(&ps)) {
+        goto out;
+    }
+    snprintf(url, sizeof(url), "http://localhost:%d/doc", ps.allowed.port);
+    MR_CHECK_INT(run_fetch("127.0.0.0/8", url, true, &net, &status), ==,
+                 MR_EBLOCKED_ADDRESS);
+    MR_CHECK_INT(peer_requests(&ps.allowed), ==, 0);
+
+    snprintf(url, sizeof(url),
+             "http://127.0.0.1:%d/redirect?to=http://localhost:%d/doc",
+             ps.allowed.port, ps.allowed.port);
+    MR_CHECK_INT(run_fetch("127.0.0.0/8", url, true, &net, &status), ==,
+                 MR_OK);
+    MR_CHECK_INT(net, ==, DISC_NET_BLOCKED);
+    MR_CHECK_INT(peer_requests(&ps.allowed), ==, 1);
+out:
+    peers_stop(&ps);
+}
+
+/* Over https a name that resolves into a range may connect: the fetch
+ * gets past the address policy and fails in the TLS handshake with the
+ * plain http peer instead. */
+static void
+test_range_admits_name_over_https(void)
+{
+    peers ps;
+    char url[128];
+    disc_net net;
+    long status;
+
+    if (!peers_start(&ps)) {
+        goto out;
+    }
+    snprintf(url, sizeof(url), "https://localhost:%d/doc", ps.allowed.port);
+    MR_CHECK_INT(run_fetch("127.0.0.0/8", url, true, &net, &status), ==,
+                 MR_OK);
+    MR_CHECK_INT(net, ==, DISC_NET_CONNECT);
+
+    MR_CHECK_INT(run_fetch("", url, true, &net, &status), ==, MR_OK);
+    MR_CHECK_INT(net, ==, DISC_NET_BLOCKED);
+out:
+    peers_stop(&ps);
+}
+
+/* A range that does not contain loopback leaves 127.0.0.1 refused before
+ * any connection, over http by the URL check and over https by the
+ * address policy. */
+static void
+test_other_range_refuses_loopback(void)
+{
+    peers ps;
+    char url[128];
+    disc_net net;
+    long status;
+
+    if (!peers_start(&ps)) {
+        goto out;
+    }
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/doc", ps.allowed.port);
+    MR_CHECK_INT(run_fetch("10.0.0.0/8", url, true, &net, &status), ==,
+                 MR_EBLOCKED_ADDRESS);
+
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/doc", ps.allowed.port);
+    MR_CHECK_INT(run_fetch("10.0.0.0/8", url, true, &net, &status), ==, MR_OK);
+    MR_CHECK_INT(net, ==, DISC_NET_BLOCKED);
+    MR_CHECK_INT(peer_requests(&ps.allowed), ==, 0);
+out:
+    peers_stop(&ps);
+}
+
 static void
 test_redirect_not_followed_without_flag(void)
 {
@@ -399,6 +528,11 @@ static const mr_test_case cases[] = {
      test_redirect_to_other_loopback_https},
     {"redirect_to_name_of_loopback", test_redirect_to_name_of_loopback},
     {"redirect_to_allowed_host", test_redirect_to_allowed_host},
+    {"range_admits_literals_over_http", test_range_admits_literals_over_http},
+    {"range_refuses_hop_outside", test_range_refuses_hop_outside},
+    {"range_refuses_name_over_http", test_range_refuses_name_over_http},
+    {"range_admits_name_over_https", test_range_admits_name_over_https},
+    {"other_range_refuses_loopback", test_other_range_refuses_loopback},
     {"redirect_not_followed_without_flag",
      test_redirect_not_followed_without_flag},
 };

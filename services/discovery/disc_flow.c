@@ -85,6 +85,20 @@ disc_flow_fail_transport(disc_flow *flow, const char *what,
     }
 }
 
+bool
+disc_flow_is_json(const disc_response *resp, char *shown, size_t shownlen)
+{
+    if (disc_media_type_is_json(resp->content_type)) {
+        return true;
+    }
+    if (resp->content_type == NULL || resp->content_type[0] == '\0') {
+        disc_flow_format(shown, shownlen, "with no Content-Type");
+    } else {
+        disc_sanitize(shown, shownlen, resp->content_type);
+    }
+    return false;
+}
+
 void
 disc_flow_note(disc_flow *flow, const char *fmt, ...)
 {

@@ -55,6 +55,7 @@ typedef struct {
     disc_net net;
     const char *net_detail; /* a transport error message, or NULL */
     long status;
+    const char *content_type; /* the Content-Type value; NULL when none */
     const char *const *www_authenticate; /* every WWW-Authenticate value */
     size_t nwww_authenticate;
     /* The caching header fields, which set how long discovered metadata

@@ -44,6 +44,7 @@ answer_cached(disc_flow *flow, long status, const char *body,
     disc_response resp = {
         .net = DISC_NET_OK,
         .status = status,
+        .content_type = "application/json",
         .www_authenticate = challenge,
         .nwww_authenticate = status == 401 ? 1 : 0,
         .cache_headers = &headers,

@@ -34,6 +34,10 @@
  * shown in a detail. */
 #define DISC_FLOW_URL_SHOWN_MAX 512
 
+/* DISC_FLOW_TYPE_SHOWN_MAX is the size of a buffer that receives a
+ * Content-Type value shown in a detail. */
+#define DISC_FLOW_TYPE_SHOWN_MAX 80
+
 /* disc_flow_stage_id is the step a flow is in. */
 typedef enum {
     DISC_STAGE_START,
@@ -131,6 +135,15 @@ void disc_flow_format(char *out, size_t outlen, const char *fmt, ...)
 /* disc_flow_show writes url into out as details show it: without its
  * query, sanitised, and cut to fit. It returns out. */
 const char *disc_flow_show(const char *url, char *out, size_t outlen);
+
+/*
+ * disc_flow_is_json returns whether resp's Content-Type names JSON, as
+ * disc_media_type_is_json decides. When it does not, it writes the type
+ * as details show it into shown: the value sanitised and cut to fit, or
+ * "with no Content-Type".
+ */
+bool disc_flow_is_json(const disc_response *resp, char *shown,
+                       size_t shownlen);
 
 /* disc_flow_note appends a printf-style message to the log of URLs tried,
  * which ends in "..." once it is full. */

@@ -240,6 +240,7 @@ disc_flow_finish_prm(disc_flow *flow, const disc_response *resp)
 {
     char url[DISC_FLOW_URL_SHOWN_MAX];
     char why[DISC_DETAIL_MAX];
+    char type[DISC_FLOW_TYPE_SHOWN_MAX];
     disc_flow_state state;
     mr_err err;
 
@@ -250,6 +251,12 @@ disc_flow_finish_prm(disc_flow *flow, const disc_response *resp)
     if (resp->status != 200) {
         disc_flow_note(flow, "%s returned HTTP %ld", url, resp->status);
         flow->all_not_found = flow->all_not_found && resp->status == 404;
+        return next_prm(flow);
+    }
+    if (!disc_flow_is_json(resp, type, sizeof(type))) {
+        disc_flow_note(flow, "%s returned HTTP 200 %s, not a JSON media type",
+                       url, type);
+        flow->all_not_found = false;
         return next_prm(flow);
     }
 

@@ -119,6 +119,7 @@ disc_flow_finish_asm(disc_flow *flow, const disc_response *resp)
 {
     char url[DISC_FLOW_URL_SHOWN_MAX];
     char why[DISC_DETAIL_MAX];
+    char type[DISC_FLOW_TYPE_SHOWN_MAX];
     disc_flow_state state;
     bool is_document = false;
     mr_err err;
@@ -129,6 +130,11 @@ disc_flow_finish_asm(disc_flow *flow, const disc_response *resp)
     }
     if (resp->status != 200) {
         disc_flow_note(flow, "%s returned HTTP %ld", url, resp->status);
+        return next_asm(flow);
+    }
+    if (!disc_flow_is_json(resp, type, sizeof(type))) {
+        disc_flow_note(flow, "%s returned HTTP 200 %s, not a JSON media type",
+                       url, type);
         return next_asm(flow);
     }
 
@@ -302,16 +308,26 @@ secret_expired(const disc_client *client)
            client->client_secret_expires_at <= (int64_t)time(NULL);
 }
 
-/* accept_client parses a 2xx response. A secret that had already expired
- * on receipt is replaced by one more registration, once. */
+/* accept_client parses a 2xx response, which RFC 7591 section 3.2.1
+ * sends as application/json. A secret that had already expired on
+ * receipt is replaced by one more registration, once. */
 static disc_flow_state
 accept_client(disc_flow *flow, const disc_response *resp, const char *url)
 {
     char why[DISC_DETAIL_MAX];
-    mr_err err = disc_dcr_parse_client(resp->body, resp->body_len,
-                                       flow->auth_method, flow->cfg.allow,
-                                       &flow->client, why, sizeof(why));
+    char type[DISC_FLOW_TYPE_SHOWN_MAX];
+    mr_err err;
 
+    if (!disc_flow_is_json(resp, type, sizeof(type))) {
+        return disc_flow_fail(flow, MR_EREGISTRATION_INVALID,
+                              "registration at %s returned HTTP %ld %s, not "
+                              "a JSON media type",
+                              url, resp->status, type);
+    }
+
+    err = disc_dcr_parse_client(resp->body, resp->body_len, flow->auth_method,
+                                flow->cfg.allow, &flow->client, why,
+                                sizeof(why));
     if (err == MR_ENOMEM) {
         return disc_flow_fail_nomem(flow);
     }

@@ -48,6 +48,8 @@ typedef struct {
     const char *body;
     const char *challenges[3]; /* WWW-Authenticate values, NULL-ended */
     disc_net net;
+    /* The Content-Type: NULL sends "application/json", and "" none. */
+    const char *type;
 } exchange;
 
 /* script_run is the outcome of running a script through a flow. */
@@ -126,6 +128,8 @@ run_script_cfg(const disc_flow_config *cfg, const char *mcp_url,
             .net = script[i].net,
             .net_detail = script[i].net != DISC_NET_OK ? "canned fault" : NULL,
             .status = script[i].status,
+            .content_type =
+                script[i].type != NULL ? script[i].type : "application/json",
             .www_authenticate = script[i].challenges,
             .nwww_authenticate = nchallenges,
             .body = script[i].body != NULL ? script[i].body : "",
@@ -1359,6 +1363,113 @@ test_cimd_only_server(void)
     disc_flow_free(run.flow);
 }
 
+/* Metadata counts as a document only with a JSON media type, whatever
+ * its body: each other 200 is noted and the next URL tried. */
+static void
+test_prm_not_json_types_skipped(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY, .type = "text/plain"},
+        {DISC_GET, PRM_ROOT_URL, 200, PRM_BODY, .type = ""},
+    };
+    static const char *const fragments[] = {
+        "no usable protected resource metadata for " MCP_URL,
+        PRM_PATH_URL " returned HTTP 200 text/plain, not a JSON media type",
+        PRM_ROOT_URL " returned HTTP 200 with no Content-Type, not a JSON "
+                     "media type",
+        NULL,
+    };
+    script_run run = RUN(script);
+
+    check_failed(&run, 3, MR_ENO_RESOURCE_METADATA, fragments);
+    disc_flow_free(run.flow);
+}
+
+/* The media types that count as JSON, each served for the protected
+ * resource metadata of an otherwise well-behaved run. */
+static void
+test_prm_json_types_accepted(void)
+{
+    static const char *const types[] = {
+        "application/json; charset=utf-8",
+        "Application/JSON;Charset=UTF-8",
+        " application/json ",
+        "application/vnd.example+json",
+        "APPLICATION/PROBLEM+JSON; q=1",
+    };
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        const exchange script[] = {
+            {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+            {DISC_GET, PRM_PATH_URL, 200, PRM_BODY, .type = types[i]},
+            {DISC_GET, AS_URL, 200, AS_BODY},
+            {DISC_POST, "https://as.example.com/register", 201, CLIENT_BODY},
+        };
+        script_run run = RUN(script);
+
+        if (run.state != DISC_FLOW_DONE) {
+            fprintf(stderr, "    Content-Type: %s\n", types[i]);
+        }
+        MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+        disc_flow_free(run.flow);
+    }
+}
+
+static void
+test_as_not_json_types_skipped(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_BODY, .type = "text/html"},
+        {DISC_GET, "https://as.example.com/.well-known/openid-configuration",
+         200, AS_BODY, .type = "text/json; charset=utf-8"},
+    };
+    static const char *const fragments[] = {
+        "no authorization server metadata for issuer https://as.example.com",
+        AS_URL " returned HTTP 200 text/html, not a JSON media type",
+        "https://as.example.com/.well-known/openid-configuration returned "
+        "HTTP 200 text/json; charset=utf-8, not a JSON media type",
+        NULL,
+    };
+    script_run run = RUN(script);
+
+    check_failed(&run, 4, MR_EAS_METADATA, fragments);
+    disc_flow_free(run.flow);
+}
+
+/* A 2xx registration response that is not JSON by media type fails once,
+ * without another POST. */
+static void
+test_registration_not_json_type(void)
+{
+    static const struct {
+        const char *type;
+        const char *fragment;
+    } cases[] = {
+        {"text/html", "registration at https://as.example.com/register "
+                      "returned HTTP 201 text/html, not a JSON media type"},
+        {"", "returned HTTP 201 with no Content-Type, not a JSON media "
+             "type"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const exchange script[] = {
+            {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+            {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+            {DISC_GET, AS_URL, 200, AS_BODY},
+            {DISC_POST, "https://as.example.com/register", 201, CLIENT_BODY,
+             .type = cases[i].type},
+        };
+        const char *const fragments[] = {cases[i].fragment, NULL};
+        script_run run = RUN(script);
+
+        check_failed(&run, 4, MR_EREGISTRATION_INVALID, fragments);
+        disc_flow_free(run.flow);
+    }
+}
+
 static const mr_test_case cases[] = {
     {"well_behaved_path", test_well_behaved_path},
     {"probe_request_shape", test_probe_request_shape},
@@ -1410,6 +1521,10 @@ static const mr_test_case cases[] = {
     {"cimd_before_registration", test_cimd_before_registration},
     {"cimd_needs_both_sides", test_cimd_needs_both_sides},
     {"cimd_only_server", test_cimd_only_server},
+    {"prm_not_json_types_skipped", test_prm_not_json_types_skipped},
+    {"prm_json_types_accepted", test_prm_json_types_accepted},
+    {"as_not_json_types_skipped", test_as_not_json_types_skipped},
+    {"registration_not_json_type", test_registration_not_json_type},
 };
 
 MR_TEST_MAIN(cases)

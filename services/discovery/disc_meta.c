@@ -82,6 +82,59 @@ disc_sanitize(char *out, size_t outlen, const char *text)
     }
 }
 
+/* MEDIA_TYPE_MAX bounds the "type/subtype" part of a Content-Type value
+ * that disc_media_type_is_json reads, in bytes. Longer ones are not JSON.
+ */
+#define MEDIA_TYPE_MAX 128
+
+/* is_token_char returns whether c may appear in an RFC 9110 token. */
+static bool
+is_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+bool
+disc_media_type_is_json(const char *content_type)
+{
+    static const char prefix[] = "application/";
+    static const char suffix[] = "+json";
+    char type[MEDIA_TYPE_MAX];
+    const char *p = content_type;
+    size_t len = 0;
+
+    if (p == NULL) {
+        return false;
+    }
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    for (; is_token_char(*p) || *p == '/'; p++) {
+        if (len == sizeof(type) - 1) {
+            return false;
+        }
+        type[len++] = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+    }
+    type[len] = '\0';
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p != '\0' && *p != ';') {
+        return false;
+    }
+
+    if (strcmp(type, "application/json") == 0) {
+        return true;
+    }
+    /* application/SUBTYPE+json with a non-empty SUBTYPE and one "/". */
+    return len > strlen(prefix) + strlen(suffix) &&
+           strncmp(type, prefix, strlen(prefix)) == 0 &&
+           strcmp(type + len - strlen(suffix), suffix) == 0 &&
+           strchr(type + strlen(prefix), '/') == NULL;
+}
+
 static bool
 is_scope_char(unsigned char c)
 {

@@ -179,6 +179,15 @@ bool disc_scope_valid(const char *text);
  */
 void disc_sanitize(char *out, size_t outlen, const char *text);
 
+/*
+ * disc_media_type_is_json returns whether a Content-Type value names JSON:
+ * application/json or application/SUBTYPE+json (RFC 6839), compared
+ * without regard to ASCII case, with or without parameters such as
+ * "; charset=utf-8". NULL, "" and every other type return false, so a
+ * single-page app's "200 text/html" never counts as a document.
+ */
+bool disc_media_type_is_json(const char *content_type);
+
 /* ---- helpers that disc_meta.c and disc_dcr.c share ---- */
 
 /*

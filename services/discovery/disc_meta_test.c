@@ -361,8 +361,9 @@ test_asm_endpoint_checks(void)
         {"\"authorization_endpoint\":\"https://as/a\","
          "\"token_endpoint\":\"http://as/token\"",
          MR_EBLOCKED_ADDRESS,
-         "token_endpoint \"http://as/token\" uses http, which only hosts on "
-         "--dev-allow-hosts may use"},
+         "token_endpoint \"http://as/token\" uses http, which only hosts "
+         "listed on --dev-allow-hosts and IP addresses in its CIDR ranges "
+         "may use"},
         {"\"authorization_endpoint\":\"https://as/a\","
          "\"token_endpoint\":[\"https://as/token\"]",
          MR_EAS_METADATA, "token_endpoint is not a string"},
@@ -603,7 +604,8 @@ test_dcr_client_invalid(void)
         {"{\"client_id\":\"c\",\"client_secret\":\"s\","
          "\"registration_client_uri\":\"http://as/reg\"}",
          "registration_client_uri \"http://as/reg\" uses http, which only "
-         "hosts on --dev-allow-hosts may use"},
+         "hosts listed on --dev-allow-hosts and IP addresses in its CIDR "
+         "ranges may use"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -732,7 +734,56 @@ test_scope_valid(void)
     MR_CHECK(!disc_scope_valid("caf\xc3\xa9"));
 }
 
+static void
+test_media_type_is_json(void)
+{
+    static const char *const json[] = {
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON;Charset=UTF-8",
+        " application/json ",
+        "application/json ; charset=utf-8",
+        "application/problem+json",
+        "application/vnd.api+json",
+        "APPLICATION/LD+JSON",
+    };
+    static const char *const other[] = {
+        "",
+        "text/html",
+        "text/html; charset=utf-8",
+        "text/plain",
+        "text/json",
+        "application/jsonp",
+        "application/json-seq",
+        "application/xjson",
+        "application/+json",
+        "application/json+xml",
+        "application/a/b+json",
+        "application/json/x",
+        "application/json, text/html",
+        "application/ json",
+        "application",
+        "json",
+        "multipart/related+json",
+    };
+
+    for (size_t i = 0; i < sizeof(json) / sizeof(json[0]); i++) {
+        if (!disc_media_type_is_json(json[i])) {
+            fprintf(stderr, "    Content-Type: \"%s\"\n", json[i]);
+        }
+        MR_CHECK(disc_media_type_is_json(json[i]));
+    }
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        if (disc_media_type_is_json(other[i])) {
+            fprintf(stderr, "    Content-Type: \"%s\"\n", other[i]);
+        }
+        MR_CHECK(!disc_media_type_is_json(other[i]));
+    }
+    MR_CHECK(!disc_media_type_is_json(NULL));
+}
+
 static const mr_test_case cases[] = {
+    {"media_type_is_json", test_media_type_is_json},
     {"prm_valid", test_prm_valid},
     {"prm_resource_kept_byte_for_byte", test_prm_resource_kept_byte_for_byte},
     {"prm_optional_scopes", test_prm_optional_scopes},

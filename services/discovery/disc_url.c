@@ -1,5 +1,5 @@
 /* disc_url.c - URL parsing with curl's URL API, origins, well-known URLs,
- * the allow-list and the address policy of outbound fetches. */
+ * the URL check and the address policy of outbound fetches. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,150 +314,6 @@ disc_url_redact(const char *text)
     return out;
 }
 
-static bool
-is_host_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-           c == ':';
-}
-
-/* unbracket returns the length of host without the brackets around an
- * IPv6 literal and moves *host past the opening one. */
-static size_t
-unbracket(const char **host, size_t len)
-{
-    if (len >= 2 && (*host)[0] == '[' && (*host)[len - 1] == ']') {
-        (*host)++;
-        return len - 2;
-    }
-    return len;
-}
-
-/* find_bad_char returns the first byte of a len-byte allow-list entry that
- * cannot be part of it, or NULL when the entry is valid. */
-static const char *
-find_bad_char(const char *entry, size_t len)
-{
-    const char *inner = entry;
-    size_t inner_len = unbracket(&inner, len);
-
-    for (size_t i = 0; i < inner_len; i++) {
-        if (!is_host_char((unsigned char)inner[i])) {
-            return inner + i;
-        }
-    }
-    return inner_len > 0 ? NULL : entry;
-}
-
-static mr_err
-add_host(disc_allow_list *list, const char *host, size_t len)
-{
-    char **grown;
-    char *copy;
-
-    len = unbracket(&host, len);
-    copy = strndup(host, len);
-    if (copy == NULL) {
-        return MR_ENOMEM;
-    }
-    lower_ascii(copy);
-
-    grown = realloc(list->hosts, (list->count + 1) * sizeof(*grown));
-    if (grown == NULL) {
-        free(copy);
-        return MR_ENOMEM;
-    }
-    list->hosts = grown;
-    list->hosts[list->count++] = copy;
-    return MR_OK;
-}
-
-mr_err
-disc_allow_list_parse(const char *text, disc_allow_list *out, const char **bad)
-{
-    const char *p = text;
-    mr_err err = MR_OK;
-
-    *out = (disc_allow_list){0};
-    while (*p != '\0') {
-        const char *start;
-        size_t len;
-
-        while (*p == ' ' || *p == '\t' || *p == ',') {
-            p++;
-        }
-        start = p;
-        while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t') {
-            p++;
-        }
-        len = (size_t)(p - start);
-        if (len == 0) {
-            continue;
-        }
-
-        *bad = find_bad_char(start, len);
-        if (*bad != NULL) {
-            err = MR_EINVALID_FIELD;
-            goto out;
-        }
-
-        err = add_host(out, start, len);
-        if (err != MR_OK) {
-            goto out;
-        }
-    }
-out:
-    if (err != MR_OK) {
-        disc_allow_list_free(out);
-    }
-    return err;
-}
-
-void
-disc_allow_list_free(disc_allow_list *list)
-{
-    for (size_t i = 0; i < list->count; i++) {
-        free(list->hosts[i]);
-    }
-    free(list->hosts);
-    *list = (disc_allow_list){0};
-}
-
-/* equal_lower compares len bytes of text, folded to lower case, with the
- * lower-case string entry. */
-static bool
-equal_lower(const char *text, size_t len, const char *entry)
-{
-    if (strlen(entry) != len) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-        }
-        if (c != entry[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-bool
-disc_allow_list_contains(const disc_allow_list *list, const char *host)
-{
-    size_t len = unbracket(&host, strlen(host));
-
-    for (size_t i = 0; i < list->count; i++) {
-        if (equal_lower(host, len, list->hosts[i])) {
-            return true;
-        }
-    }
-    return false;
-}
-
 mr_err
 disc_url_check(const char *text, const disc_allow_list *allow, disc_url *out,
                const char **why)
@@ -474,8 +330,9 @@ disc_url_check(const char *text, const disc_allow_list *allow, disc_url *out,
     }
 
     if (strcmp(url.scheme, "https") != 0 &&
-        !disc_allow_list_contains(allow, url.host)) {
-        *why = "uses http, which only hosts on --dev-allow-hosts may use";
+        !disc_allow_http(allow, url.host)) {
+        *why = "uses http, which only hosts listed on --dev-allow-hosts "
+               "and IP addresses in its CIDR ranges may use";
         disc_url_free(&url);
         return MR_EBLOCKED_ADDRESS;
     }

@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+#include "disc_allow.h"
 #include "mr_err.h"
 
 /* DISC_URL_MAX is the longest URL accepted, in bytes. */
@@ -29,13 +30,6 @@ typedef enum {
     DISC_WK_INSERT, /* origin/.well-known/SUFFIX/PATH (RFC 8414, 9728) */
     DISC_WK_APPEND, /* origin/PATH/.well-known/SUFFIX (OpenID Connect) */
 } disc_well_known;
-
-/* disc_allow_list is the set of hosts that may be fetched over http and
- * at private addresses, lower case, IPv6 literals without brackets. */
-typedef struct {
-    char **hosts;
-    size_t count;
-} disc_allow_list;
 
 /*
  * disc_url_parse parses text with curl's URL API into *out. It accepts
@@ -91,28 +85,11 @@ char *disc_url_well_known(const disc_url *url, const char *suffix,
 char *disc_url_redact(const char *text);
 
 /*
- * disc_allow_list_parse parses a comma-separated list of host names and IP
- * literals ("127.0.0.1,localhost,[::1]") into *out. Whitespace around
- * entries and empty entries are skipped. An entry holding a character that
- * no host name or IP literal has returns MR_EINVALID_FIELD and points *bad
- * into text at it. Free *out with disc_allow_list_free.
- */
-mr_err disc_allow_list_parse(const char *text, disc_allow_list *out,
-                             const char **bad);
-
-/* disc_allow_list_free frees the entries of list and zeroes it. */
-void disc_allow_list_free(disc_allow_list *list);
-
-/* disc_allow_list_contains returns whether host (brackets allowed around
- * an IPv6 literal) is on list, compared case-insensitively. */
-bool disc_allow_list_contains(const disc_allow_list *list, const char *host);
-
-/*
  * disc_url_check parses text as disc_url_parse does and applies the fetch
- * policy: https always, http only for a host on allow. It returns
- * MR_EINVALID_FIELD (with *why set) for a URL that does not parse,
- * MR_EBLOCKED_ADDRESS for http to another host, or MR_ENOMEM. On success
- * *out contains the parsed URL when out is not NULL.
+ * policy: https always, http only where disc_allow_http allows it. It
+ * returns MR_EINVALID_FIELD (with *why set) for a URL that does not
+ * parse, MR_EBLOCKED_ADDRESS for http to another host, or MR_ENOMEM. On
+ * success *out contains the parsed URL when out is not NULL.
  */
 mr_err disc_url_check(const char *text, const disc_allow_list *allow,
                       disc_url *out, const char **why);

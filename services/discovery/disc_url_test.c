@@ -261,62 +261,6 @@ test_redact(void)
 }
 
 static void
-test_allow_list(void)
-{
-    disc_allow_list list;
-    const char *bad = NULL;
-
-    MR_CHECK_INT(
-        disc_allow_list_parse(" 127.0.0.1, LocalHost,,[::1] ,", &list, &bad),
-        ==, MR_OK);
-    MR_CHECK_INT(list.count, ==, 3);
-    MR_CHECK_STR(list.hosts[0], "127.0.0.1");
-    MR_CHECK_STR(list.hosts[1], "localhost");
-    MR_CHECK_STR(list.hosts[2], "::1");
-    MR_CHECK(disc_allow_list_contains(&list, "localhost"));
-    MR_CHECK(disc_allow_list_contains(&list, "LOCALHOST"));
-    MR_CHECK(disc_allow_list_contains(&list, "[::1]"));
-    MR_CHECK(disc_allow_list_contains(&list, "::1"));
-    MR_CHECK(!disc_allow_list_contains(&list, "127.0.0.2"));
-    MR_CHECK(!disc_allow_list_contains(&list, "localhost.example"));
-    MR_CHECK(!disc_allow_list_contains(&list, "local"));
-    disc_allow_list_free(&list);
-}
-
-static void
-test_allow_list_empty(void)
-{
-    disc_allow_list list;
-    const char *bad = NULL;
-
-    MR_CHECK_INT(disc_allow_list_parse("", &list, &bad), ==, MR_OK);
-    MR_CHECK_INT(list.count, ==, 0);
-    MR_CHECK(!disc_allow_list_contains(&list, "localhost"));
-    disc_allow_list_free(&list);
-}
-
-static void
-test_allow_list_rejects(void)
-{
-    static const char *const texts[] = {
-        "localhost,http://x",
-        "a.example/path",
-        "a.example;b",
-        "[::1",
-    };
-
-    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        disc_allow_list list;
-        const char *bad = NULL;
-
-        MR_CHECK_INT(disc_allow_list_parse(texts[i], &list, &bad), ==,
-                     MR_EINVALID_FIELD);
-        MR_CHECK(bad != NULL);
-        MR_CHECK_INT(list.count, ==, 0);
-    }
-}
-
-static void
 test_check_scheme_policy(void)
 {
     disc_allow_list allow;
@@ -334,12 +278,49 @@ test_check_scheme_policy(void)
 
     MR_CHECK_INT(disc_url_check("http://a.example/", &allow, NULL, &why), ==,
                  MR_EBLOCKED_ADDRESS);
-    MR_CHECK_STR(why,
-                 "uses http, which only hosts on --dev-allow-hosts may use");
+    MR_CHECK_STR(why, "uses http, which only hosts listed on "
+                      "--dev-allow-hosts and IP addresses in its CIDR "
+                      "ranges may use");
     MR_CHECK_INT(disc_url_check("http://localhost/", &allow, NULL, &why), ==,
                  MR_EBLOCKED_ADDRESS);
     MR_CHECK_INT(disc_url_check("gopher://a/", &allow, NULL, &why), ==,
                  MR_EINVALID_FIELD);
+    disc_allow_list_free(&allow);
+}
+
+/* With only CIDR ranges, http is allowed for URLs whose host is an IP
+ * literal in a range, and never for host names. */
+static void
+test_check_http_by_range(void)
+{
+    static const struct {
+        const char *url;
+        mr_err expected;
+    } cases[] = {
+        {"http://127.0.0.1:9/", MR_OK},
+        {"http://127.0.0.7/", MR_OK},
+        {"http://[::1]:9/", MR_OK},
+        {"http://[::ffff:127.0.0.1]/", MR_OK},
+        {"http://localhost:9/", MR_EBLOCKED_ADDRESS},
+        {"http://127.0.0.1.nip.io/", MR_EBLOCKED_ADDRESS},
+        {"http://10.0.0.1/", MR_EBLOCKED_ADDRESS},
+        {"http://[::2]/", MR_EBLOCKED_ADDRESS},
+        {"https://localhost/", MR_OK},
+    };
+    disc_allow_list allow;
+    const char *bad = NULL;
+
+    MR_CHECK_INT(disc_allow_list_parse("127.0.0.0/8,::1/128", &allow, &bad),
+                 ==, MR_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *why = NULL;
+        mr_err err = disc_url_check(cases[i].url, &allow, NULL, &why);
+
+        if (err != cases[i].expected) {
+            fprintf(stderr, "    URL: %s\n", cases[i].url);
+        }
+        MR_CHECK_INT(err, ==, cases[i].expected);
+    }
     disc_allow_list_free(&allow);
 }
 
@@ -453,10 +434,8 @@ static const mr_test_case cases[] = {
     {"well_known", test_well_known},
     {"has_path", test_has_path},
     {"redact", test_redact},
-    {"allow_list", test_allow_list},
-    {"allow_list_empty", test_allow_list_empty},
-    {"allow_list_rejects", test_allow_list_rejects},
     {"check_scheme_policy", test_check_scheme_policy},
+    {"check_http_by_range", test_check_http_by_range},
     {"ipv4_policy", test_ipv4_policy},
     {"ipv6_policy", test_ipv6_policy},
     {"other_family_not_public", test_other_family_not_public},

@@ -58,9 +58,13 @@ parse_options(int argc, char **argv, options *o)
          "URL followed by " MR_CALLBACK_PATH},
         {"dev-allow-hosts", "MCPREG_DEV_ALLOW_HOSTS", MR_OPT_STR,
          &o->dev_allow_hosts,
-         "comma-separated host names or IP literals that may be fetched "
-         "over http and at private addresses; for development and tests "
-         "only"},
+         "comma-separated host names, IP addresses and CIDR ranges "
+         "(127.0.0.0/8, ::1/128) that may be fetched at addresses that "
+         "are not public. A listed host may use http and any address. A "
+         "range admits the addresses in it, and http only for URLs whose "
+         "host is an IP address in it, so a host name that resolves into "
+         "a range still needs https. For development and tests only; "
+         "empty by default"},
         {"max-jobs", NULL, MR_OPT_INT, &o->max_jobs,
          "jobs queued or running at once; more are rejected with "
          "too_many_registrations"},
@@ -201,8 +205,10 @@ run(const options *o, const disc_allow_list *allow, const char *redirect_uri,
     }
     MR_INFO("disc.start", NULL,
             "discovery worker started: jobs %s, redirect URI %s, %zu hosts "
-            "on the development allow-list, at most %ld jobs",
-            o->jobs_url, redirect_uri, allow->count, o->max_jobs);
+            "and %zu CIDR ranges on the development allow-list, at most "
+            "%ld jobs",
+            o->jobs_url, redirect_uri, allow->count, allow->nranges,
+            o->max_jobs);
 
     sig = mr_signals_wait();
     MR_INFO("disc.stop", NULL, "received signal %d; stopping", sig);
@@ -241,6 +247,8 @@ configure(const options *o, disc_allow_list *allow, char **redirect_uri,
 {
     mr_log_level level = MR_LOG_INFO;
     const char *bad = NULL;
+    char why[256];
+    mr_err err;
 
     if (mr_log_parse_level(o->log_level, &level) != 0) {
         fprintf(stderr,
@@ -254,11 +262,18 @@ configure(const options *o, disc_allow_list *allow, char **redirect_uri,
     if (!check_numbers(o)) {
         return false;
     }
-    if (disc_allow_list_parse(o->dev_allow_hosts, allow, &bad) != MR_OK) {
+    err = disc_allow_list_parse(o->dev_allow_hosts, allow, &bad);
+    if (err == MR_EINVALID_FIELD) {
+        disc_allow_list_error(bad, why, sizeof(why));
         fprintf(stderr,
-                "error: invalid --dev-allow-hosts \"%s\": character "
-                "'%c' is not allowed in a host name or IP literal\n",
-                o->dev_allow_hosts, *bad);
+                "error: invalid --dev-allow-hosts: %s. Entries are host "
+                "names, IP addresses or CIDR ranges such as 127.0.0.0/8\n",
+                why);
+        return false;
+    }
+    if (err != MR_OK) {
+        fprintf(stderr, "error: failed to read --dev-allow-hosts: %s\n",
+                mr_err_code(err));
         return false;
     }
     *redirect_uri = make_public_url(o->public_base_url, MR_CALLBACK_PATH);

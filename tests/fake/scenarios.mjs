@@ -30,6 +30,14 @@ export function withHeaders(rule, headers) {
   return { ...rule, headers: [...(rule.headers ?? []), ...headers] };
 }
 
+// A response whose body is the JSON text of `body`, sent with the
+// Content-Type value `contentType`, or with no Content-Type when it is
+// null.
+export function typed(body, contentType, status = 200) {
+  const headers = contentType === null ? [] : [['Content-Type', contentType]];
+  return { status, headers, body: JSON.stringify(body) };
+}
+
 // Protected resource metadata for the MCP endpoint.
 export function resourceMetadata({
   resource = `{{origin}}${MCP_PATH}`,

@@ -12,7 +12,7 @@ import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
 import { useSystem } from '../lib/harness.mjs';
 import {
   MCP_PATH, REGISTER_PATH, json, postsBesidesProbe, registered,
-  resourceMetadata, serverMetadata, startScriptedFake, unauthorized,
+  resourceMetadata, serverMetadata, startScriptedFake, typed, unauthorized,
   wellBehaved,
 } from '../fake/scenarios.mjs';
 
@@ -437,3 +437,74 @@ for (const [label, value] of [['empty', ''], ['null', null]]) {
     assertNothingRegistered(result);
   });
 }
+
+// Metadata counts as a document only when its media type is JSON, so a
+// valid body served with another type is skipped like an HTML page. In
+// each case the only other URL returns 404.
+const NOT_JSON_TYPES = [
+  ['text/plain', 'text/plain'],
+  ['text/html with charset', 'text/html; charset=utf-8'],
+  ['text/json', 'text/json'],
+  ['no Content-Type', null],
+];
+
+for (const [label, contentType] of NOT_JSON_TYPES) {
+  const typeInDetail = contentType ?? 'with no Content-Type';
+
+  test(`resource metadata as ${label} is skipped`, async () => {
+    const result = await runCase(wellBehaved({
+      [`/.well-known/oauth-protected-resource${MCP_PATH}`]:
+        typed(resourceMetadata(), contentType),
+    }));
+
+    assertError(result.response, 400, 'protected_resource_metadata_invalid');
+    assert.ok(result.response.json.detail.includes(
+      `returned HTTP 200 ${typeInDetail}, not a JSON media type`),
+    result.response.json.detail);
+    assertNothingRegistered(result);
+    assert.equal(count(result.log, 'POST', REGISTER_PATH), 0);
+  });
+
+  test(`server metadata as ${label} is skipped`, async () => {
+    const result = await runCase(wellBehaved({
+      '/.well-known/oauth-authorization-server':
+        typed(serverMetadata('{{origin}}'), contentType),
+    }));
+
+    assertError(result.response, 400,
+      'authorization_server_metadata_unavailable');
+    assert.ok(result.response.json.detail.includes(
+      `returned HTTP 200 ${typeInDetail}, not a JSON media type`),
+    result.response.json.detail);
+    assert.equal(count(result.log, 'GET',
+      '/.well-known/openid-configuration'), 1,
+    'the next candidate URL is tried');
+    assertNothingRegistered(result);
+    assert.equal(count(result.log, 'POST', REGISTER_PATH), 0);
+  });
+}
+
+test('JSON media types with parameters', async () => {
+  const result = await runCase(wellBehaved({
+    [`/.well-known/oauth-protected-resource${MCP_PATH}`]:
+      typed(resourceMetadata(), 'Application/JSON;charset=UTF-8'),
+    '/.well-known/oauth-authorization-server':
+      typed(serverMetadata('{{origin}}'), 'application/vnd.example+json'),
+    [REGISTER_PATH]: typed(registered().body,
+      'application/json; charset=utf-8', 201),
+  }));
+
+  assertRegisteredOnce(result);
+});
+
+test('registration 201 as text/html fails', async () => {
+  const result = await runCase(wellBehaved({
+    [REGISTER_PATH]: typed(registered().body, 'text/html', 201),
+  }));
+
+  assertError(result.response, 400, 'registration_response_invalid');
+  assert.match(result.response.json.detail,
+    /returned HTTP 201 text\/html, not a JSON media type/);
+  assert.equal(postsBesidesProbe(result.log).length, 1,
+    'a registration response of another type is not retried');
+});

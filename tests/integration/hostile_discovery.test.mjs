@@ -5,14 +5,19 @@
 // are not https.
 //
 // The worker is restarted with --dev-allow-hosts 127.0.0.1 only, so
-// 127.0.0.2 and "localhost" get the default policy. Every refused target
-// is either the cloud metadata address, named only over http so that the
-// URL policy rejects it before curl gets the URL, or a loopback server of
-// this test that counts connections, so a regression shows as a counted
-// connection and never as traffic leaving the host.
+// 127.0.0.2 and "localhost" get the default policy. The last two suites
+// restart it with one CIDR range only: 127.0.0.0/8, then 10.0.0.0/8. No
+// URL here names an address in 10.0.0.0/8. Every refused target is either
+// the cloud metadata address or a loopback server of this test that
+// counts connections. The metadata address is named only over http, so
+// the URL policy rejects it before curl gets the URL. A regression
+// therefore shows as a counted connection and never as traffic leaving
+// the host.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, test } from 'node:test';
+import {
+  after, before, describe, test,
+} from 'node:test';
 
 import { describeResponse } from '../lib/api.mjs';
 import { assertError, assertStatus } from '../lib/assertions.mjs';
@@ -213,4 +218,67 @@ test('http endpoints off the allow-list rejected', async () => {
   assertError(response, 400, 'remote_address_blocked');
   assert.match(response.json.detail, /127\.0\.0\.2/);
   assertNoSinkConnection(sinkBefore);
+});
+
+// The worker restarted with CIDR ranges only. These suites come last
+// because each restarts the worker with another allow-list.
+describe('allow-list of range 127.0.0.0/8 only', () => {
+  before(async () => {
+    await restartDiscovery(system, key, { '--dev-allow-hosts': '127.0.0.0/8' });
+  });
+
+  test('http to 127.0.0.1 in the range works', async () => {
+    const registrationsBefore = hostile.stats.registrations;
+    const response = await discover(hostile.mcpUrl('ok'));
+    assertStatus(response, 200);
+    assert.equal(typeof response.json?.oauth_provider_id, 'string',
+      describeResponse(response));
+    assert.equal(hostile.stats.registrations, registrationsBefore + 1,
+      'the worker did not register over http at 127.0.0.1');
+  });
+
+  test('http to localhost refused unconnected', async () => {
+    const before = { ...hostile.connections };
+    const url = `http://localhost:${hostile.port}/localhost/mcp`;
+    const response = await discover(url);
+    assertError(response, 400, 'remote_address_blocked');
+    assert.match(response.json.detail, /uses http/);
+    assert.equal(hostile.connections.main, before.main,
+      'the worker connected to 127.0.0.1 for http://localhost');
+    assert.equal(hostile.connections.v6, before.v6,
+      'the worker connected to [::1] for http://localhost');
+  });
+
+  // A name that resolves into the range may connect over https. The
+  // hostile server speaks plain http, so the TLS handshake fails after
+  // the connection, which the connection count shows.
+  test('https to localhost connects', async () => {
+    const before = hostile.connections.main + (hostile.connections.v6 ?? 0);
+    const url = `https://localhost:${hostile.port}/localhost/mcp`;
+    const response = await discover(url);
+    assertError(response, 503, 'mcp_server_unreachable');
+    const after = hostile.connections.main + (hostile.connections.v6 ?? 0);
+    assert.ok(after > before, 'the worker never connected for localhost');
+  });
+});
+
+// No URL here names an address in 10.0.0.0/8. The range only shows that
+// an allow-list without loopback keeps loopback out.
+describe('allow-list of range 10.0.0.0/8 only', () => {
+  before(async () => {
+    await restartDiscovery(system, key, { '--dev-allow-hosts': '10.0.0.0/8' });
+  });
+
+  for (const scheme of ['http', 'https']) {
+    test(`${scheme} to 127.0.0.1 refused unconnected`, async () => {
+      const before = hostile.connections.main;
+      const url = hostile.mcpUrl('ok').replace(/^http:/, `${scheme}:`);
+      const response = await discover(url);
+      assertError(response, 400, 'remote_address_blocked');
+      assert.match(response.json.detail,
+        scheme === 'http' ? /uses http/ : /not public/);
+      assert.equal(hostile.connections.main, before,
+        `the worker connected to 127.0.0.1 over ${scheme}`);
+    });
+  }
 });
