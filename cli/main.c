@@ -26,6 +26,12 @@
     "      [--client-secret-file FILE] [--auth-method METHOD]\n"              \
     "      store a client registered by hand at the authorization server\n"   \
     "      ISSUER; discovery for the server uses it instead of registering\n" \
+    "  client list --workspace UUID [--server ID]\n"                          \
+    "      print the operator clients as a JSON array; secrets are never\n"   \
+    "      printed, only whether one is set\n"                                \
+    "  client remove --workspace UUID --server ID --issuer URL\n"             \
+    "      remove the operator client of the server for ISSUER; deleting\n"   \
+    "      the MCP server removes its operator clients too\n"                 \
     "\n"                                                                      \
     "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
 

@@ -13,6 +13,8 @@
 #define MR_M_LIST_API_KEYS           MR_REGISTRATION "ListApiKeys"
 #define MR_M_REVOKE_API_KEY          MR_REGISTRATION "RevokeApiKey"
 #define MR_M_ADD_OPERATOR_CLIENT     MR_REGISTRATION "AddOperatorClient"
+#define MR_M_LIST_OPERATOR_CLIENTS   MR_REGISTRATION "ListOperatorClients"
+#define MR_M_REMOVE_OPERATOR_CLIENT  MR_REGISTRATION "RemoveOperatorClient"
 
 #define MR_M_DISCOVER_AND_REGISTER "/mcpreg.v1.Discovery/DiscoverAndRegister"
 #define MR_M_DELETE_CLIENT         "/mcpreg.v1.Discovery/DeleteClient"
