@@ -1,6 +1,7 @@
-/* cli_client.c - "mcpreg client add": store a client that the operator
- * registered by hand at an authorization server, for an MCP server whose
- * authorization server offers no dynamic client registration. */
+/* cli_client.c - "mcpreg client": add, list and remove the clients that
+ * the operator registered by hand at an authorization server, for MCP
+ * servers whose authorization server offers no dynamic client
+ * registration. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,9 @@
     "usage: mcpreg client add --workspace UUID --server ID --issuer URL "     \
     "--client-id ID\n"                                                        \
     "                         [--client-secret-file FILE] "                   \
-    "[--auth-method METHOD]"
+    "[--auth-method METHOD]\n"                                                \
+    "       mcpreg client list --workspace UUID [--server ID]\n"              \
+    "       mcpreg client remove --workspace UUID --server ID --issuer URL"
 
 /* SECRET_MAX is the longest client secret read from a file, in bytes. */
 #define SECRET_MAX 4096
@@ -135,9 +138,124 @@ client_add(const cli_context *ctx, int argc, char **argv)
 
     out = json_object();
     json_object_set_new(out, "mcp_server_id", json_string(server));
-    json_object_set_new(out, "issuer", json_string(issuer));
-    json_object_set_new(out, "client_id", json_string(client_id));
+    json_object_set_new(
+        out, "issuer", cli_json_text(resp->issuer[0] ? resp->issuer : issuer));
+    json_object_set_new(out, "client_id", cli_json_text(client_id));
     json_object_set_new(out, "replaced", json_boolean(resp->replaced));
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return cli_print_json(out);
+}
+
+static json_t *
+client_json(const Mcpreg__V1__StoredOperatorClient *client)
+{
+    json_t *out = json_object();
+    const char *method = client->token_endpoint_auth_method;
+
+    json_object_set_new(out, "workspace_id",
+                        cli_json_text(client->workspace_id));
+    json_object_set_new(out, "mcp_server_id",
+                        cli_json_text(client->mcp_server_id));
+    json_object_set_new(out, "issuer", cli_json_text(client->issuer));
+    json_object_set_new(out, "client_id", cli_json_text(client->client_id));
+    json_object_set_new(out, "auth_method", cli_json_text(method));
+    json_object_set_new(out, "client_secret_set",
+                        json_boolean(client->client_secret_set));
+    json_object_set_new(out, "created_at",
+                        cli_json_time(client->created_at_ms));
+    return out;
+}
+
+static int
+client_list(const cli_context *ctx, int argc, char **argv)
+{
+    const char *workspace = "";
+    const char *server = "";
+    const mr_opt opts[] = {
+        {"workspace", NULL, MR_OPT_STR, &workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_STR, &server,
+         "MCP server id; omit for every server of the workspace"},
+    };
+    Mcpreg__V1__ListOperatorClientsRequest req =
+        MCPREG__V1__LIST_OPERATOR_CLIENTS_REQUEST__INIT;
+    Mcpreg__V1__ListOperatorClientsResponse *resp = NULL;
+    json_t *list;
+    int rest = 0;
+    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
+                           CLIENT_USAGE, &rest);
+
+    if (rc != 0) {
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    if (rest < argc) {
+        return usage_error("'client list' takes no arguments");
+    }
+    if (workspace[0] == '\0') {
+        return usage_error("'client list' needs --workspace UUID");
+    }
+
+    req.workspace_id = (char *)workspace;
+    req.mcp_server_id = (char *)server;
+    rc = cli_call(ctx, MR_M_LIST_OPERATOR_CLIENTS, &req.base,
+                  &mcpreg__v1__list_operator_clients_response__descriptor,
+                  (ProtobufCMessage **)&resp);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+
+    list = json_array();
+    for (size_t i = 0; i < resp->n_clients; i++) {
+        json_array_append_new(list, client_json(resp->clients[i]));
+    }
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return cli_print_json(list);
+}
+
+static int
+client_remove(const cli_context *ctx, int argc, char **argv)
+{
+    const char *workspace = "";
+    const char *server = "";
+    const char *issuer = "";
+    const mr_opt opts[] = {
+        {"workspace", NULL, MR_OPT_STR, &workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_STR, &server, "MCP server id"},
+        {"issuer", NULL, MR_OPT_STR, &issuer,
+         "issuer URL of the client, as 'client list' prints it"},
+    };
+    Mcpreg__V1__RemoveOperatorClientRequest req =
+        MCPREG__V1__REMOVE_OPERATOR_CLIENT_REQUEST__INIT;
+    Mcpreg__V1__RemoveOperatorClientResponse *resp = NULL;
+    json_t *out;
+    int rest = 0;
+    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
+                           CLIENT_USAGE, &rest);
+
+    if (rc != 0) {
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    if (rest < argc) {
+        return usage_error("'client remove' takes no arguments");
+    }
+    if (workspace[0] == '\0' || server[0] == '\0' || issuer[0] == '\0') {
+        return usage_error("'client remove' needs --workspace, --server and "
+                           "--issuer");
+    }
+
+    req.workspace_id = (char *)workspace;
+    req.mcp_server_id = (char *)server;
+    req.issuer = (char *)issuer;
+    rc = cli_call(ctx, MR_M_REMOVE_OPERATOR_CLIENT, &req.base,
+                  &mcpreg__v1__remove_operator_client_response__descriptor,
+                  (ProtobufCMessage **)&resp);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+
+    out = json_object();
+    json_object_set_new(out, "mcp_server_id", cli_json_text(server));
+    json_object_set_new(out, "issuer", cli_json_text(issuer));
+    json_object_set_new(out, "removed", json_boolean(resp->removed));
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return cli_print_json(out);
 }
@@ -153,6 +271,12 @@ cli_client_main(const cli_context *ctx, int argc, char **argv)
     }
     if (strcmp(sub, "add") == 0) {
         return client_add(ctx, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "list") == 0) {
+        return client_list(ctx, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "remove") == 0) {
+        return client_remove(ctx, argc - 1, argv + 1);
     }
     return usage_error(sub[0] ? "unknown 'client' subcommand"
                               : "missing 'client' subcommand");

@@ -31,6 +31,12 @@
     "  provider invalid-client --workspace UUID --id UUID --client-id ID\n"   \
     "      report that the authorization server answered invalid_client;\n"   \
     "      the next use registers a new client under the same id\n"           \
+    "  client list --workspace UUID [--server ID]\n"                          \
+    "      print the operator clients as a JSON array; secrets are never\n"   \
+    "      printed, only whether one is set\n"                                \
+    "  client remove --workspace UUID --server ID --issuer URL\n"             \
+    "      remove the operator client of the server for ISSUER; deleting\n"   \
+    "      the MCP server removes its operator clients too\n"                 \
     "\n"                                                                      \
     "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
 

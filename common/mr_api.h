@@ -15,6 +15,8 @@
 #define MR_M_ADD_OPERATOR_CLIENT     MR_REGISTRATION "AddOperatorClient"
 #define MR_M_GET_OAUTH_PROVIDER      MR_REGISTRATION "GetOAuthProvider"
 #define MR_M_REPORT_INVALID_CLIENT   MR_REGISTRATION "ReportInvalidClient"
+#define MR_M_LIST_OPERATOR_CLIENTS   MR_REGISTRATION "ListOperatorClients"
+#define MR_M_REMOVE_OPERATOR_CLIENT  MR_REGISTRATION "RemoveOperatorClient"
 
 #define MR_M_DISCOVER_AND_REGISTER "/mcpreg.v1.Discovery/DiscoverAndRegister"
 #define MR_M_DELETE_CLIENT         "/mcpreg.v1.Discovery/DeleteClient"

@@ -11,6 +11,8 @@
 #include "mr_log.h"
 #include "mr_opts.h"
 #include "mr_util.h"
+#include "reg_deletions.h"
+#include "reg_flights.h"
 #include "reg_providers.h"
 #include "reg_service.h"
 
@@ -26,6 +28,11 @@
 #define CONTEXTS_MAX   65536L
 #define MAX_JOBS_MAX   65536L
 #define TIMEOUT_MS_MAX 3600000L
+#define MAX_AGE_S_MAX  (365L * 24 * 3600)
+
+/* DELETE_TIMEOUT_MS bounds one RFC 7592 deletion call, queueing at the
+ * worker included. */
+#define DELETE_TIMEOUT_MS 30000
 
 typedef struct {
     const char *data_dir;
@@ -38,6 +45,8 @@ typedef struct {
     const char *jobs_listen;
     long job_timeout_ms;
     long max_jobs;
+    long max_deletions;
+    long deletion_max_age_s;
     const char *dev_allow_hosts;
     long shutdown_grace_ms;
     const char *log_level;
@@ -70,6 +79,13 @@ parse_config(config *cfg, int argc, char **argv)
          "maximum time of one discovery job, in milliseconds"},
         {"max-jobs", "MCPREG_MAX_JOBS", MR_OPT_INT, &cfg->max_jobs,
          "discovery jobs in flight at once; more get too_many_registrations"},
+        {"max-deletions", "MCPREG_MAX_DELETIONS", MR_OPT_INT,
+         &cfg->max_deletions,
+         "RFC 7592 client deletions sent to workers at once; the others "
+         "wait"},
+        {"deletion-max-age-s", "MCPREG_DELETION_MAX_AGE_S", MR_OPT_INT,
+         &cfg->deletion_max_age_s,
+         "how long a failing client deletion is retried, in seconds"},
         {"dev-allow-hosts", "MCPREG_DEV_ALLOW_HOSTS", MR_OPT_STR,
          &cfg->dev_allow_hosts,
          "comma-separated hosts whose MCP server URLs may use plain http"},
@@ -118,6 +134,9 @@ check_config(const config *cfg, mr_log_level *level)
            in_range("job-timeout-ms", cfg->job_timeout_ms, 1,
                     TIMEOUT_MS_MAX) &&
            in_range("max-jobs", cfg->max_jobs, 1, MAX_JOBS_MAX) &&
+           in_range("max-deletions", cfg->max_deletions, 1, MAX_JOBS_MAX) &&
+           in_range("deletion-max-age-s", cfg->deletion_max_age_s, 1,
+                    MAX_AGE_S_MAX) &&
            in_range("shutdown-grace-ms", cfg->shutdown_grace_ms, 0,
                     TIMEOUT_MS_MAX);
 }
@@ -175,6 +194,23 @@ key_configured(const config *cfg)
            (hex != NULL && hex[0] != '\0');
 }
 
+/* Starts the queue of RFC 7592 deletions, which resumes those that an
+ * earlier run left in the store. */
+static mr_err
+start_deletions(const config *cfg, reg_service *service)
+{
+    reg_deletion_config deletions = {
+        .jobs = reg_providers_jobs(service->providers),
+        .max_in_flight = cfg->max_deletions,
+        .max_age_ms = (int64_t)cfg->deletion_max_age_s * 1000,
+        .first_delay_ms = REG_DELETION_FIRST_DELAY_MS,
+        .max_delay_ms = REG_DELETION_MAX_DELAY_MS,
+        .timeout_ms = DELETE_TIMEOUT_MS,
+    };
+
+    return reg_deletions_start(service, &deletions);
+}
+
 /* Opens the store, loads the sealing key and starts both sockets. A missing
  * key fails before the store folder is created, unless --demo needs it. */
 static mr_err
@@ -210,6 +246,9 @@ start(const config *cfg, reg_service *service, mr_rpc_server **server)
         err = reg_providers_open(&providers, service, &jobs);
     }
     if (err == MR_OK) {
+        err = start_deletions(cfg, service);
+    }
+    if (err == MR_OK) {
         err = reg_service_start(server, service, cfg->listen,
                                 (int)cfg->contexts);
     }
@@ -234,7 +273,9 @@ stop(const config *cfg, reg_service *service, mr_rpc_server *server)
      * failures of the drain. */
     left = deadline - mr_mono_ms();
     mr_rpc_server_stop(server, left > 1000 ? (int)left : 1000);
+    reg_deletions_stop(service);
     reg_providers_close(service->providers);
+    reg_deletions_close(service);
     reg_store_close(service->store);
     service->store = NULL;
     reg_url_rules_free(&service->url_rules);
@@ -253,6 +294,8 @@ main(int argc, char **argv)
         .jobs_listen = "tcp://127.0.0.1:7402",
         .job_timeout_ms = 25000,
         .max_jobs = 128,
+        .max_deletions = 4,
+        .deletion_max_age_s = 24 * 3600,
         .dev_allow_hosts = "",
         .shutdown_grace_ms = 5000,
         .log_level = "info",

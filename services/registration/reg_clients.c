@@ -1,5 +1,5 @@
-/* reg_clients.c - AddOperatorClient and the loading of operator clients
- * into discovery jobs. */
+/* reg_clients.c - AddOperatorClient, the canonical form of issuers, and the
+ * loading of operator clients into discovery jobs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +49,24 @@ check_method(const char *method, const char *secret, char *detail,
     return MR_OK;
 }
 
-static mr_err
-check_issuer(const reg_service *service, const char *issuer, char *detail,
-             size_t detail_len)
+/* empty_path_slash returns the '/' that forms the whole path of url, or
+ * NULL when the path is empty or longer. url has no query or fragment. */
+static char *
+empty_path_slash(char *url)
+{
+    char *authority = strstr(url, "://");
+    char *slash = authority != NULL ? strchr(authority + 3, '/') : NULL;
+
+    return slash != NULL && slash[1] == '\0' ? slash : NULL;
+}
+
+mr_err
+reg_clients_issuer_canonical(const reg_url_rules *rules, const char *issuer,
+                             char out[REG_URL_MAX + 1], char *detail,
+                             size_t detail_len)
 {
     char why[REG_DETAIL_MAX / 2];
+    char *slash;
 
     if (issuer[0] == '\0') {
         snprintf(detail, detail_len,
@@ -61,15 +74,21 @@ check_issuer(const reg_service *service, const char *issuer, char *detail,
                  "missing");
         return MR_EMISSING_FIELD;
     }
-    if (reg_url_check(&service->url_rules, issuer, why, sizeof(why)) !=
-        MR_OK) {
-        snprintf(detail, detail_len, "Correct the issuer: %s", why);
-        return MR_EINVALID_FIELD;
-    }
     if (strpbrk(issuer, "?#") != NULL) {
         snprintf(detail, detail_len,
                  "Correct the issuer: an issuer has no query or fragment");
         return MR_EINVALID_FIELD;
+    }
+    if (reg_url_check(rules, issuer, why, sizeof(why)) != MR_OK) {
+        snprintf(detail, detail_len, "Correct the issuer: %s", why);
+        return MR_EINVALID_FIELD;
+    }
+
+    /* reg_url_check bounds the length by REG_URL_MAX. */
+    snprintf(out, REG_URL_MAX + 1, "%s", issuer);
+    slash = empty_path_slash(out);
+    if (slash != NULL) {
+        *slash = '\0';
     }
     return MR_OK;
 }
@@ -97,21 +116,47 @@ check_server(reg_store *store, const char *ws, const char *id)
     return err;
 }
 
+mr_err
+reg_clients_issuer_keys(const char *ws, const char *id, const char *issuer,
+                        reg_key *key, reg_key *slash_key)
+{
+    const char *authority = strstr(issuer, "://");
+    mr_err err = reg_key_build(key, REG_T_OPCLIENT, ws, id, issuer, NULL);
+
+    slash_key->len = 0;
+    slash_key->text[0] = '\0';
+    if (err == MR_OK && authority != NULL &&
+        strchr(authority + 3, '/') == NULL) {
+        err =
+            reg_key_build(slash_key, REG_T_OPCLIENT, ws, id, issuer, "", NULL);
+    }
+    return err;
+}
+
+/* add_request is an AddOperatorClient request after its checks. */
+typedef struct {
+    const Mcpreg__V1__AddOperatorClientRequest *req;
+    char ws[MR_UUID_LEN + 1];
+    char id[MR_UUID_LEN + 1];
+    char issuer[REG_URL_MAX + 1]; /* canonical */
+    reg_key key;
+    reg_key slash_key; /* see reg_clients_issuer_keys */
+} add_request;
+
 static mr_err
-check_request(const reg_service *service,
-              const Mcpreg__V1__AddOperatorClientRequest *req,
-              char ws[MR_UUID_LEN + 1], char id[MR_UUID_LEN + 1], char *detail,
+check_request(const reg_service *service, add_request *add, char *detail,
               size_t detail_len)
 {
+    const Mcpreg__V1__AddOperatorClientRequest *req = add->req;
     mr_err err;
 
-    if (!mr_uuid_canonical(req->workspace_id, ws)) {
+    if (!mr_uuid_canonical(req->workspace_id, add->ws)) {
         snprintf(detail, detail_len,
                  "Use the workspace id printed by 'mcpreg key create': "
                  "the workspace id is not a canonical UUID");
         return MR_EINVALID_FIELD;
     }
-    if (!mr_uuid_canonical(req->mcp_server_id, id)) {
+    if (!mr_uuid_canonical(req->mcp_server_id, add->id)) {
         return MR_EINVALID_ID;
     }
     if (req->client_id[0] == '\0') {
@@ -121,47 +166,105 @@ check_request(const reg_service *service,
 
     err = reg_check_text("client_id", req->client_id, detail, detail_len);
     if (err == MR_OK) {
-        err = check_issuer(service, req->issuer, detail, detail_len);
+        err = reg_clients_issuer_canonical(&service->url_rules, req->issuer,
+                                           add->issuer, detail, detail_len);
     }
     if (err == MR_OK) {
         err = check_method(req->token_endpoint_auth_method, req->client_secret,
                            detail, detail_len);
     }
+    if (err == MR_OK &&
+        reg_clients_issuer_keys(add->ws, add->id, add->issuer, &add->key,
+                                &add->slash_key) != MR_OK) {
+        snprintf(detail, detail_len,
+                 "Use a shorter issuer: it does not fit in a store key");
+        err = MR_EINVALID_FIELD;
+    }
     return err;
 }
 
-/* write_client stores the record under key, sealing the secret with the
- * key as associated data, and reports whether one was replaced. The
- * caller holds the store lock. */
+/* key_exists sets *found to whether key is in the store. */
 static mr_err
-write_client(reg_service *service,
-             const Mcpreg__V1__AddOperatorClientRequest *req,
-             const reg_key *key, bool *replaced)
+key_exists(reg_store *store, const reg_key *key, bool *found)
 {
+    char *value = NULL;
+    size_t len = 0;
+    mr_err err = reg_store_get(store, key, &value, &len);
+
+    *found = value != NULL;
+    reg_store_free(value);
+    return err;
+}
+
+static mr_err
+count_client(void *arg, const char *key, size_t keylen, const char *value,
+             size_t len)
+{
+    (void)key;
+    (void)keylen;
+    (void)value;
+    (void)len;
+    (*(size_t *)arg)++;
+    return MR_OK;
+}
+
+/* check_room sets *replaced when add names a stored issuer, and otherwise
+ * checks that the server has room for one more client. The caller holds
+ * the store lock. */
+static mr_err
+check_room(reg_store *store, const add_request *add, bool *replaced,
+           char *detail, size_t detail_len)
+{
+    bool slash_found = false;
+    size_t count = 0;
+    reg_key prefix;
+    mr_err err = key_exists(store, &add->key, replaced);
+
+    if (err == MR_OK && add->slash_key.len > 0) {
+        err = key_exists(store, &add->slash_key, &slash_found);
+    }
+    *replaced = *replaced || slash_found;
+    if (err != MR_OK || *replaced) {
+        return err;
+    }
+
+    err = reg_key_build(&prefix, REG_T_OPCLIENT, add->ws, add->id, "", NULL);
+    if (err == MR_OK) {
+        err = reg_store_scan(store, &prefix, count_client, &count);
+    }
+    if (err == MR_OK && count >= REG_CLIENTS_MAX) {
+        snprintf(detail, detail_len,
+                 "Remove a client with 'mcpreg client remove' first: MCP "
+                 "server %s has %d operator clients, the maximum",
+                 add->id, REG_CLIENTS_MAX);
+        err = MR_EINVALID_FIELD;
+    }
+    return err;
+}
+
+/* write_client stores the record of add, sealing the secret with its key
+ * as associated data, and deletes the record of the issuer with a
+ * trailing '/'. The caller holds the store lock. */
+static mr_err
+write_client(reg_service *service, const add_request *add)
+{
+    const Mcpreg__V1__AddOperatorClientRequest *req = add->req;
     Mcpreg__V1__OperatorClientRecord rec =
         MCPREG__V1__OPERATOR_CLIENT_RECORD__INIT;
     Mcpreg__V1__Sealed secret = MCPREG__V1__SEALED__INIT;
     reg_batch *batch = NULL;
-    char *old = NULL;
-    size_t old_len = 0;
-    mr_err err = reg_store_get(service->store, key, &old, &old_len);
+    mr_err err = MR_OK;
 
-    *replaced = old != NULL;
-    reg_store_free(old);
-    if (err != MR_OK) {
-        goto out;
-    }
-
-    rec.workspace_id = req->workspace_id;
-    rec.mcp_server_id = req->mcp_server_id;
-    rec.issuer = req->issuer;
+    rec.workspace_id = (char *)add->ws;
+    rec.mcp_server_id = (char *)add->id;
+    rec.issuer = (char *)add->issuer;
     rec.client_id = req->client_id;
     rec.token_endpoint_auth_method = req->token_endpoint_auth_method;
     rec.created_at_ms = mr_now_ms();
     if (req->client_secret[0] != '\0') {
         err = reg_seal_encrypt(&service->seal, req->client_secret,
-                               strlen(req->client_secret), key->text, key->len,
-                               &secret);
+                               strlen(req->client_secret), add->key.text,
+                               add->key.len, &secret);
         rec.client_secret = &secret;
     }
 
@@ -170,12 +273,14 @@ write_client(reg_service *service,
         err = MR_ENOMEM;
     }
     if (err == MR_OK) {
-        err = reg_batch_put_msg(batch, key, &rec.base);
+        err = reg_batch_put_msg(batch, &add->key, &rec.base);
+    }
+    if (err == MR_OK && add->slash_key.len > 0) {
+        reg_batch_delete(batch, &add->slash_key);
     }
     if (err == MR_OK) {
         err = reg_store_write(service->store, batch);
     }
-out:
     reg_batch_free(batch);
     reg_seal_clear(&secret);
     return err;
@@ -185,33 +290,30 @@ void
 reg_clients_handle_add(mr_rpc_call *call, void *arg)
 {
     reg_service *service = arg;
-    const Mcpreg__V1__AddOperatorClientRequest *req =
-        (const Mcpreg__V1__AddOperatorClientRequest *)mr_rpc_request(call);
+    add_request add = {
+        .req =
+            (const Mcpreg__V1__AddOperatorClientRequest *)mr_rpc_request(call),
+    };
     Mcpreg__V1__AddOperatorClientResponse resp =
         MCPREG__V1__ADD_OPERATOR_CLIENT_RESPONSE__INIT;
     int64_t started = mr_mono_ms();
     char detail[REG_DETAIL_MAX] = "";
-    char ws[MR_UUID_LEN + 1];
-    char id[MR_UUID_LEN + 1];
     bool replaced = false;
-    reg_key key;
     mr_err err;
 
-    err = check_request(service, req, ws, id, detail, sizeof(detail));
-    if (err == MR_OK && reg_key_build(&key, REG_T_OPCLIENT, ws, id,
-                                      req->issuer, NULL) != MR_OK) {
-        snprintf(detail, sizeof(detail),
-                 "Use a shorter issuer: it does not fit in a store key");
-        err = MR_EINVALID_FIELD;
-    }
+    err = check_request(service, &add, detail, sizeof(detail));
     if (err != MR_OK) {
         goto out;
     }
 
     reg_store_lock(service->store);
-    err = check_server(service->store, ws, id);
+    err = check_server(service->store, add.ws, add.id);
     if (err == MR_OK) {
-        err = write_client(service, req, &key, &replaced);
+        err = check_room(service->store, &add, &replaced, detail,
+                         sizeof(detail));
+    }
+    if (err == MR_OK) {
+        err = write_client(service, &add);
     }
     reg_store_unlock(service->store);
 out:
@@ -222,8 +324,9 @@ out:
     MR_INFO("reg.client.added", mr_rpc_request_id(call),
             "operator client stored for workspace %s, server %s, issuer %s "
             "(replaced: %s)",
-            ws, id, req->issuer, replaced ? "yes" : "no");
+            add.ws, add.id, add.issuer, replaced ? "yes" : "no");
     resp.replaced = replaced;
+    resp.issuer = add.issuer;
     reg_rpc_ok(call, started, &resp.base);
 }
 

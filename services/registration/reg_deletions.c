@@ -1,130 +1,174 @@
-/* reg_deletions.c - sends the DeleteClient RPC for clients whose provider
- * mappings were deleted or replaced, and logs each outcome. */
+/* reg_deletions.c - the clientdel/ records of clients whose provider
+ * mappings were deleted or replaced, and their hand-over to the queue of
+ * reg_deletions_retry.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcpreg/v1/discovery.pb-c.h"
-#include "mr_api.h"
 #include "mr_log.h"
 #include "mr_util.h"
 #include "reg_deletions.h"
-#include "reg_flights.h"
-#include "reg_seal.h"
 
-/* DELETE_TIMEOUT_MS bounds one deletion, queueing at the worker included.
- * Nothing waits for it, so it only limits how long a log line may take. */
-#define DELETE_TIMEOUT_MS 30000
+/* CLIENT_GONE_SUFFIX ends the worker's detail for a DELETE that returned
+ * HTTP 401 (disc_flow_finish_delete: "... returned HTTP %ld"). */
+#define CLIENT_GONE_SUFFIX " returned HTTP 401"
 
-/* sent_deletion is what the log line of one deletion needs once its reply
- * arrives. */
-typedef struct {
-    char provider_id[MR_UUID_LEN + 1];
-    char request_id[64];
-} sent_deletion;
+/* grow makes room for one more item in list. */
+static mr_err
+grow(reg_deletions *list)
+{
+    size_t capacity = list->capacity ? 2 * list->capacity : 4;
+    reg_deletion *items;
+
+    if (list->count < list->capacity) {
+        return MR_OK;
+    }
+    items = realloc(list->items, capacity * sizeof(*items));
+    if (items == NULL) {
+        return MR_ENOMEM;
+    }
+    list->items = items;
+    list->capacity = capacity;
+    return MR_OK;
+}
+
+/* new_record returns the pending deletion of prov, whose token was sealed
+ * with prov_key, with a new deletion id; NULL when memory runs out. The
+ * caller frees it with protobuf_c_message_free_unpacked. */
+static Mcpreg__V1__PendingDeletionRecord *
+new_record(const Mcpreg__V1__ProviderRecord *prov, const reg_key *prov_key)
+{
+    Mcpreg__V1__PendingDeletionRecord rec =
+        MCPREG__V1__PENDING_DELETION_RECORD__INIT;
+    char deletion_id[MR_UUID_LEN + 1];
+
+    mr_uuid_v4(deletion_id);
+    rec.deletion_id = deletion_id;
+    rec.workspace_id = prov->workspace_id;
+    rec.mcp_server_id = prov->mcp_server_id;
+    rec.oauth_provider_id = prov->oauth_provider_id;
+    rec.client_id = prov->client_id;
+    rec.registration_client_uri = prov->registration_client_uri;
+    rec.registration_access_token = prov->registration_access_token;
+    rec.sealed_with_key = (char *)prov_key->text;
+    rec.created_at_ms = mr_now_ms();
+    return (Mcpreg__V1__PendingDeletionRecord *)reg_msg_copy(&rec.base);
+}
+
+/* add_item appends the pending deletion of *rec to list and frees *rec. */
+static mr_err
+add_item(reg_deletions *list, const reg_key *prov_key,
+         Mcpreg__V1__ProviderRecord **rec, reg_deletion **added)
+{
+    reg_deletion *item;
+    mr_err err = grow(list);
+
+    *added = NULL;
+    if (err != MR_OK) {
+        return err;
+    }
+    item = &list->items[list->count];
+    item->in_batch = false;
+    item->rec = new_record(*rec, prov_key);
+    if (item->rec == NULL) {
+        return MR_ENOMEM;
+    }
+    err = reg_key_build(&item->key, REG_T_CLIENTDEL, item->rec->workspace_id,
+                        item->rec->deletion_id, NULL);
+    if (err != MR_OK) {
+        protobuf_c_message_free_unpacked(&item->rec->base, NULL);
+        return err;
+    }
+
+    list->count++;
+    mcpreg__v1__provider_record__free_unpacked(*rec, NULL);
+    *rec = NULL;
+    *added = item;
+    return MR_OK;
+}
+
+static bool
+deletable(const Mcpreg__V1__ProviderRecord *rec)
+{
+    return rec->registration_client_uri[0] != '\0' &&
+           rec->registration_access_token != NULL;
+}
 
 mr_err
 reg_deletions_take(reg_deletions *list, const reg_key *prov_key,
                    Mcpreg__V1__ProviderRecord **rec)
 {
-    reg_deletion *items;
+    reg_deletion *added;
 
-    if ((*rec)->registration_client_uri[0] == '\0' ||
-        (*rec)->registration_access_token == NULL) {
+    if (!deletable(*rec)) {
         return MR_OK;
     }
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? 2 * list->capacity : 4;
-
-        items = realloc(list->items, capacity * sizeof(*items));
-        if (items == NULL) {
-            return MR_ENOMEM;
-        }
-        list->items = items;
-        list->capacity = capacity;
-    }
-    list->items[list->count].prov_key = *prov_key;
-    list->items[list->count].rec = *rec;
-    list->count++;
-    *rec = NULL;
-    return MR_OK;
+    return add_item(list, prov_key, rec, &added);
 }
 
-static void
-deletion_done(void *arg, const mr_rpc_status *status,
-              ProtobufCMessage *response)
+mr_err
+reg_deletions_take_batch(reg_deletions *list, reg_batch *batch,
+                         const reg_key *prov_key,
+                         Mcpreg__V1__ProviderRecord **rec)
 {
-    sent_deletion *sent = arg;
+    reg_deletion *added = NULL;
+    mr_err err;
 
-    if (status->err == MR_OK) {
-        MR_INFO("reg.client.deleted", sent->request_id,
-                "deleted the client of provider %s at its authorization "
-                "server",
-                sent->provider_id);
-    } else {
-        MR_WARN("reg.client.delete_failed", sent->request_id,
-                "the client of provider %s stays at its authorization "
-                "server: deletion failed with %s: %s",
-                sent->provider_id, mr_err_code(status->err), status->detail);
+    if (!deletable(*rec)) {
+        return MR_OK;
     }
-    if (response != NULL) {
-        protobuf_c_message_free_unpacked(response, NULL);
-    }
-    free(sent);
-}
-
-/* send_one unseals the access token of item and sends its DeleteClient. */
-static mr_err
-send_one(reg_service *service, const reg_deletion *item,
-         const char *request_id)
-{
-    Mcpreg__V1__DeleteClientRequest req =
-        MCPREG__V1__DELETE_CLIENT_REQUEST__INIT;
-    char job_id[MR_UUID_LEN + 1];
-    sent_deletion *sent = calloc(1, sizeof(*sent));
-    char *token = NULL;
-    size_t token_len = 0;
-    mr_err err = sent != NULL ? MR_OK : MR_ENOMEM;
-
+    err = add_item(list, prov_key, rec, &added);
     if (err == MR_OK) {
-        err = reg_seal_decrypt(
-            &service->seal, item->rec->registration_access_token,
-            item->prov_key.text, item->prov_key.len, &token, &token_len);
+        err = reg_batch_put_msg(batch, &added->key, &added->rec->base);
     }
-    if (err == MR_OK) {
-        snprintf(sent->provider_id, sizeof(sent->provider_id), "%s",
-                 item->rec->oauth_provider_id);
-        snprintf(sent->request_id, sizeof(sent->request_id), "%s",
-                 request_id != NULL ? request_id : "");
-        mr_uuid_v4(job_id);
-        req.job_id = job_id;
-        req.registration_client_uri = item->rec->registration_client_uri;
-        req.registration_access_token = token;
-        err = mr_rpc_call_async(
-            reg_providers_jobs(service->providers), MR_M_DELETE_CLIENT,
-            &req.base, &mcpreg__v1__delete_client_response__descriptor,
-            request_id, DELETE_TIMEOUT_MS, deletion_done, sent);
-    }
-    reg_seal_free(token, token_len);
-    if (err != MR_OK) {
-        free(sent);
+    if (added != NULL) {
+        added->in_batch = err == MR_OK;
     }
     return err;
+}
+
+/* store_records writes the records of list that no batch contained. A
+ * failure is logged: the deletions are still sent, but not retried after a
+ * restart. */
+static void
+store_records(reg_service *service, const reg_deletions *list,
+              const char *request_id)
+{
+    reg_batch *batch = reg_batch_new();
+    size_t added = 0;
+    mr_err err = batch != NULL ? MR_OK : MR_ENOMEM;
+
+    for (size_t i = 0; i < list->count && err == MR_OK; i++) {
+        if (!list->items[i].in_batch) {
+            err = reg_batch_put_msg(batch, &list->items[i].key,
+                                    &list->items[i].rec->base);
+            added++;
+        }
+    }
+    if (err == MR_OK && added > 0) {
+        err = reg_store_write(service->store, batch);
+    }
+    if (err != MR_OK) {
+        MR_ERROR("reg.client.delete_unrecorded", request_id,
+                 "%zu client deletions were not recorded (%s); they are "
+                 "attempted now but not after a restart",
+                 added, mr_err_code(err));
+    }
+    reg_batch_free(batch);
 }
 
 void
 reg_deletions_send(reg_service *service, reg_deletions *list,
                    const char *request_id)
 {
+    if (list->count == 0) {
+        return;
+    }
+    store_records(service, list, request_id);
     for (size_t i = 0; i < list->count; i++) {
-        mr_err err = send_one(service, &list->items[i], request_id);
-
-        if (err != MR_OK) {
-            MR_WARN("reg.client.delete_failed", request_id,
-                    "the client of provider %s stays at its authorization "
-                    "server: the deletion could not be sent: %s",
-                    list->items[i].rec->oauth_provider_id, mr_err_code(err));
-        }
+        reg_deletions_enqueue(service, &list->items[i].key,
+                              list->items[i].rec);
+        list->items[i].rec = NULL;
     }
     reg_deletions_free(list);
 }
@@ -133,8 +177,40 @@ void
 reg_deletions_free(reg_deletions *list)
 {
     for (size_t i = 0; i < list->count; i++) {
-        mcpreg__v1__provider_record__free_unpacked(list->items[i].rec, NULL);
+        if (list->items[i].rec != NULL) {
+            protobuf_c_message_free_unpacked(&list->items[i].rec->base, NULL);
+        }
     }
     free(list->items);
     memset(list, 0, sizeof(*list));
+}
+
+bool
+reg_deletions_finished(mr_err err, const char *detail)
+{
+    size_t len = detail != NULL ? strlen(detail) : 0;
+    size_t suffix_len = strlen(CLIENT_GONE_SUFFIX);
+
+    if (err == MR_OK) {
+        return true;
+    }
+    return err == MR_EREGISTRATION_REJECTED && len >= suffix_len &&
+           strcmp(detail + len - suffix_len, CLIENT_GONE_SUFFIX) == 0;
+}
+
+int64_t
+reg_deletions_backoff(const reg_deletion_config *cfg, int attempts,
+                      uint32_t random)
+{
+    int64_t delay = cfg->first_delay_ms;
+    int64_t half;
+
+    for (int i = 1; i < attempts && delay < cfg->max_delay_ms; i++) {
+        delay *= 2;
+    }
+    if (delay > cfg->max_delay_ms) {
+        delay = cfg->max_delay_ms;
+    }
+    half = delay / 2;
+    return delay - half + (half > 0 ? (int64_t)(random % (half + 1)) : 0);
 }

@@ -277,9 +277,10 @@ check_still_valid(reg_store *store, const reg_target *target,
 }
 
 /* take_old_client adds the client of the mapping at prov_key to
- * deletions, because a new client replaces it. */
+ * deletions, and the record of its deletion to batch, because a new
+ * client replaces it. */
 static mr_err
-take_old_client(reg_store *store, const reg_key *prov_key,
+take_old_client(reg_store *store, reg_batch *batch, const reg_key *prov_key,
                 reg_deletions *deletions)
 {
     ProtobufCMessage *msg = NULL;
@@ -289,7 +290,7 @@ take_old_client(reg_store *store, const reg_key *prov_key,
 
     rec = (Mcpreg__V1__ProviderRecord *)msg;
     if (err == MR_OK && rec != NULL) {
-        err = reg_deletions_take(deletions, prov_key, &rec);
+        err = reg_deletions_take_batch(deletions, batch, prov_key, &rec);
     }
     if (rec != NULL) {
         protobuf_c_message_free_unpacked(&rec->base, NULL);
@@ -297,20 +298,30 @@ take_old_client(reg_store *store, const reg_key *prov_key,
     return err;
 }
 
+/* write_record writes rec and its provid/ index in one batch. When the
+ * mapping replaces its client, the same batch records the deletion of the
+ * old one, which deletions then holds, so that the deletion is durable
+ * exactly when the new client is. */
 static mr_err
 write_record(reg_store *store, const reg_target *target,
-             const Mcpreg__V1__ProviderRecord *rec)
+             const Mcpreg__V1__ProviderRecord *rec, bool replacing,
+             reg_deletions *deletions)
 {
     reg_batch *batch = reg_batch_new();
     reg_key id_key;
-    mr_err err;
+    mr_err err = batch != NULL ? MR_OK : MR_ENOMEM;
 
-    err = batch ? reg_batch_put_msg(batch, &target->prov_key, &rec->base)
-                : MR_ENOMEM;
+    if (err == MR_OK && replacing) {
+        err = take_old_client(store, batch, &target->prov_key, deletions);
+    }
+    if (err == MR_OK) {
+        err = reg_batch_put_msg(batch, &target->prov_key, &rec->base);
+    }
     if (err == MR_OK) {
         err =
             reg_key_build(&id_key, REG_T_PROVID, rec->oauth_provider_id, NULL);
     }
+
     if (err == MR_OK) {
         reg_batch_put(batch, &id_key, target->prov_key.text,
                       target->prov_key.len);
@@ -366,12 +377,8 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
          * id so that callers holding it need not change. */
         if (stale) {
             snprintf(provider_id, MR_UUID_LEN + 1, "%s", existing_id);
-            err =
-                take_old_client(service->store, &target->prov_key, &deletions);
         }
-        if (err == MR_OK) {
-            err = write_record(service->store, target, &rec);
-        }
+        err = write_record(service->store, target, &rec, stale, &deletions);
     }
     reg_store_unlock(service->store);
     if (err == MR_OK) {

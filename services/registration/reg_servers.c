@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mr_log.h"
+#include "reg_clients.h"
 #include "reg_deletions.h"
 #include "reg_keys.h"
 #include "reg_servers.h"
@@ -84,8 +85,8 @@ add_provider_delete(void *arg, const char *key, size_t keylen,
                MR_OK) {
         reg_batch_delete(scan->batch, &k);
     }
-    if (rec != NULL &&
-        reg_deletions_take(scan->deletions, &prov_key, &rec) != MR_OK) {
+    if (rec != NULL && reg_deletions_take_batch(scan->deletions, scan->batch,
+                                                &prov_key, &rec) != MR_OK) {
         return MR_ENOMEM;
     }
     if (rec != NULL) {
@@ -446,8 +447,8 @@ out:
     return err;
 }
 
-/* Deletes server, name and provider mappings. The caller holds the store
- * lock. */
+/* Deletes server, name, provider mappings and operator clients. The
+ * caller holds the store lock. */
 static mr_err
 write_delete(reg_store *store, const Mcpreg__V1__McpServer *server,
              reg_deletions *deletions)
@@ -469,6 +470,10 @@ write_delete(reg_store *store, const Mcpreg__V1__McpServer *server,
         reg_batch_delete(batch, &key);
         err = add_provider_deletes(store, batch, server->workspace_id,
                                    server->id, &dropped, deletions);
+    }
+    if (err == MR_OK) {
+        err = reg_clients_add_deletes(store, batch, server->workspace_id,
+                                      server->id);
     }
     if (err == MR_OK) {
         err = reg_store_write(store, batch);

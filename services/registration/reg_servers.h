@@ -132,9 +132,9 @@ mr_err reg_servers_update(reg_service *service, const char *ws,
                           size_t detail_len);
 
 /*
- * reg_servers_delete deletes server id of ws, its name and every provider
- * mapping of it in one batch. *deleted is false when there was no such
- * server. It returns MR_EINVALID_ID when id is not a UUID.
+ * reg_servers_delete deletes server id of ws, its name, every provider
+ * mapping and every operator client of it in one batch. *deleted is false when
+ * there was no such server. It returns MR_EINVALID_ID when id is not a UUID.
  */
 mr_err reg_servers_delete(reg_service *service, const char *ws, const char *id,
                           bool *deleted);

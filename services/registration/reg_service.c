@@ -48,6 +48,12 @@ static const mr_rpc_method methods[] = {
     {MR_M_REPORT_INVALID_CLIENT,
      &mcpreg__v1__report_invalid_client_request__descriptor,
      reg_providers_handle_report},
+    {MR_M_LIST_OPERATOR_CLIENTS,
+     &mcpreg__v1__list_operator_clients_request__descriptor,
+     reg_clients_handle_list},
+    {MR_M_REMOVE_OPERATOR_CLIENT,
+     &mcpreg__v1__remove_operator_client_request__descriptor,
+     reg_clients_handle_remove},
 };
 
 mr_err

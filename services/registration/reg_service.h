@@ -14,6 +14,7 @@
 #define REG_DETAIL_MAX 512
 
 typedef struct reg_providers reg_providers;
+typedef struct reg_deletion_queue reg_deletion_queue;
 
 /* reg_service is what every handler receives as its argument. */
 typedef struct {
@@ -21,6 +22,7 @@ typedef struct {
     reg_seal seal;
     reg_url_rules url_rules;
     reg_providers *providers;
+    reg_deletion_queue *deletions; /* see reg_deletions_start */
 } reg_service;
 
 /*

@@ -20,11 +20,14 @@
  *   srvname/<workspace_id>/<name>          server id (text), unique names
  *   prov/<workspace_id>/<server_id>/<user_id>   ProviderRecord
  *   provid/<oauth_provider_id>             the prov/ key (text)
+ *   opclient/<workspace_id>/<server_id>/<issuer>   OperatorClientRecord
+ *   clientdel/<workspace_id>/<deletion_id>  PendingDeletionRecord
  *
  * Every key of workspace data starts with its table and the workspace id,
  * so a sharded deployment can split workspaces by key range. Workspace,
  * server, key and provider ids are canonical UUIDs, which contain no '/'.
- * A user id or name may contain '/', so it is always the last component.
+ * A user id, name or issuer may contain '/', so it is always the last
+ * component. A deletion id is a random UUID.
  */
 #define REG_T_KEY     "key"
 #define REG_T_KEYID   "keyid"
@@ -33,6 +36,14 @@
 #define REG_T_SRVNAME "srvname"
 #define REG_T_PROV    "prov"
 #define REG_T_PROVID  "provid"
+
+/* REG_T_OPCLIENT holds the clients that the operator registered by hand
+ * (`mcpreg client add`), with the issuer in the form reg_clients stores. */
+#define REG_T_OPCLIENT "opclient"
+
+/* REG_T_CLIENTDEL holds the RFC 7592 client deletions that have not
+ * succeeded yet (reg_deletions.h). */
+#define REG_T_CLIENTDEL "clientdel"
 
 /* REG_KEY_MAX is the size of the longest key, with its NUL. Callers bound
  * user ids and names well below it. */

@@ -1,7 +1,9 @@
 // How discovery obtains a client when registration is not the way: a
 // client that the operator stored with `mcpreg client add` for the MCP
-// server and issuer, and the typed error when there is none. The MCP
-// server and its authorization server are a scripted fake (tests/fake/).
+// server and issuer, and the typed error when there is none. Also how the
+// operator lists and removes those clients, and that they go with their
+// MCP server. The MCP server and its authorization server are a scripted
+// fake (tests/fake/).
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,6 +55,19 @@ function callProvider(server) {
 function addClient(args) {
   return system.cli.run(['client', 'add', '--workspace', workspaceId,
     ...args]);
+}
+
+// Returns the operator clients of the workspace that `mcpreg client list`
+// prints, or those of one server.
+async function listClients(serverId) {
+  const args = ['client', 'list', '--workspace', workspaceId];
+  if (serverId !== undefined) args.push('--server', serverId);
+  return system.cli(args);
+}
+
+function removeClient(serverId, issuer) {
+  return system.cli(['client', 'remove', '--workspace', workspaceId,
+    '--server', serverId, '--issuer', issuer]);
 }
 
 test('operator client skips registration', async () => {
@@ -130,6 +145,109 @@ test('client add replaces same issuer', async () => {
   }
 });
 
+test('client add stores one issuer form', async () => {
+  const { scripted, server } = await setUp(withoutRegistration());
+  try {
+    const withSlash = await addClient(['--server', server.id,
+      '--issuer', `${scripted.url}/`, '--client-id', 'slash-form']);
+    assert.equal(withSlash.code, 0, withSlash.stderr);
+    assert.equal(JSON.parse(withSlash.stdout).issuer, scripted.url,
+      'the trailing / of an empty path is dropped');
+    const without = await addClient(['--server', server.id,
+      '--issuer', scripted.url, '--client-id', 'bare-form']);
+    assert.equal(without.code, 0, without.stderr);
+    assert.equal(JSON.parse(without.stdout).replaced, true,
+      'both forms name one issuer');
+
+    const listed = await listClients(server.id);
+    assert.deepEqual(listed.map((item) => [item.issuer, item.client_id]),
+      [[scripted.url, 'bare-form']]);
+
+    assertStatus(await callProvider(server), 200);
+    assert.deepEqual(postsBesidesProbe(await scripted.requests()), [],
+      'discovery finds the client under its stored issuer');
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
+test('client list hides secrets', async () => {
+  const { scripted, server } = await setUp(withoutRegistration());
+  try {
+    const secret = `list-secret-${server.id}`;
+    const secretFile = join(system.dir, 'list-secret');
+    await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
+    const added = await addClient(['--server', server.id,
+      '--issuer', scripted.url, '--client-id', 'confidential',
+      '--client-secret-file', secretFile]);
+    assert.equal(added.code, 0, added.stderr);
+    const publicAdded = await addClient(['--server', server.id,
+      '--issuer', `${scripted.url}/public`, '--client-id', 'public']);
+    assert.equal(publicAdded.code, 0, publicAdded.stderr);
+
+    const listed = await system.cli.run(['client', 'list',
+      '--workspace', workspaceId, '--server', server.id]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(!listed.stdout.includes(secret), 'no secret is printed');
+    const clients = JSON.parse(listed.stdout);
+    assert.deepEqual(clients.map((item) => [item.client_id,
+      item.client_secret_set]), [['confidential', true], ['public', false]]);
+    for (const item of clients) {
+      assert.equal(item.mcp_server_id, server.id);
+      assert.equal(item.workspace_id, workspaceId);
+    }
+
+    const everything = await listClients();
+    assert.equal(
+      everything.filter((item) => item.mcp_server_id === server.id).length,
+      2, 'the workspace list includes the server\'s clients');
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
+test('client remove stops its use', async () => {
+  const { scripted, server } = await setUp(withoutRegistration());
+  try {
+    const added = await addClient(['--server', server.id,
+      '--issuer', scripted.url, '--client-id', 'removable']);
+    assert.equal(added.code, 0, added.stderr);
+
+    const removed = await removeClient(server.id, `${scripted.url}/`);
+    assert.equal(removed.removed, true);
+    const again = await removeClient(server.id, scripted.url);
+    assert.equal(again.removed, false, 'a second remove finds nothing');
+    assert.deepEqual(await listClients(server.id), []);
+
+    const response = await callProvider(server);
+    assertError(response, 400, 'registration_not_supported');
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
+test('server delete removes its clients', async () => {
+  const { scripted, server } = await setUp(withoutRegistration());
+  try {
+    const added = await addClient(['--server', server.id,
+      '--issuer', scripted.url, '--client-id', 'goes-with-server']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal((await listClients(server.id)).length, 1);
+
+    assertStatus(await system.api('DELETE', `/mcp-servers/${server.id}`,
+      { key }), 204);
+    const left = (await listClients())
+      .filter((item) => item.mcp_server_id === server.id);
+    assert.deepEqual(left, [], 'no operator client outlives its server');
+    const listed = await system.cli.run(['client', 'list',
+      '--workspace', workspaceId, '--server', server.id]);
+    assert.equal(listed.code, 1);
+    assert.match(listed.stderr, /\(mcp_server_not_found\)/);
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
 test('client add rejects invalid input', async (t) => {
   const { scripted, server } = await setUp(withoutRegistration());
   const secretFile = join(system.dir, 'reject-secret');
@@ -149,6 +267,10 @@ test('client add rejects invalid input', async (t) => {
       `${scripted.url}/?tenant=1`, '--client-id', 'c'], 'invalid_field'],
     ['issuer not https', ['--server', server.id, '--issuer',
       'http://as.invalid', '--client-id', 'c'], 'invalid_field'],
+    ['issuer with fragment', ['--server', server.id, '--issuer',
+      `${scripted.url}/#tenant`, '--client-id', 'c'], 'invalid_field'],
+    ['issuer not absolute', ['--server', server.id, '--issuer',
+      'as.invalid/tenant', '--client-id', 'c'], 'invalid_field'],
   ];
   try {
     for (const [label, args, code] of cases) {
