@@ -69,9 +69,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capture_lines(text, size);
 
     disc_cache_control_parse(text, &control);
-    if (control.has_max_age &&
-        (control.max_age_s < 0 ||
-         control.max_age_s > DISC_DELTA_SECONDS_MAX)) {
+    if (control.has_max_age && (control.max_age_s < 0 ||
+                                control.max_age_s > DISC_DELTA_SECONDS_MAX)) {
         abort();
     }
     if (disc_http_date_parse(text, NOW_S, &seconds) &&

@@ -115,7 +115,8 @@ disc_cache_headers_add(disc_cache_headers *headers, const char *line,
         return true;
     }
     field = field_for(headers, line, (size_t)(colon - line));
-    if (field == NULL || (*field != NULL && field != &headers->cache_control)) {
+    if (field == NULL ||
+        (*field != NULL && field != &headers->cache_control)) {
         return true; /* not kept, or a repeated single-value field */
     }
 
@@ -394,10 +395,10 @@ imf_fixdate(const char *p, civil_time *t)
 static bool
 rfc850_date(const char *p, civil_time *t)
 {
-    return day_name(&p, true) && literal(&p, ", ") &&
-           digits(&p, 2, &t->day) && literal(&p, "-") && month(&p, t) &&
-           literal(&p, "-") && digits(&p, 2, &t->year) && literal(&p, " ") &&
-           time_of_day(&p, t) && literal(&p, " gmt") && *p == '\0';
+    return day_name(&p, true) && literal(&p, ", ") && digits(&p, 2, &t->day) &&
+           literal(&p, "-") && month(&p, t) && literal(&p, "-") &&
+           digits(&p, 2, &t->year) && literal(&p, " ") && time_of_day(&p, t) &&
+           literal(&p, " gmt") && *p == '\0';
 }
 
 /* asctime_date reads "Sun Nov  6 08:49:37 1994". */
@@ -436,8 +437,8 @@ valid_time(const civil_time *t)
         return false;
     }
     days = month_days[t->month - 1] + (t->month == 2 && is_leap(t->year));
-    return t->day >= 1 && t->day <= days && t->hour <= 23 &&
-           t->minute <= 59 && t->second <= 60;
+    return t->day >= 1 && t->day <= days && t->hour <= 23 && t->minute <= 59 &&
+           t->second <= 60;
 }
 
 /* days_from_civil returns the days from 1970-01-01 to a date of the
@@ -490,8 +491,8 @@ disc_http_date_parse(const char *text, int64_t now_s, int64_t *out_s)
         return false;
     }
 
-    *out_s = days_from_civil(t.year, t.month, t.day) * 86400 +
-             t.hour * 3600 + t.minute * 60 + t.second;
+    *out_s = days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 +
+             t.minute * 60 + t.second;
     return true;
 }
 

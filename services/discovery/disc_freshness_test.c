@@ -74,12 +74,9 @@ static void
 test_capture_folded_line(void)
 {
     static const char *const lines[] = {
-        "HTTP/1.1 200 OK\r\n",
-        "Cache-Control: max-age=60,\r\n",
-        "\t no-store\r\n",
-        "X-Other: a\r\n",
-        " max-age=1\r\n",
-        NULL,
+        "HTTP/1.1 200 OK\r\n", "Cache-Control: max-age=60,\r\n",
+        "\t no-store\r\n",     "X-Other: a\r\n",
+        " max-age=1\r\n",      NULL,
     };
     disc_cache_headers headers = {0};
 
@@ -132,12 +129,10 @@ static void
 test_cache_control_bad_max_age(void)
 {
     const char *bad[] = {
-        "max-age",        "max-age=",       "max-age=abc",
-        "max-age=-1",     "max-age=1.5",    "max-age=\"\"",
-        "max-age=5x",     "max-age=\"5",    "max-age=5 6",
-        "s-maxage=10",    "s-max-age=10",   "max-ages=10",
-        "xmax-age=10",    "\"max-age=10\"", "no-max-age=10",
-        "max-age=\"1 2\"",
+        "max-age",     "max-age=",       "max-age=abc",   "max-age=-1",
+        "max-age=1.5", "max-age=\"\"",   "max-age=5x",    "max-age=\"5",
+        "max-age=5 6", "s-maxage=10",    "s-max-age=10",  "max-ages=10",
+        "xmax-age=10", "\"max-age=10\"", "no-max-age=10", "max-age=\"1 2\"",
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -287,15 +282,13 @@ test_lifetime_sources(void)
     MR_CHECK_INT(disc_freshness_lifetime_ms(NULL, NOW_S), ==,
                  DISC_FRESHNESS_NONE);
     MR_CHECK_INT(lifetime(NULL, NULL, at_now, NULL), ==, DISC_FRESHNESS_NONE);
-    MR_CHECK_INT(lifetime("public", NULL, NULL, "5"), ==,
-                 DISC_FRESHNESS_NONE);
+    MR_CHECK_INT(lifetime("public", NULL, NULL, "5"), ==, DISC_FRESHNESS_NONE);
     MR_CHECK_INT(lifetime("max-age=90", NULL, NULL, NULL), ==, 90000);
 
     /* max-age wins over Expires, whichever is shorter. */
     MR_CHECK_INT(lifetime("max-age=90", minute_later, at_now, NULL), ==,
                  90000);
-    MR_CHECK_INT(lifetime("max-age=x", minute_later, at_now, NULL), ==,
-                 60000);
+    MR_CHECK_INT(lifetime("max-age=x", minute_later, at_now, NULL), ==, 60000);
 
     /* Expires minus Date, both on the server's clock. Without a valid
      * Date, the current time stands in. */
@@ -317,9 +310,9 @@ static void
 test_lifetime_no_reuse(void)
 {
     MR_CHECK_INT(lifetime("no-store, max-age=60", NULL, NULL, NULL), ==, 0);
-    MR_CHECK_INT(lifetime("no-cache", "Sun, 06 Nov 1994 09:49:37 GMT", NULL,
-                          NULL),
-                 ==, 0);
+    MR_CHECK_INT(
+        lifetime("no-cache", "Sun, 06 Nov 1994 09:49:37 GMT", NULL, NULL), ==,
+        0);
     MR_CHECK_INT(lifetime("max-age=0", NULL, NULL, NULL), ==, 0);
 }
 
@@ -329,8 +322,7 @@ test_lifetime_minus_age(void)
 {
     MR_CHECK_INT(lifetime("max-age=60", NULL, NULL, "45"), ==, 15000);
     MR_CHECK_INT(lifetime("max-age=60", NULL, NULL, "60"), ==, 0);
-    MR_CHECK_INT(lifetime("max-age=60", NULL, NULL, "99999999999999"), ==,
-                 0);
+    MR_CHECK_INT(lifetime("max-age=60", NULL, NULL, "99999999999999"), ==, 0);
     MR_CHECK_INT(lifetime("max-age=60", NULL, NULL, "-5"), ==, 60000);
     MR_CHECK_INT(lifetime("max-age=60", NULL, NULL, "ten"), ==, 60000);
 }
