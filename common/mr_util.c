@@ -1,4 +1,4 @@
-/* mr_util.c - ids, clocks, hashing and signals. */
+/* mr_util.c - ids, clocks, hashing, printable copies of text and signals. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -174,4 +174,21 @@ mr_signals_wait(void)
     while (sigwait(&set, &sig) != 0) {
     }
     return sig;
+}
+
+void
+mr_sanitize(char *out, size_t outlen, const char *text)
+{
+    size_t n = 0;
+
+    for (; text[n] != '\0' && n < outlen - 1; n++) {
+        unsigned char c = (unsigned char)text[n];
+
+        out[n] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
+    }
+    out[n] = '\0';
+
+    if (text[n] != '\0') {
+        memcpy(out + n - 3, "...", 3);
+    }
 }

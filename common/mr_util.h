@@ -1,4 +1,5 @@
-/* mr_util.h - ids, clocks, hashing and signals shared by every process. */
+/* mr_util.h - ids, clocks, hashing, printable copies of text and signals
+ * shared by every process. */
 #ifndef MR_UTIL_H
 #define MR_UTIL_H
 
@@ -49,6 +50,13 @@ int64_t mr_mono_ms(void);
 /* mr_format_time writes ms (Unix milliseconds) as RFC 3339 UTC with
  * milliseconds, such as "2026-12-04T15:38:21.123Z", into out. */
 void mr_format_time(int64_t ms, char out[32]);
+
+/*
+ * mr_sanitize copies text into out for an error message: bytes outside
+ * printable ASCII become '?', and text that does not fit in outlen - 1
+ * bytes is cut and ends in "...". outlen must be at least 4.
+ */
+void mr_sanitize(char *out, size_t outlen, const char *text);
 
 /*
  * mr_signals_block blocks SIGINT, SIGTERM and SIGPIPE in the calling thread

@@ -1,4 +1,5 @@
-/* mr_util_test.c - UUIDs, tokens, hashing and time formatting. */
+/* mr_util_test.c - UUIDs, tokens, hashing, time formatting and printable
+ * copies of text. */
 #include <string.h>
 
 #include "mr_test.h"
@@ -86,6 +87,21 @@ test_format_time_rfc3339(void)
     MR_CHECK_STR(out, "1970-01-01T00:00:00.000Z");
 }
 
+static void
+test_sanitize(void)
+{
+    char out[8];
+
+    mr_sanitize(out, sizeof(out), "ab\x01\xff");
+    MR_CHECK_STR(out, "ab??");
+    mr_sanitize(out, sizeof(out), "abcdefg");
+    MR_CHECK_STR(out, "abcdefg");
+    mr_sanitize(out, sizeof(out), "abcdefgh");
+    MR_CHECK_STR(out, "abcd...");
+    mr_sanitize(out, sizeof(out), "");
+    MR_CHECK_STR(out, "");
+}
+
 static const mr_test_case cases[] = {
     {"uuid_v4_is_canonical", test_uuid_v4_is_canonical},
     {"uuid_rejects_bad_forms", test_uuid_rejects_bad_forms},
@@ -93,6 +109,7 @@ static const mr_test_case cases[] = {
     {"sha256_known_vector", test_sha256_known_vector},
     {"random_token_differs", test_random_token_differs},
     {"format_time_rfc3339", test_format_time_rfc3339},
+    {"sanitize", test_sanitize},
 };
 
 MR_TEST_MAIN(cases)

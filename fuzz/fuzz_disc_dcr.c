@@ -19,7 +19,7 @@ static const char *const methods[] = {
 static void
 parse_client(const char *body, size_t len, const char *method)
 {
-    static disc_allow_list allow; /* empty: the default policy */
+    static mr_allow_list allow; /* empty: the default policy */
     disc_client client;
     char why[DISC_DETAIL_MAX];
 
@@ -47,7 +47,7 @@ parse_error(const char *body, size_t len)
     disc_dcr_parse_error(body, len, out, sizeof(out));
     for (size_t i = 0; out[i] != '\0'; i++) {
         if (out[i] < 0x20 || out[i] > 0x7e) {
-            abort(); /* disc_sanitize must leave printable ASCII only */
+            abort(); /* mr_sanitize must leave printable ASCII only */
         }
     }
 }

@@ -11,7 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static disc_allow_list allow;
+static mr_allow_list allow;
 static disc_url mcp_url;
 
 /* setup parses the fixed inputs once; the fuzzer cannot run without them. */
@@ -25,7 +25,7 @@ setup(void)
     if (done) {
         return;
     }
-    if (disc_allow_list_parse("127.0.0.1,localhost", &allow, &bad) != MR_OK ||
+    if (mr_allow_parse("127.0.0.1,localhost", &allow, &bad) != MR_OK ||
         disc_url_parse("https://mcp.example.com/mcp", &mcp_url, &why) !=
             MR_OK) {
         abort();

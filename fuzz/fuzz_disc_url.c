@@ -52,7 +52,7 @@ check_well_known(const disc_url *url)
 static void
 check_url(const char *text)
 {
-    static disc_allow_list empty;
+    static mr_allow_list empty;
     disc_url url;
     const char *why;
     char *origin;
@@ -78,21 +78,59 @@ check_url(const char *text)
     disc_url_free(&url);
 }
 
+/* check_range requires that list covers the network address of range,
+ * one of its own ranges. */
+static void
+check_range(const mr_allow_list *list, const mr_allow_range *range)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    const struct sockaddr *addr = (const struct sockaddr *)&in6;
+
+    if (range->family == AF_INET) {
+        memcpy(&in.sin_addr, range->bytes, 4);
+        addr = (const struct sockaddr *)&in;
+    } else {
+        memcpy(&in6.sin6_addr, range->bytes, 16);
+    }
+    if (!mr_allow_covers(list, addr)) {
+        abort();
+    }
+}
+
+/* check_allow_list parses text as a --dev-allow-hosts value. A valid list
+ * must contain its own hosts and cover its own ranges. An invalid one
+ * must get a printable error message. */
 static void
 check_allow_list(const char *text)
 {
-    disc_allow_list list;
+    mr_allow_list list;
     const char *bad = NULL;
+    char message[256];
+    mr_err err = mr_allow_parse(text, &list, &bad);
 
-    if (disc_allow_list_parse(text, &list, &bad) != MR_OK) {
+    if (err == MR_EINVALID_FIELD) {
+        mr_allow_error(bad, message, sizeof(message));
+        for (size_t i = 0; message[i] != '\0'; i++) {
+            if (message[i] < 0x20 || message[i] > 0x7e) {
+                abort();
+            }
+        }
+    }
+    if (err != MR_OK) {
         return;
     }
+
     for (size_t i = 0; i < list.count; i++) {
-        if (!disc_allow_list_contains(&list, list.hosts[i])) {
+        if (!mr_allow_contains(&list, list.hosts[i]) ||
+            !mr_allow_http(&list, list.hosts[i])) {
             abort();
         }
     }
-    disc_allow_list_free(&list);
+    for (size_t i = 0; i < list.nranges; i++) {
+        check_range(&list, &list.ranges[i]);
+    }
+    mr_allow_free(&list);
 }
 
 static void

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "disc_meta.h"
+#include "mr_util.h"
 
 /* ERROR_CODE_MAX and ERROR_DESCRIPTION_MAX bound the error members of a
  * registration error response copied into a detail, in bytes. */
@@ -127,8 +128,8 @@ copy_members(const json_t *doc, const char *requested_method, disc_client *out,
  * a known auth method, a secret when that method needs one, and a safe
  * registration_client_uri, because the access token is sent there. */
 static mr_err
-check_client(const disc_client *client, const disc_allow_list *allow,
-             char *why, size_t whylen)
+check_client(const disc_client *client, const mr_allow_list *allow, char *why,
+             size_t whylen)
 {
     const char *method = client->token_endpoint_auth_method;
     const char *reason = NULL;
@@ -137,7 +138,7 @@ check_client(const disc_client *client, const disc_allow_list *allow,
                         strcmp(method, "client_secret_post") == 0;
 
     if (!needs_secret && strcmp(method, "none") != 0) {
-        disc_sanitize(quoted, sizeof(quoted), method);
+        mr_sanitize(quoted, sizeof(quoted), method);
         snprintf(why, whylen,
                  "token_endpoint_auth_method \"%s\" is not one mcpreg "
                  "supports (client_secret_basic, client_secret_post, none)",
@@ -155,7 +156,7 @@ check_client(const disc_client *client, const disc_allow_list *allow,
     if (client->registration_client_uri != NULL &&
         disc_url_check(client->registration_client_uri, allow, NULL,
                        &reason) != MR_OK) {
-        disc_sanitize(quoted, sizeof(quoted), client->registration_client_uri);
+        mr_sanitize(quoted, sizeof(quoted), client->registration_client_uri);
         snprintf(why, whylen, "registration_client_uri \"%s\" %s", quoted,
                  reason);
         return MR_EREGISTRATION_INVALID;
@@ -165,9 +166,8 @@ check_client(const disc_client *client, const disc_allow_list *allow,
 
 mr_err
 disc_dcr_parse_client(const char *body, size_t len,
-                      const char *requested_method,
-                      const disc_allow_list *allow, disc_client *out,
-                      char *why, size_t whylen)
+                      const char *requested_method, const mr_allow_list *allow,
+                      disc_client *out, char *why, size_t whylen)
 {
     json_t *doc = NULL;
     mr_err err = MR_EREGISTRATION_INVALID;
@@ -205,12 +205,12 @@ disc_dcr_parse_error(const char *body, size_t len, char *out, size_t outlen)
         code_text == NULL) {
         goto out;
     }
-    disc_sanitize(code, sizeof(code), code_text);
+    mr_sanitize(code, sizeof(code), code_text);
 
     if (disc_json_string(doc, "error_description", &description_text) ==
             MR_OK &&
         description_text != NULL) {
-        disc_sanitize(description, sizeof(description), description_text);
+        mr_sanitize(description, sizeof(description), description_text);
         snprintf(out, outlen, "%s: %s", code, description);
     } else {
         snprintf(out, outlen, "%s", code);

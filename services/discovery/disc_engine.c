@@ -297,7 +297,7 @@ log_failed_fetch(const job *j, const disc_request *req,
     }
 
     redacted = disc_url_redact(req->url);
-    disc_sanitize(url, sizeof(url), redacted != NULL ? redacted : "");
+    mr_sanitize(url, sizeof(url), redacted != NULL ? redacted : "");
     free(redacted);
     if (resp->net != DISC_NET_OK) {
         MR_DEBUG("disc.fetch.failed", j->request_id,

@@ -13,7 +13,7 @@
 /* disc_engine_config contains the settings of an engine; the pointers
  * must outlive it. */
 typedef struct {
-    const disc_allow_list *allow;
+    const mr_allow_list *allow;
     const char *redirect_uri; /* the public base URL + MR_CALLBACK_PATH */
     const char *client_metadata_url; /* see disc_flow_config; may be NULL */
     long max_jobs;                   /* jobs queued or running at once */

@@ -39,7 +39,7 @@ typedef struct {
 /* fixture is one engine and one test server. */
 typedef struct {
     disc_test_server *server;
-    disc_allow_list allow;
+    mr_allow_list allow;
     disc_engine *engine;
     char mcp_url[128];
 } fixture;
@@ -119,8 +119,7 @@ setup(fixture *f, const char *allow_hosts, long max_jobs,
     }
     snprintf(f->mcp_url, sizeof(f->mcp_url), "http://127.0.0.1:%d/mcp",
              disc_test_server_port(f->server));
-    MR_CHECK_INT(disc_allow_list_parse(allow_hosts, &f->allow, &bad), ==,
-                 MR_OK);
+    MR_CHECK_INT(mr_allow_parse(allow_hosts, &f->allow, &bad), ==, MR_OK);
     MR_CHECK_INT(disc_engine_start(&cfg, &f->engine), ==, MR_OK);
     return f->engine != NULL;
 }
@@ -131,7 +130,7 @@ teardown(fixture *f)
     disc_engine_stop(f->engine, 0);
     disc_engine_free(f->engine);
     disc_test_server_stop(f->server);
-    disc_allow_list_free(&f->allow);
+    mr_allow_free(&f->allow);
 }
 
 static mr_err

@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include "disc_allow.h"
 #include "disc_fetch.h"
 #include "wwwauth.h"
 

@@ -16,7 +16,7 @@
 /* disc_fetch_config contains the limits of every fetch; it must outlive
  * the fetches. */
 typedef struct {
-    const disc_allow_list *allow;
+    const mr_allow_list *allow;
     long connect_timeout_ms;
     long max_response_bytes; /* for the body, and for the headers apart */
     const char *user_agent;

@@ -105,7 +105,7 @@ static mr_err
 run_fetch(const char *allow_text, const char *url, bool follow, disc_net *net,
           long *status)
 {
-    disc_allow_list allow;
+    mr_allow_list allow;
     const char *bad = NULL;
     disc_fetch_config cfg = {
         .allow = &allow,
@@ -125,7 +125,7 @@ run_fetch(const char *allow_text, const char *url, bool follow, disc_net *net,
 
     *net = DISC_NET_OTHER;
     *status = 0;
-    if (disc_allow_list_parse(allow_text, &allow, &bad) != MR_OK) {
+    if (mr_allow_parse(allow_text, &allow, &bad) != MR_OK) {
         return MR_EINTERNAL;
     }
     err = disc_fetch_new(&cfg, &req, 5000, NULL, &fetch);
@@ -137,7 +137,7 @@ run_fetch(const char *allow_text, const char *url, bool follow, disc_net *net,
         *status = resp.status;
     }
     disc_fetch_free(fetch);
-    disc_allow_list_free(&allow);
+    mr_allow_free(&allow);
     return err;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "disc_flow_internal.h"
+#include "mr_util.h"
 
 static const char *const stage_names[] = {
     "start",
@@ -60,7 +61,7 @@ disc_flow_show(const char *url, char *out, size_t outlen)
 {
     char *text = disc_url_redact(url);
 
-    disc_sanitize(out, outlen, text != NULL ? text : "(URL)");
+    mr_sanitize(out, outlen, text != NULL ? text : "(URL)");
     free(text);
     return out;
 }
@@ -94,7 +95,7 @@ disc_flow_is_json(const disc_response *resp, char *shown, size_t shownlen)
     if (resp->content_type == NULL || resp->content_type[0] == '\0') {
         disc_flow_format(shown, shownlen, "with no Content-Type");
     } else {
-        disc_sanitize(shown, shownlen, resp->content_type);
+        mr_sanitize(shown, shownlen, resp->content_type);
     }
     return false;
 }

@@ -68,7 +68,7 @@ typedef struct {
 /* disc_flow_config contains the settings that a flow reads; they must
  * outlive the flow. */
 typedef struct {
-    const disc_allow_list *allow;
+    const mr_allow_list *allow;
     const char *redirect_uri; /* the public base URL + MR_CALLBACK_PATH */
     /* The client ID metadata document URL that becomes the client_id at
      * servers that support such documents; NULL disables them. */

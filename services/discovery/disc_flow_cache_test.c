@@ -30,7 +30,7 @@ static const char client_body[] =
     "{\"client_id\":\"c-1\",\"client_secret\":\"s-1\","
     "\"token_endpoint_auth_method\":\"client_secret_basic\"}";
 
-static disc_allow_list no_hosts;
+static mr_allow_list no_hosts;
 static const disc_flow_config cfg = {.allow = &no_hosts,
                                      .redirect_uri = REDIRECT_URI};
 

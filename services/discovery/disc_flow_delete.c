@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "disc_flow_internal.h"
+#include "mr_util.h"
 
 /* BEARER_PREFIX starts the Authorization header of the DELETE. */
 #define BEARER_PREFIX "Authorization: Bearer "
@@ -54,7 +55,7 @@ disc_flow_start_delete(disc_flow *flow)
         return disc_flow_fail_nomem(flow);
     }
     if (err != MR_OK) {
-        disc_sanitize(quoted, sizeof(quoted), flow->mcp_text);
+        mr_sanitize(quoted, sizeof(quoted), flow->mcp_text);
         return disc_flow_fail(
             flow, err == MR_EBLOCKED_ADDRESS ? err : MR_EINVALID_FIELD,
             "registration_client_uri \"%s\" %s", quoted, why);

@@ -10,7 +10,7 @@
 #define ACCESS_TOKEN "rat-secret-1"
 #define REDIRECT_URI "https://mcpreg.example.com/v1/deepagents/oauth/callback"
 
-static disc_allow_list no_hosts;
+static mr_allow_list no_hosts;
 
 static disc_flow *
 start(const char *uri, disc_flow_state *state)

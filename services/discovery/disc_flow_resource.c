@@ -7,6 +7,7 @@
 
 #include "disc_flow_internal.h"
 #include "wwwauth.h"
+#include "mr_util.h"
 
 static const char *const probe_headers[] = {
     "Content-Type: application/json",
@@ -46,7 +47,7 @@ add_challenge_urls(disc_flow *flow, const disc_challenge *bearer)
         if (err == MR_EINVALID_FIELD || err == MR_EBLOCKED_ADDRESS) {
             char quoted[160];
 
-            disc_sanitize(quoted, sizeof(quoted), value);
+            mr_sanitize(quoted, sizeof(quoted), value);
             disc_flow_note(flow, "the challenge's resource_metadata \"%s\" %s",
                            quoted, why);
             flow->all_not_found = false;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "disc_flow_internal.h"
+#include "mr_util.h"
 
 static const char *const registration_headers[] = {
     "Content-Type: application/json",
@@ -62,7 +63,7 @@ disc_flow_start_asm(disc_flow *flow, const char *issuer_text)
     disc_url issuer;
     mr_err err = disc_url_check(issuer_text, flow->cfg.allow, &issuer, &why);
 
-    disc_sanitize(quoted, sizeof(quoted), issuer_text);
+    mr_sanitize(quoted, sizeof(quoted), issuer_text);
     if (err == MR_ENOMEM) {
         return disc_flow_fail_nomem(flow);
     }

@@ -63,7 +63,7 @@ typedef struct {
     const char *last_content_type;
 } script_run;
 
-static disc_allow_list no_hosts;
+static mr_allow_list no_hosts;
 
 static const char *
 header_value(const disc_request *req, const char *name)
@@ -145,7 +145,7 @@ run_script_cfg(const disc_flow_config *cfg, const char *mcp_url,
 }
 
 static script_run
-run_script_with(const disc_allow_list *allow, const char *mcp_url,
+run_script_with(const mr_allow_list *allow, const char *mcp_url,
                 const exchange *script, size_t n)
 {
     disc_flow_config cfg = {.allow = allow, .redirect_uri = REDIRECT_URI};
@@ -837,17 +837,17 @@ test_allowed_http_host(void)
          "\"code_challenge_methods_supported\":[\"S256\"]}"},
         {DISC_POST, "http://localhost:7001/reg", 201, CLIENT_BODY},
     };
-    disc_allow_list allow;
+    mr_allow_list allow;
     const char *bad = NULL;
     script_run run;
 
-    MR_CHECK_INT(disc_allow_list_parse("127.0.0.1,localhost", &allow, &bad),
-                 ==, MR_OK);
+    MR_CHECK_INT(mr_allow_parse("127.0.0.1,localhost", &allow, &bad), ==,
+                 MR_OK);
     run = run_script_with(&allow, "http://127.0.0.1:7000/mcp", script,
                           sizeof(script) / sizeof(script[0]));
     MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
     disc_flow_free(run.flow);
-    disc_allow_list_free(&allow);
+    mr_allow_free(&allow);
 }
 
 static void

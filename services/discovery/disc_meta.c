@@ -8,6 +8,7 @@
 
 #include "disc_meta.h"
 #include "mr_json.h"
+#include "mr_util.h"
 
 /* QUOTED_MAX bounds a remote value quoted in an error detail, in bytes. */
 #define QUOTED_MAX 160
@@ -63,23 +64,6 @@ disc_strdup_or_null(const char *text, char **out)
     }
     *out = strdup(text);
     return *out != NULL ? MR_OK : MR_ENOMEM;
-}
-
-void
-disc_sanitize(char *out, size_t outlen, const char *text)
-{
-    size_t n = 0;
-
-    for (; text[n] != '\0' && n < outlen - 1; n++) {
-        unsigned char c = (unsigned char)text[n];
-
-        out[n] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
-    }
-    out[n] = '\0';
-
-    if (text[n] != '\0') {
-        memcpy(out + n - 3, "...", 3);
-    }
 }
 
 /* MEDIA_TYPE_MAX bounds the "type/subtype" part of a Content-Type value
@@ -304,7 +288,7 @@ disc_prm_check_resource(const disc_prm *prm, const disc_url *mcp_url,
     disc_url resource;
     mr_err err = MR_ERESOURCE_MISMATCH;
 
-    disc_sanitize(quoted, sizeof(quoted), prm->resource);
+    mr_sanitize(quoted, sizeof(quoted), prm->resource);
     if (disc_url_parse(prm->resource, &resource, &reason) != MR_OK) {
         snprintf(why, whylen, "resource \"%s\" %s", quoted, reason);
         return err;
@@ -392,8 +376,7 @@ lists_s256(const json_t *doc)
  * A missing member is an error only when required is set. */
 static mr_err
 copy_endpoint(const json_t *doc, const char *name, bool required,
-              const disc_allow_list *allow, char **out, char *why,
-              size_t whylen)
+              const mr_allow_list *allow, char **out, char *why, size_t whylen)
 {
     const char *text = NULL;
     const char *reason = NULL;
@@ -417,7 +400,7 @@ copy_endpoint(const json_t *doc, const char *name, bool required,
         err = MR_EAS_METADATA;
     }
     if (err != MR_OK) {
-        disc_sanitize(quoted, sizeof(quoted), text);
+        mr_sanitize(quoted, sizeof(quoted), text);
         snprintf(why, whylen, "%s \"%s\" %s", name, quoted, reason);
         return err;
     }
@@ -467,7 +450,7 @@ read_auth_methods(const json_t *doc, disc_asm *meta, char *why, size_t whylen)
  * revocation_endpoint is dropped rather than failing discovery, because
  * registration does not need it and a caller never gets an unsafe one. */
 static mr_err
-copy_endpoints(const json_t *doc, const disc_allow_list *allow, disc_asm *meta,
+copy_endpoints(const json_t *doc, const mr_allow_list *allow, disc_asm *meta,
                char *why, size_t whylen)
 {
     char ignored[DISC_DETAIL_MAX];
@@ -492,7 +475,7 @@ copy_endpoints(const json_t *doc, const disc_allow_list *allow, disc_asm *meta,
 
 mr_err
 disc_asm_parse(const char *body, size_t len, const char *issuer,
-               const disc_allow_list *allow, disc_asm *out, bool *is_document,
+               const mr_allow_list *allow, disc_asm *out, bool *is_document,
                char *why, size_t whylen)
 {
     json_t *doc = NULL;
@@ -512,7 +495,7 @@ disc_asm_parse(const char *body, size_t len, const char *issuer,
     *is_document = true;
 
     if (!disc_issuer_equal(found, issuer)) {
-        disc_sanitize(quoted, sizeof(quoted), found);
+        mr_sanitize(quoted, sizeof(quoted), found);
         snprintf(why, whylen, "its issuer \"%s\" is not \"%s\"", quoted,
                  issuer);
         err = MR_EISSUER_MISMATCH;

@@ -92,7 +92,7 @@ void disc_prm_free(disc_prm *prm);
  * not on allow. The reason goes to why. Free *out with disc_asm_free.
  */
 mr_err disc_asm_parse(const char *body, size_t len, const char *issuer,
-                      const disc_allow_list *allow, disc_asm *out,
+                      const mr_allow_list *allow, disc_asm *out,
                       bool *is_document, char *why, size_t whylen);
 
 /*
@@ -143,13 +143,13 @@ char *disc_dcr_body(const char *redirect_uri, const char *auth_method,
  */
 mr_err disc_dcr_parse_client(const char *body, size_t len,
                              const char *requested_method,
-                             const disc_allow_list *allow, disc_client *out,
+                             const mr_allow_list *allow, disc_client *out,
                              char *why, size_t whylen);
 
 /*
  * disc_dcr_parse_error writes the `error` and `error_description` of an
  * RFC 7591 error response into out as "error: description", sanitised by
- * disc_sanitize. It writes "" when the body is not such a response.
+ * mr_sanitize. It writes "" when the body is not such a response.
  */
 void disc_dcr_parse_error(const char *body, size_t len, char *out,
                           size_t outlen);
@@ -171,13 +171,6 @@ void disc_client_free(disc_client *client);
  * scope tokens separated by single spaces.
  */
 bool disc_scope_valid(const char *text);
-
-/*
- * disc_sanitize copies text into out for an error detail: bytes outside
- * printable ASCII become '?', and text that does not fit in outlen - 1
- * bytes is cut and ends in "...". outlen must be at least 4.
- */
-void disc_sanitize(char *out, size_t outlen, const char *text);
 
 /*
  * disc_media_type_is_json returns whether a Content-Type value names JSON:

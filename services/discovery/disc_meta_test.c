@@ -9,7 +9,7 @@
 #include "disc_meta.h"
 #include "mr_test.h"
 
-static disc_allow_list no_hosts;
+static mr_allow_list no_hosts;
 
 /* starts_with returns whether text begins with prefix; the tables use it
  * where the rest of a reason comes from jansson and may change with it. */
@@ -405,7 +405,7 @@ test_asm_endpoint_checks(void)
 static void
 test_asm_http_endpoints_allowed_hosts(void)
 {
-    disc_allow_list allow;
+    mr_allow_list allow;
     const char *bad = NULL;
     const char *body = "{\"issuer\":\"http://127.0.0.1:9\","
                        "\"code_challenge_methods_supported\":[\"S256\"],"
@@ -415,7 +415,7 @@ test_asm_http_endpoints_allowed_hosts(void)
     bool is_document = false;
     char why[DISC_DETAIL_MAX] = "";
 
-    MR_CHECK_INT(disc_allow_list_parse("127.0.0.1", &allow, &bad), ==, MR_OK);
+    MR_CHECK_INT(mr_allow_parse("127.0.0.1", &allow, &bad), ==, MR_OK);
     MR_CHECK_INT(disc_asm_parse(body, strlen(body), "http://127.0.0.1:9",
                                 &allow, &meta, &is_document, why, sizeof(why)),
                  ==, MR_OK);
@@ -423,7 +423,7 @@ test_asm_http_endpoints_allowed_hosts(void)
     MR_CHECK(meta.registration_endpoint == NULL);
     MR_CHECK_INT(meta.auth_methods, ==, DISC_AUTH_SECRET_BASIC);
     disc_asm_free(&meta);
-    disc_allow_list_free(&allow);
+    mr_allow_free(&allow);
 }
 
 static void
@@ -705,21 +705,6 @@ test_dcr_error_body_bounded(void)
 }
 
 static void
-test_sanitize(void)
-{
-    char out[8];
-
-    disc_sanitize(out, sizeof(out), "ab\x01\xff");
-    MR_CHECK_STR(out, "ab??");
-    disc_sanitize(out, sizeof(out), "abcdefg");
-    MR_CHECK_STR(out, "abcdefg");
-    disc_sanitize(out, sizeof(out), "abcdefgh");
-    MR_CHECK_STR(out, "abcd...");
-    disc_sanitize(out, sizeof(out), "");
-    MR_CHECK_STR(out, "");
-}
-
-static void
 test_scope_valid(void)
 {
     MR_CHECK(disc_scope_valid("read"));
@@ -808,7 +793,6 @@ static const mr_test_case cases[] = {
     {"dcr_error_body", test_dcr_error_body},
     {"dcr_rejects_method", test_dcr_rejects_method},
     {"dcr_error_body_bounded", test_dcr_error_body_bounded},
-    {"sanitize", test_sanitize},
     {"scope_valid", test_scope_valid},
 };
 

@@ -315,7 +315,7 @@ disc_url_redact(const char *text)
 }
 
 mr_err
-disc_url_check(const char *text, const disc_allow_list *allow, disc_url *out,
+disc_url_check(const char *text, const mr_allow_list *allow, disc_url *out,
                const char **why)
 {
     disc_url url;
@@ -329,8 +329,7 @@ disc_url_check(const char *text, const disc_allow_list *allow, disc_url *out,
         return err;
     }
 
-    if (strcmp(url.scheme, "https") != 0 &&
-        !disc_allow_http(allow, url.host)) {
+    if (strcmp(url.scheme, "https") != 0 && !mr_allow_http(allow, url.host)) {
         *why = "uses http, which only hosts listed on --dev-allow-hosts "
                "and IP addresses in its CIDR ranges may use";
         disc_url_free(&url);

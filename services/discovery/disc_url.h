@@ -8,7 +8,7 @@
 
 #include <sys/socket.h>
 
-#include "disc_allow.h"
+#include "mr_allow.h"
 #include "mr_err.h"
 
 /* DISC_URL_MAX is the longest URL accepted, in bytes. */
@@ -86,12 +86,12 @@ char *disc_url_redact(const char *text);
 
 /*
  * disc_url_check parses text as disc_url_parse does and applies the fetch
- * policy: https always, http only where disc_allow_http allows it. It
+ * policy: https always, http only where mr_allow_http allows it. It
  * returns MR_EINVALID_FIELD (with *why set) for a URL that does not
  * parse, MR_EBLOCKED_ADDRESS for http to another host, or MR_ENOMEM. On
  * success *out contains the parsed URL when out is not NULL.
  */
-mr_err disc_url_check(const char *text, const disc_allow_list *allow,
+mr_err disc_url_check(const char *text, const mr_allow_list *allow,
                       disc_url *out, const char **why);
 
 /*

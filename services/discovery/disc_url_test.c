@@ -263,12 +263,12 @@ test_redact(void)
 static void
 test_check_scheme_policy(void)
 {
-    disc_allow_list allow;
+    mr_allow_list allow;
     const char *bad = NULL;
     const char *why = NULL;
     disc_url url;
 
-    MR_CHECK_INT(disc_allow_list_parse("127.0.0.1", &allow, &bad), ==, MR_OK);
+    MR_CHECK_INT(mr_allow_parse("127.0.0.1", &allow, &bad), ==, MR_OK);
     MR_CHECK_INT(disc_url_check("https://a.example/", &allow, NULL, &why), ==,
                  MR_OK);
     MR_CHECK_INT(disc_url_check("http://127.0.0.1:9/", &allow, &url, &why), ==,
@@ -285,7 +285,7 @@ test_check_scheme_policy(void)
                  MR_EBLOCKED_ADDRESS);
     MR_CHECK_INT(disc_url_check("gopher://a/", &allow, NULL, &why), ==,
                  MR_EINVALID_FIELD);
-    disc_allow_list_free(&allow);
+    mr_allow_free(&allow);
 }
 
 /* With only CIDR ranges, http is allowed for URLs whose host is an IP
@@ -307,11 +307,11 @@ test_check_http_by_range(void)
         {"http://[::2]/", MR_EBLOCKED_ADDRESS},
         {"https://localhost/", MR_OK},
     };
-    disc_allow_list allow;
+    mr_allow_list allow;
     const char *bad = NULL;
 
-    MR_CHECK_INT(disc_allow_list_parse("127.0.0.0/8,::1/128", &allow, &bad),
-                 ==, MR_OK);
+    MR_CHECK_INT(mr_allow_parse("127.0.0.0/8,::1/128", &allow, &bad), ==,
+                 MR_OK);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *why = NULL;
         mr_err err = disc_url_check(cases[i].url, &allow, NULL, &why);
@@ -321,7 +321,7 @@ test_check_http_by_range(void)
         }
         MR_CHECK_INT(err, ==, cases[i].expected);
     }
-    disc_allow_list_free(&allow);
+    mr_allow_free(&allow);
 }
 
 /* ipv4_public converts text to a sockaddr_in and checks it. */

@@ -27,7 +27,7 @@
 /* fixture is a test server, an RPC client and a worker that dials it. */
 typedef struct {
     disc_test_server *server;
-    disc_allow_list allow;
+    mr_allow_list allow;
     mr_rpc_client *client;
     disc_worker *worker;
     char mcp_url[128];
@@ -64,8 +64,7 @@ setup(fixture *f, const char *address, long max_jobs)
     }
     snprintf(f->mcp_url, sizeof(f->mcp_url), "http://127.0.0.1:%d/mcp",
              disc_test_server_port(f->server));
-    MR_CHECK_INT(disc_allow_list_parse("127.0.0.1", &f->allow, &bad), ==,
-                 MR_OK);
+    MR_CHECK_INT(mr_allow_parse("127.0.0.1", &f->allow, &bad), ==, MR_OK);
     MR_CHECK_INT(mr_rpc_client_open(&f->client, address, true), ==, MR_OK);
     MR_CHECK_INT(disc_worker_start(&cfg, &f->worker), ==, MR_OK);
 
@@ -82,7 +81,7 @@ teardown(fixture *f)
     disc_worker_stop(f->worker, 0);
     mr_rpc_client_close(f->client);
     disc_test_server_stop(f->server);
-    disc_allow_list_free(&f->allow);
+    mr_allow_free(&f->allow);
 }
 
 /* call_job sends one job for url and waits for the reply. */

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "disc_worker.h"
+#include "mr_allow.h"
 #include "mr_api.h"
 #include "mr_log.h"
 #include "mr_opts.h"
@@ -179,7 +180,7 @@ make_public_url(const char *base, const char *path)
 /* run starts the worker, waits for SIGINT or SIGTERM and stops it; it
  * returns the exit status. */
 static int
-run(const options *o, const disc_allow_list *allow, const char *redirect_uri,
+run(const options *o, const mr_allow_list *allow, const char *redirect_uri,
     const char *client_metadata_url)
 {
     disc_worker_config cfg = {
@@ -242,13 +243,11 @@ make_client_metadata_url(const options *o, char **out)
  * and the client ID metadata document URL. It returns false after
  * printing what is wrong. */
 static bool
-configure(const options *o, disc_allow_list *allow, char **redirect_uri,
+configure(const options *o, mr_allow_list *allow, char **redirect_uri,
           char **client_metadata_url)
 {
     mr_log_level level = MR_LOG_INFO;
-    const char *bad = NULL;
-    char why[256];
-    mr_err err;
+    char why[512];
 
     if (mr_log_parse_level(o->log_level, &level) != 0) {
         fprintf(stderr,
@@ -262,18 +261,9 @@ configure(const options *o, disc_allow_list *allow, char **redirect_uri,
     if (!check_numbers(o)) {
         return false;
     }
-    err = disc_allow_list_parse(o->dev_allow_hosts, allow, &bad);
-    if (err == MR_EINVALID_FIELD) {
-        disc_allow_list_error(bad, why, sizeof(why));
-        fprintf(stderr,
-                "error: invalid --dev-allow-hosts: %s. Entries are host "
-                "names, IP addresses or CIDR ranges such as 127.0.0.0/8\n",
-                why);
-        return false;
-    }
-    if (err != MR_OK) {
-        fprintf(stderr, "error: failed to read --dev-allow-hosts: %s\n",
-                mr_err_code(err));
+    if (mr_allow_parse_option(o->dev_allow_hosts, allow, why, sizeof(why)) !=
+        MR_OK) {
+        fprintf(stderr, "error: %s\n", why);
         return false;
     }
     *redirect_uri = make_public_url(o->public_base_url, MR_CALLBACK_PATH);
@@ -295,7 +285,7 @@ main(int argc, char **argv)
         .metadata_cache_max_s = 300,
         .log_level = "info",
     };
-    disc_allow_list allow = {0};
+    mr_allow_list allow = {0};
     char *redirect_uri = NULL;
     char *client_metadata_url = NULL;
     int status;
@@ -322,6 +312,6 @@ main(int argc, char **argv)
 out:
     free(redirect_uri);
     free(client_metadata_url);
-    disc_allow_list_free(&allow);
+    mr_allow_free(&allow);
     return status;
 }

@@ -88,7 +88,11 @@ parse_config(config *cfg, int argc, char **argv)
          "how long a failing client deletion is retried, in seconds"},
         {"dev-allow-hosts", "MCPREG_DEV_ALLOW_HOSTS", MR_OPT_STR,
          &cfg->dev_allow_hosts,
-         "comma-separated hosts whose MCP server URLs may use plain http"},
+         "comma-separated host names, IP addresses and CIDR ranges "
+         "(127.0.0.0/8, ::1/128). MCP server URLs and operator-client "
+         "issuers may use plain http when their host is listed or is an IP "
+         "address in a listed range, as for the discovery worker. For "
+         "development and tests only; empty by default"},
         {"shutdown-grace-ms", "MCPREG_SHUTDOWN_GRACE_MS", MR_OPT_INT,
          &cfg->shutdown_grace_ms,
          "time given to running calls and jobs at shutdown, in milliseconds"},
@@ -226,9 +230,6 @@ start(const config *cfg, reg_service *service, mr_rpc_server **server)
     if (!demo_key) {
         err = load_seal(cfg, &service->seal);
     }
-    if (err == MR_OK) {
-        err = reg_url_rules_parse(&service->url_rules, cfg->dev_allow_hosts);
-    }
     if (err != MR_OK) {
         return err;
     }
@@ -303,6 +304,7 @@ main(int argc, char **argv)
     reg_service service = {0};
     mr_rpc_server *server = NULL;
     mr_log_level level = MR_LOG_INFO;
+    char why[512];
     int rc;
     int sig;
 
@@ -316,6 +318,11 @@ main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     if (!check_config(&cfg, &level)) {
+        return 2;
+    }
+    if (reg_url_rules_parse(&service.url_rules, cfg.dev_allow_hosts, why,
+                            sizeof(why)) != MR_OK) {
+        fprintf(stderr, "error: %s\n", why);
         return 2;
     }
     mr_log_init("registration", level, 1);

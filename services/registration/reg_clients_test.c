@@ -66,7 +66,7 @@ setup(fixture *fx)
         reg_store_open(&fx->service.store, fx->dir, 8, why, sizeof(why)), ==,
         MR_OK);
     reg_seal_init(&fx->service.seal, key, 1);
-    reg_url_rules_parse(&fx->service.url_rules, "localhost");
+    reg_url_rules_parse(&fx->service.url_rules, "localhost", NULL, 0);
     create_server(fx, "docs", fx->server_id);
     create_server(fx, "other", fx->other_id);
 
@@ -237,7 +237,7 @@ clients_issuer_canonical(void)
     };
     reg_url_rules rules;
 
-    reg_url_rules_parse(&rules, "localhost");
+    reg_url_rules_parse(&rules, "localhost", NULL, 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[REG_URL_MAX + 1] = "";
         char detail[REG_DETAIL_MAX] = "";

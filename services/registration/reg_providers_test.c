@@ -193,7 +193,7 @@ setup(fixture *fx, long max_jobs, bool with_worker)
         reg_store_open(&fx->service.store, fx->dir, 8, why, sizeof(why)), ==,
         MR_OK);
     reg_seal_init(&fx->service.seal, key, 1);
-    reg_url_rules_parse(&fx->service.url_rules, "");
+    reg_url_rules_parse(&fx->service.url_rules, "", NULL, 0);
     create_fixture_data(fx);
 
     MR_CHECK_INT(reg_providers_open(&providers, &fx->service, &jobs), ==,

@@ -26,7 +26,7 @@ open_service(reg_service *service)
     reg_test_dir_make(dir);
     MR_CHECK_INT(reg_store_open(&service->store, dir, 8, why, sizeof(why)), ==,
                  MR_OK);
-    reg_url_rules_parse(&service->url_rules, "localhost");
+    reg_url_rules_parse(&service->url_rules, "localhost", NULL, 0);
 }
 
 static void

@@ -1,103 +1,22 @@
 /* reg_url.c - the rules an MCP server URL must follow, on curl's URL API. */
-#include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
 #include "reg_url.h"
 
-/* Copies the host text[0..len) in lower case and without IPv6 brackets. */
-static char *
-normalize_host(const char *text, size_t len)
-{
-    char *host;
-
-    if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
-        text++;
-        len -= 2;
-    }
-
-    host = malloc(len + 1);
-    if (host == NULL) {
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        host[i] = (char)tolower((unsigned char)text[i]);
-    }
-    host[len] = '\0';
-    return host;
-}
-
 mr_err
-reg_url_rules_parse(reg_url_rules *rules, const char *list)
+reg_url_rules_parse(reg_url_rules *rules, const char *list, char *message,
+                    size_t message_len)
 {
-    const char *p = list ? list : "";
-
-    rules->hosts = NULL;
-    rules->nhosts = 0;
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-        const char *start = p;
-        const char *end = p + len;
-        char **grown;
-
-        p = *end == ',' ? end + 1 : end;
-        while (start < end && isspace((unsigned char)*start)) {
-            start++;
-        }
-        while (end > start && isspace((unsigned char)end[-1])) {
-            end--;
-        }
-        if (start == end) {
-            continue;
-        }
-
-        grown = realloc(rules->hosts, (rules->nhosts + 1) * sizeof(char *));
-        if (grown == NULL) {
-            goto nomem;
-        }
-        rules->hosts = grown;
-        rules->hosts[rules->nhosts] =
-            normalize_host(start, (size_t)(end - start));
-        if (rules->hosts[rules->nhosts] == NULL) {
-            goto nomem;
-        }
-        rules->nhosts++;
-    }
-    return MR_OK;
-
-nomem:
-    reg_url_rules_free(rules);
-    return MR_ENOMEM;
+    return mr_allow_parse_option(list, &rules->allow, message, message_len);
 }
 
 void
 reg_url_rules_free(reg_url_rules *rules)
 {
-    for (size_t i = 0; i < rules->nhosts; i++) {
-        free(rules->hosts[i]);
-    }
-    free(rules->hosts);
-    rules->hosts = NULL;
-    rules->nhosts = 0;
-}
-
-static int
-host_allowed(const reg_url_rules *rules, const char *host)
-{
-    char *plain = normalize_host(host, strlen(host));
-    int found = 0;
-
-    if (plain == NULL) {
-        return 0;
-    }
-    for (size_t i = 0; i < rules->nhosts && !found; i++) {
-        found = strcmp(rules->hosts[i], plain) == 0;
-    }
-    free(plain);
-    return found;
+    mr_allow_free(&rules->allow);
 }
 
 static mr_err
@@ -177,11 +96,11 @@ check_parts(const reg_url_rules *rules, CURLU *u, char *detail,
     } else if (scheme != NULL && strcmp(scheme, "https") == 0) {
         err = MR_OK;
     } else if (scheme != NULL && strcmp(scheme, "http") == 0) {
-        if (!host_allowed(rules, host)) {
+        if (!mr_allow_http(&rules->allow, host)) {
             snprintf(detail, detail_len,
                      "Use an https URL: plain http is allowed only for the "
-                     "development hosts set with --dev-allow-hosts, and "
-                     "'%s' is not one",
+                     "hosts and the IP addresses in the ranges set with "
+                     "--dev-allow-hosts, and '%s' is not one of them",
                      host);
             err = MR_EINVALID_URL;
         }

@@ -4,31 +4,37 @@
 
 #include <stddef.h>
 
+#include "mr_allow.h"
 #include "mr_err.h"
 
 /* REG_URL_MAX is the longest MCP server URL accepted, in bytes. */
 #define REG_URL_MAX 2048
 
-/* reg_url_rules is the list of development hosts that may use plain http. */
+/* reg_url_rules contains the development allow-list (--dev-allow-hosts)
+ * that decides which URLs may use plain http. */
 typedef struct {
-    char **hosts; /* lower case, IPv6 addresses without brackets */
-    size_t nhosts;
+    mr_allow_list allow;
 } reg_url_rules;
 
 /*
- * reg_url_rules_parse fills rules from a comma-separated list of hosts, such
- * as "localhost,127.0.0.1,[::1]"; white space around a host and empty items
- * are ignored. It returns MR_ENOMEM when memory runs out. The caller frees
- * rules with reg_url_rules_free.
+ * reg_url_rules_parse fills rules from the value of --dev-allow-hosts, a
+ * comma-separated list of host names, IP addresses and CIDR ranges such
+ * as "localhost,[::1],127.0.0.0/8" (see mr_allow_parse). It returns
+ * MR_EINVALID_FIELD for an invalid entry and MR_ENOMEM when memory runs
+ * out, and then writes into message, cut to fit message_len (0 allowed),
+ * the error that the discovery worker prints for the same value. The
+ * caller frees rules with reg_url_rules_free.
  */
-mr_err reg_url_rules_parse(reg_url_rules *rules, const char *list);
+mr_err reg_url_rules_parse(reg_url_rules *rules, const char *list,
+                           char *message, size_t message_len);
 
-/* reg_url_rules_free frees the hosts of rules and empties it. */
+/* reg_url_rules_free frees the allow-list of rules and empties it. */
 void reg_url_rules_free(reg_url_rules *rules);
 
 /*
  * reg_url_check accepts url when it is an absolute https URL with a host,
- * or an http URL whose host is in rules. The URL must be at most
+ * or an http URL whose host mr_allow_http allows: a host listed in rules,
+ * or an IP literal inside one of its CIDR ranges. The URL must be at most
  * REG_URL_MAX bytes and have no user info, fragment, percent-encoded host,
  * port 0, white space or control characters. Otherwise it returns
  * MR_EINVALID_URL and writes a detail naming the problem. The detail never

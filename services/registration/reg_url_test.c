@@ -45,7 +45,7 @@ url_accepts_https(void)
     };
     reg_url_rules rules;
 
-    reg_url_rules_parse(&rules, "");
+    reg_url_rules_parse(&rules, "", NULL, 0);
     check_cases(&rules, cases, sizeof(cases) / sizeof(cases[0]));
     reg_url_rules_free(&rules);
 }
@@ -74,7 +74,7 @@ url_rejects_bad_shapes(void)
     };
     reg_url_rules rules;
 
-    reg_url_rules_parse(&rules, "");
+    reg_url_rules_parse(&rules, "", NULL, 0);
     check_cases(&rules, cases, sizeof(cases) / sizeof(cases[0]));
     reg_url_rules_free(&rules);
 }
@@ -85,7 +85,7 @@ url_detail_hides_credentials(void)
     reg_url_rules rules;
     char detail[512] = "";
 
-    reg_url_rules_parse(&rules, "");
+    reg_url_rules_parse(&rules, "", NULL, 0);
     MR_CHECK_INT(reg_url_check(&rules, "https://me:hunter2@x.example/", detail,
                                sizeof(detail)),
                  ==, MR_EINVALID_URL);
@@ -105,7 +105,7 @@ url_rejects_too_long(void)
     memset(url + prefix, 'a', REG_URL_MAX + 1 - prefix);
     url[REG_URL_MAX + 1] = '\0';
 
-    reg_url_rules_parse(&rules, "");
+    reg_url_rules_parse(&rules, "", NULL, 0);
     MR_CHECK_INT(reg_url_check(&rules, url, detail, sizeof(detail)), ==,
                  MR_EINVALID_URL);
     MR_CHECK(strstr(detail, "longer than") != NULL);
@@ -124,18 +124,73 @@ url_http_for_dev_hosts(void)
         {"http://LOCALHOST/mcp", NULL},
         {"http://127.0.0.1:9000/mcp", NULL},
         {"http://[::1]:9000/mcp", NULL},
-        {"http://127.0.0.2/mcp", "'127.0.0.2' is not one"},
+        {"http://[0:0:0:0:0:0:0:1]/mcp", NULL},
+        {"http://127.0.0.2/mcp", "'127.0.0.2' is not one of them"},
         {"http://localhost.example.com/", "--dev-allow-hosts"},
     };
     reg_url_rules rules;
 
-    MR_CHECK_INT(reg_url_rules_parse(&rules, " localhost, 127.0.0.1,,[::1] "),
-                 ==, MR_OK);
-    MR_CHECK_INT(rules.nhosts, ==, 3);
-    MR_CHECK_STR(rules.hosts[2], "::1");
+    MR_CHECK_INT(
+        reg_url_rules_parse(&rules, " localhost, 127.0.0.1,,[::1] ", NULL, 0),
+        ==, MR_OK);
+    MR_CHECK_INT(rules.allow.count, ==, 3);
+    MR_CHECK_STR(rules.allow.hosts[2], "::1");
     check_cases(&rules, cases, sizeof(cases) / sizeof(cases[0]));
     reg_url_rules_free(&rules);
-    MR_CHECK_INT(rules.nhosts, ==, 0);
+    MR_CHECK_INT(rules.allow.count, ==, 0);
+}
+
+/* A range admits http for IP literals inside it, as the discovery worker
+ * does, while a host name still needs https. */
+static void
+url_http_for_range_only(void)
+{
+    static const url_case cases[] = {
+        {"http://127.0.0.1:8080/mcp", NULL},
+        {"http://127.255.0.9/mcp", NULL},
+        {"http://[::ffff:127.0.0.1]/mcp", NULL},
+        {"https://localhost/mcp", NULL},
+        {"http://localhost/mcp", "'localhost' is not one of them"},
+        {"http://10.0.0.1/mcp", "'10.0.0.1' is not one of them"},
+        {"http://[::1]/mcp", "--dev-allow-hosts"},
+        {"http://127.0.0.1.nip.io/mcp", "--dev-allow-hosts"},
+    };
+    reg_url_rules rules;
+
+    MR_CHECK_INT(reg_url_rules_parse(&rules, "127.0.0.0/8", NULL, 0), ==,
+                 MR_OK);
+    MR_CHECK_INT(rules.allow.count, ==, 0);
+    MR_CHECK_INT(rules.allow.nranges, ==, 1);
+    check_cases(&rules, cases, sizeof(cases) / sizeof(cases[0]));
+    reg_url_rules_free(&rules);
+}
+
+/* An invalid entry fails with a message that names the flag and the
+ * entry, so the service can print it and exit. */
+static void
+rules_reject_invalid_entry(void)
+{
+    static const char *const lists[] = {"10.0.0.0/33", "localhost:8080",
+                                        "127.0.0.1/8", "a.example;b"};
+    static const char prefix[] = "invalid --dev-allow-hosts: ";
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        reg_url_rules rules;
+        char message[512] = "";
+        char entry[64];
+
+        snprintf(entry, sizeof(entry), "entry \"%s\"", lists[i]);
+        MR_CHECK_INT(
+            reg_url_rules_parse(&rules, lists[i], message, sizeof(message)),
+            ==, MR_EINVALID_FIELD);
+        MR_CHECK(strncmp(message, prefix, sizeof(prefix) - 1) == 0);
+        MR_CHECK(strstr(message, entry) != NULL);
+        MR_CHECK_INT(rules.allow.count, ==, 0);
+        MR_CHECK_INT(rules.allow.nranges, ==, 0);
+        if (strstr(message, entry) == NULL) {
+            fprintf(stderr, "    list %s: message '%s'\n", lists[i], message);
+        }
+    }
 }
 
 static const mr_test_case test_cases[] = {
@@ -144,6 +199,8 @@ static const mr_test_case test_cases[] = {
     {"url_detail_hides_credentials", url_detail_hides_credentials},
     {"url_rejects_too_long", url_rejects_too_long},
     {"url_http_for_dev_hosts", url_http_for_dev_hosts},
+    {"url_http_for_range_only", url_http_for_range_only},
+    {"rules_reject_invalid_entry", rules_reject_invalid_entry},
 };
 
 MR_TEST_MAIN(test_cases)
