@@ -436,8 +436,7 @@ covers_bytes(const mr_allow_list *list, int family, const uint8_t *bytes)
 }
 
 bool
-mr_allow_covers(const mr_allow_list *list,
-                       const struct sockaddr *addr)
+mr_allow_covers(const mr_allow_list *list, const struct sockaddr *addr)
 {
     if (addr->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
@@ -469,6 +468,5 @@ literal_in_range(const mr_allow_list *list, const char *host)
 bool
 mr_allow_http(const mr_allow_list *list, const char *host)
 {
-    return mr_allow_contains(list, host) ||
-           literal_in_range(list, host);
+    return mr_allow_contains(list, host) || literal_in_range(list, host);
 }

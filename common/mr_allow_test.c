@@ -46,9 +46,8 @@ test_allow_list(void)
     mr_allow_list list;
     const char *bad = NULL;
 
-    MR_CHECK_INT(
-        mr_allow_parse(" 127.0.0.1, LocalHost,,[::1] ,", &list, &bad),
-        ==, MR_OK);
+    MR_CHECK_INT(mr_allow_parse(" 127.0.0.1, LocalHost,,[::1] ,", &list, &bad),
+                 ==, MR_OK);
     MR_CHECK_INT(list.count, ==, 3);
     MR_CHECK_STR(list.hosts[0], "127.0.0.1");
     MR_CHECK_STR(list.hosts[1], "localhost");
@@ -222,9 +221,9 @@ test_parse_option(void)
                  MR_EINVALID_FIELD);
 
     snprintf(message, sizeof(message), "unchanged");
-    MR_CHECK_INT(mr_allow_parse_option("127.0.0.0/8", &list, message,
-                                       sizeof(message)),
-                 ==, MR_OK);
+    MR_CHECK_INT(
+        mr_allow_parse_option("127.0.0.0/8", &list, message, sizeof(message)),
+        ==, MR_OK);
     MR_CHECK_STR(message, "unchanged");
     MR_CHECK_INT(list.nranges, ==, 1);
     mr_allow_free(&list);

@@ -1,10 +1,11 @@
-/* mr_log.c - JSON-lines logger: one write(2) per line. */
+/* mr_log.c - JSON-lines logger: formats each line (mr_log_out.c writes
+ * it). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mr_log.h"
+#include "mr_log_internal.h"
 #include "mr_util.h"
 
 /* LINE_MAX_BYTES bounds one line; longer messages are cut. */
@@ -12,7 +13,6 @@
 
 static const char *service_name = "mcpreg";
 static mr_log_level min_level = MR_LOG_INFO;
-static int out_fd = 1;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error",
                                           "none"};
@@ -36,7 +36,7 @@ mr_log_init(const char *service, mr_log_level level, int fd)
 {
     service_name = service;
     min_level = level;
-    out_fd = fd;
+    mr_log__set_fd(fd);
 }
 
 int
@@ -163,8 +163,7 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
 
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';
-    /* A failed log write has nowhere to be reported. */
-    (void)!write(out_fd, l.buf, l.len);
+    mr_log__emit(level, l.buf, l.len);
 }
 
 void

@@ -37,10 +37,28 @@ void mr_log_init(const char *service, mr_log_level min_level, int fd);
 int mr_log_parse_level(const char *text, mr_log_level *level);
 
 /*
+ * mr_log_buffer makes debug and info lines wait in a 64 KiB buffer that a
+ * thread writes out every flush_ms milliseconds, when it fills, before any
+ * warn or error line (which is written at once), and at exit(3). One
+ * write(2) then carries many lines, which matters at one line per request.
+ * Lines still buffered when the process is killed or crashes are lost. It
+ * returns 0, or -1 when the thread cannot start (lines are then written
+ * at once). flush_ms <= 0 keeps one write(2) a line.
+ */
+int mr_log_buffer(int flush_ms);
+
+/* MR_LOG_FLUSH_MS is the flush interval the services use. */
+#define MR_LOG_FLUSH_MS 100
+
+/* mr_log_flush writes the buffered lines now. */
+void mr_log_flush(void);
+
+/*
  * mr_log writes one line with the level, a stable message id naming the call
  * site (such as "gw.request"), the request id (NULL when there is none), and
  * a printf-style message. Never pass a secret in any argument. A line is
- * written with one write(2), so lines of concurrent threads do not mix.
+ * written with one write(2), so lines of concurrent threads do not mix;
+ * after mr_log_buffer, debug and info lines wait in the buffer.
  */
 void mr_log(mr_log_level level, const char *msg_id, const char *request_id,
             const char *fmt, ...) __attribute__((format(printf, 4, 5)));

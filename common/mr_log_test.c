@@ -1,4 +1,6 @@
-/* mr_log_test.c - log lines are one JSON object each, even when cut. */
+/* mr_log_test.c - log lines are one JSON object each, even when cut, and
+ * buffered lines keep their order. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,9 +86,55 @@ test_long_line_stays_json(void)
     free(value);
 }
 
+/* read_now returns what the pipe holds now, without waiting; the caller
+ * frees it. */
+static char *
+read_now(int fd)
+{
+    char *buf = calloc(1, 8192);
+    ssize_t n = read(fd, buf, 8191);
+
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+/* Runs last: buffering cannot be turned off again. */
+static void
+test_buffer_keeps_order(void)
+{
+    int fds[2];
+    char *text;
+
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+    MR_CHECK_INT(mr_log_buffer(60000), ==, 0);
+
+    MR_INFO("t.first", NULL, "first");
+    text = read_now(fds[0]);
+    MR_CHECK_STR(text, "");
+    free(text);
+
+    /* A warn line writes the buffered lines before itself. */
+    MR_WARN("t.second", NULL, "second");
+    text = read_now(fds[0]);
+    MR_CHECK(strstr(text, "t.first") != NULL);
+    MR_CHECK(strstr(text, "t.second") > strstr(text, "t.first"));
+    free(text);
+
+    MR_INFO("t.third", NULL, "third");
+    mr_log_flush();
+    text = read_now(fds[0]);
+    MR_CHECK(strstr(text, "t.third") != NULL);
+    free(text);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static const mr_test_case cases[] = {
     {"line_is_json", test_line_is_json},
     {"long_line_stays_json", test_long_line_stays_json},
+    {"buffer_keeps_order", test_buffer_keeps_order},
 };
 
 MR_TEST_MAIN(cases)

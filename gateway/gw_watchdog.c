@@ -1,6 +1,7 @@
 /* gw_watchdog.c - a deadline for receiving each HTTP request. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +13,21 @@
 #include "mr_log.h"
 #include "mr_util.h"
 
+/* gw_watch is one connection. Its deadline and request count are atomics
+ * that the MHD threads set without the lock, once or twice per request;
+ * the lock guards the list links. */
 struct gw_watch {
     gw_watchdog *watchdog;
     gw_watch *prev;
     gw_watch *next;
     int fd;
-    bool armed;
-    int64_t deadline_ms;    /* mr_mono_ms time; meaningful while armed */
-    unsigned long requests; /* requests completed on the connection */
+    _Atomic int64_t deadline_ms; /* mr_mono_ms time; 0 when disarmed */
+    atomic_ulong requests;       /* completed on the connection */
     char client[GW_CLIENT_MAX];
 };
 
 struct gw_watchdog {
-    pthread_mutex_t lock; /* guards the list, every entry and stopping */
+    pthread_mutex_t lock; /* guards the list links and stopping */
     pthread_cond_t wake;  /* signalled by gw_watchdog_stop */
     gw_watch *head;
     uint32_t timeout_ms;
@@ -37,19 +40,18 @@ struct gw_watchdog {
 /* Shuts down the socket of watch and logs it; the lock is held. The log
  * line is one write(2), so the MHD threads wait at most that long. */
 static void
-cut(gw_watch *watch, int64_t now_ms)
+cut(gw_watch *watch, int64_t deadline_ms, int64_t now_ms)
 {
     const gw_watchdog *watchdog = watch->watchdog;
     mr_log_field fields[] = {
         MR_FSTR("client", watch->client),
-        MR_FINT("requests", watch->requests),
+        MR_FINT("requests", atomic_load(&watch->requests)),
         MR_FINT("timeout_ms", watchdog->timeout_ms),
-        MR_FINT("late_ms", now_ms - watch->deadline_ms),
+        MR_FINT("late_ms", now_ms - deadline_ms),
     };
 
     /* ENOTCONN means the peer is gone already, so MHD closes it anyway. */
     (void)shutdown(watch->fd, SHUT_RDWR);
-    watch->armed = false;
     mr_log_fields(MR_LOG_INFO, "gw.conn.read_timeout", NULL, fields,
                   sizeof(fields) / sizeof(fields[0]),
                   "closed the connection of %s: no whole request within "
@@ -65,8 +67,14 @@ sweep_locked(gw_watchdog *watchdog, int64_t now_ms)
 
     for (gw_watch *watch = watchdog->head; watch != NULL;
          watch = watch->next) {
-        if (watch->armed && now_ms >= watch->deadline_ms) {
-            cut(watch, now_ms);
+        int64_t deadline = atomic_load(&watch->deadline_ms);
+
+        /* Disarming it first (the request arrived whole) wins the
+         * exchange, and the connection stays. */
+        if (deadline != 0 && now_ms >= deadline &&
+            atomic_compare_exchange_strong(&watch->deadline_ms, &deadline,
+                                           0)) {
+            cut(watch, deadline, now_ms);
             count++;
         }
     }
@@ -195,9 +203,10 @@ gw_watchdog_add(gw_watchdog *watchdog, int fd, const char *client)
     watch->fd = fd;
     snprintf(watch->client, sizeof(watch->client), "%s", client);
 
+    atomic_init(&watch->requests, 0);
+    atomic_init(&watch->deadline_ms, mr_mono_ms() + watchdog->timeout_ms);
+
     pthread_mutex_lock(&watchdog->lock);
-    watch->armed = true;
-    watch->deadline_ms = mr_mono_ms() + watchdog->timeout_ms;
     watch->next = watchdog->head;
     if (watchdog->head != NULL) {
         watchdog->head->prev = watch;
@@ -210,23 +219,15 @@ gw_watchdog_add(gw_watchdog *watchdog, int fd, const char *client)
 void
 gw_watchdog_disarm(gw_watch *watch)
 {
-    gw_watchdog *watchdog = watch->watchdog;
-
-    pthread_mutex_lock(&watchdog->lock);
-    watch->armed = false;
-    pthread_mutex_unlock(&watchdog->lock);
+    atomic_store(&watch->deadline_ms, 0);
 }
 
 void
 gw_watchdog_rearm(gw_watch *watch)
 {
-    gw_watchdog *watchdog = watch->watchdog;
-
-    pthread_mutex_lock(&watchdog->lock);
-    watch->requests++;
-    watch->armed = true;
-    watch->deadline_ms = mr_mono_ms() + watchdog->timeout_ms;
-    pthread_mutex_unlock(&watchdog->lock);
+    atomic_fetch_add(&watch->requests, 1);
+    atomic_store(&watch->deadline_ms,
+                 mr_mono_ms() + watch->watchdog->timeout_ms);
 }
 
 void

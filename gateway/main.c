@@ -179,6 +179,7 @@ main(int argc, char **argv)
         return 2;
     }
     mr_log_init("gateway", level, 1);
+    mr_log_buffer(MR_LOG_FLUSH_MS);
 
     return run(&s);
 }

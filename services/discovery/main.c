@@ -257,6 +257,7 @@ configure(const options *o, mr_allow_list *allow, char **redirect_uri,
         return false;
     }
     mr_log_init("discovery", level, 1);
+    mr_log_buffer(MR_LOG_FLUSH_MS);
 
     if (!check_numbers(o)) {
         return false;

@@ -326,6 +326,7 @@ main(int argc, char **argv)
         return 2;
     }
     mr_log_init("registration", level, 1);
+    mr_log_buffer(MR_LOG_FLUSH_MS);
 
     if (start(&cfg, &service, &server) != MR_OK) {
         stop(&cfg, &service, server);
