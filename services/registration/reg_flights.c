@@ -27,9 +27,17 @@ typedef struct waiter {
     bool leader;         /* the call that started the job */
 } waiter;
 
-/* flight is one discovery job in flight and the calls that wait for it. */
+/* FLIGHT_BUCKETS is the size of the table that finds a flight by its prov/
+ * key; a power of two. */
+#define FLIGHT_BUCKETS 4096
+
+/* flight is one discovery job in flight and the calls that wait for it.
+ * It is on the list of all flights and in one bucket of the table. */
 typedef struct flight {
     struct flight *next;
+    struct flight *prev;
+    struct flight *bucket_next;
+    uint32_t hash;
     reg_providers *owner;
     reg_target target;
     char job_id[MR_UUID_LEN + 1];
@@ -47,11 +55,17 @@ struct reg_providers {
     uint32_t job_timeout_ms;
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t idle;  /* signalled when nflights drops to 0 */
-    pthread_cond_t wake;  /* signalled when a waiter joins, or at close */
+    pthread_cond_t wake;  /* signalled for an earlier deadline, or at close */
+    /* When the deadline thread sleeps, the deadline it wakes up for
+     * (INT64_MAX: none); INT64_MIN while it runs, because it scans every
+     * waiter before it sleeps again. A joining waiter signals wake only
+     * when its deadline comes earlier. */
+    int64_t next_wake_ms;
     pthread_t deadline_thread;
     bool deadline_thread_started;
     bool stopping; /* the deadline thread exits */
     flight *flights;
+    flight *buckets[FLIGHT_BUCKETS];
     long nflights;
     bool draining; /* no new jobs */
     bool closed;   /* no new waiters either */
@@ -80,6 +94,7 @@ reg_providers_open(reg_providers **out, reg_service *service,
     }
     p->service = service;
     p->max_jobs = cfg->max_jobs;
+    p->next_wake_ms = INT64_MIN;
     p->job_timeout_ms = cfg->job_timeout_ms;
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_init(&attr);
@@ -107,16 +122,70 @@ reg_providers_open(reg_providers **out, reg_service *service,
     return MR_OK;
 }
 
+/* key_hash returns the FNV-1a hash of key. */
+static uint32_t
+key_hash(const reg_key *key)
+{
+    uint32_t hash = 2166136261u;
+
+    for (size_t i = 0; i < key->len; i++) {
+        hash = (hash ^ (uint8_t)key->text[i]) * 16777619u;
+    }
+    return hash;
+}
+
 static flight *
 find_flight(reg_providers *p, const reg_key *key)
 {
-    for (flight *f = p->flights; f != NULL; f = f->next) {
-        if (f->target.prov_key.len == key->len &&
+    uint32_t hash = key_hash(key);
+    flight *f = p->buckets[hash & (FLIGHT_BUCKETS - 1)];
+
+    for (; f != NULL; f = f->bucket_next) {
+        if (f->hash == hash && f->target.prov_key.len == key->len &&
             memcmp(f->target.prov_key.text, key->text, key->len) == 0) {
             return f;
         }
     }
     return NULL;
+}
+
+/* link_flight adds f to the list and the table. */
+static void
+link_flight(reg_providers *p, flight *f)
+{
+    flight **bucket = &p->buckets[f->hash & (FLIGHT_BUCKETS - 1)];
+
+    f->next = p->flights;
+    if (p->flights != NULL) {
+        p->flights->prev = f;
+    }
+    p->flights = f;
+
+    f->bucket_next = *bucket;
+    *bucket = f;
+    p->nflights++;
+}
+
+/* unlink_flight removes f from the list and the table. */
+static void
+unlink_flight(reg_providers *p, flight *f)
+{
+    flight **link = &p->buckets[f->hash & (FLIGHT_BUCKETS - 1)];
+
+    if (f->prev != NULL) {
+        f->prev->next = f->next;
+    } else {
+        p->flights = f->next;
+    }
+    if (f->next != NULL) {
+        f->next->prev = f->prev;
+    }
+
+    while (*link != f) {
+        link = &(*link)->bucket_next;
+    }
+    *link = f->bucket_next;
+    p->nflights--;
 }
 
 static flight *
@@ -129,6 +198,7 @@ new_flight(reg_providers *p, waiter *leader, const reg_target *target)
     }
     f->owner = p;
     f->target = *target;
+    f->hash = key_hash(&target->prov_key);
     mr_uuid_v4(f->job_id);
     snprintf(f->request_id, sizeof(f->request_id), "%s",
              mr_rpc_request_id(leader->call));
@@ -136,11 +206,18 @@ new_flight(reg_providers *p, waiter *leader, const reg_target *target)
     leader->leader = true;
     f->waiters = leader;
     f->nwaiters = 1;
-
-    f->next = p->flights;
-    p->flights = f;
-    p->nflights++;
+    link_flight(p, f);
     return f;
+}
+
+/* wake_for wakes the deadline thread when w's deadline comes before the
+ * one it sleeps until. The caller holds p->lock. */
+static void
+wake_for(reg_providers *p, const waiter *w)
+{
+    if (w->deadline_ms < p->next_wake_ms) {
+        pthread_cond_signal(&p->wake);
+    }
 }
 
 /* Attaches w to the job for target, or starts one. The caller holds
@@ -162,7 +239,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
         w->next = f->waiters;
         f->waiters = w;
         f->nwaiters++;
-        pthread_cond_signal(&p->wake);
+        wake_for(p, w);
         return JOIN_ATTACHED;
     }
 
@@ -195,7 +272,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
     *started = new_flight(p, w, target);
     if (*started != NULL) {
         (*started)->target.replacing = stale;
-        pthread_cond_signal(&p->wake);
+        wake_for(p, w);
     }
     *err = *started ? MR_OK : MR_ENOMEM;
     return *started ? JOIN_STARTED : JOIN_FAILED;
@@ -229,13 +306,7 @@ finish_flight(flight *f, mr_err err, const char *detail, uint32_t retry,
     waiter *w;
 
     pthread_mutex_lock(&p->lock);
-    for (flight **link = &p->flights; *link != NULL; link = &(*link)->next) {
-        if (*link == f) {
-            *link = f->next;
-            break;
-        }
-    }
-    p->nflights--;
+    unlink_flight(p, f);
     w = f->waiters;
     f->waiters = NULL;
     if (p->nflights == 0) {
@@ -395,7 +466,9 @@ expire_waiters(void *arg)
         int64_t next = take_expired(p, mr_mono_ms(), &expired);
 
         if (expired == NULL) {
+            p->next_wake_ms = next;
             sleep_until(p, next);
+            p->next_wake_ms = INT64_MIN;
             continue;
         }
         pthread_mutex_unlock(&p->lock);

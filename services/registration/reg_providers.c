@@ -364,7 +364,9 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
                           &rec.registration_access_token);
     }
 
-    reg_store_lock(service->store);
+    /* Shared: the single flight makes this job the only writer of its
+     * mapping, and server changes take the lock exclusively. */
+    reg_store_lock_shared(service->store);
     if (err == MR_OK) {
         err = check_still_valid(service->store, target, existing_id, &stale,
                                 detail, detail_len);

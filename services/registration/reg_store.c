@@ -19,7 +19,7 @@ struct reg_store {
     rocksdb_cache_t *cache;
     rocksdb_readoptions_t *read_options;
     rocksdb_writeoptions_t *write_options;
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock;
 };
 
 struct reg_batch {
@@ -120,6 +120,20 @@ set_options(reg_store *store, long cache_mb)
     rocksdb_writeoptions_set_sync(store->write_options, 1);
 }
 
+/* init_lock makes lock prefer writers, so that a stream of discovery
+ * results, which hold it shared, cannot starve a server update. */
+static void
+init_lock(pthread_rwlock_t *lock)
+{
+    pthread_rwlockattr_t attr;
+
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(
+        &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
 mr_err
 reg_store_open(reg_store **out, const char *dir, long cache_mb, char *why,
                size_t whylen)
@@ -141,7 +155,7 @@ reg_store_open(reg_store **out, const char *dir, long cache_mb, char *why,
         err = MR_ENOMEM;
         goto out;
     }
-    pthread_mutex_init(&store->lock, NULL);
+    init_lock(&store->lock);
     set_options(store, cache_mb);
 
     store->db = rocksdb_open(store->options, dir, &rerr);
@@ -196,7 +210,7 @@ reg_store_close(reg_store *store)
     rocksdb_options_destroy(store->options);
     rocksdb_block_based_options_destroy(store->table_options);
     rocksdb_cache_destroy(store->cache);
-    pthread_mutex_destroy(&store->lock);
+    pthread_rwlock_destroy(&store->lock);
     free(store);
 }
 
@@ -299,13 +313,19 @@ reg_store_scan(reg_store *store, const reg_key *prefix, reg_store_visit visit,
 void
 reg_store_lock(reg_store *store)
 {
-    pthread_mutex_lock(&store->lock);
+    pthread_rwlock_wrlock(&store->lock);
+}
+
+void
+reg_store_lock_shared(reg_store *store)
+{
+    pthread_rwlock_rdlock(&store->lock);
 }
 
 void
 reg_store_unlock(reg_store *store)
 {
-    pthread_mutex_unlock(&store->lock);
+    pthread_rwlock_unlock(&store->lock);
 }
 
 reg_batch *

@@ -124,7 +124,16 @@ mr_err reg_store_scan(reg_store *store, const reg_key *prefix,
  */
 void reg_store_lock(reg_store *store);
 
-/* reg_store_unlock releases the lock taken by reg_store_lock. */
+/*
+ * reg_store_lock_shared takes the same lock shared: holders run at once,
+ * and exclude every reg_store_lock holder. Take it only for a sequence
+ * whose keys no other shared holder writes meanwhile, such as storing the
+ * result of the single discovery job of one provider mapping. Concurrent
+ * synced writes then share a WAL sync (RocksDB's group commit).
+ */
+void reg_store_lock_shared(reg_store *store);
+
+/* reg_store_unlock releases the lock taken by either function. */
 void reg_store_unlock(reg_store *store);
 
 /* reg_batch collects the puts and deletes of one logical change. */
