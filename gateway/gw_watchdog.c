@@ -13,9 +13,9 @@
 #include "mr_log.h"
 #include "mr_util.h"
 
-/* gw_watch is one connection. Its deadline and request count are atomics
- * that the MHD threads set without the lock, once or twice per request;
- * the lock guards the list links. */
+/* gw_watch is one connection. The MHD threads set its deadline and
+ * request count, atomics, without the lock once or twice per request. The
+ * lock guards the list links. */
 struct gw_watch {
     gw_watchdog *watchdog;
     gw_watch *prev;
@@ -37,8 +37,8 @@ struct gw_watchdog {
     pthread_t thread;
 };
 
-/* Shuts down the socket of watch and logs it; the lock is held. The log
- * line is one write(2), so the MHD threads wait at most that long. */
+/* Shuts down the socket of watch and logs it; the lock is held, which
+ * the MHD threads take only to add or remove a connection. */
 static void
 cut(gw_watch *watch, int64_t deadline_ms, int64_t now_ms)
 {
