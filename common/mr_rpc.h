@@ -132,6 +132,34 @@ typedef void (*mr_rpc_done)(void *arg, const mr_rpc_status *status,
  */
 mr_err mr_rpc_client_open(mr_rpc_client **out, const char *url, bool listen);
 
+/* MR_RPC_PEER_ADDR_MAX bounds a peer address passed to mr_rpc_peer_watch,
+ * with its terminating NUL. */
+#define MR_RPC_PEER_ADDR_MAX 64
+
+/*
+ * mr_rpc_peer_watch receives each change of a client's connected peers.
+ * connected is true when a peer connected and false when one left, and
+ * peers is the count after the change. connection is nng's pipe id, the
+ * same in both reports of one connection. address is the peer's
+ * "host:port" on connect ("local" for ipc and inproc, "unknown" when nng
+ * does not report it), and "" on leave because nng has closed the
+ * connection by then. It runs on an nng thread without the client's lock,
+ * so two changes may be reported concurrently, but peers == 0 means that
+ * no peer was connected at that moment. Peers that leave after
+ * mr_rpc_client_close starts are not reported.
+ */
+typedef void (*mr_rpc_peer_watch)(void *arg, bool connected, int peers,
+                                  int connection, const char *address);
+
+/*
+ * mr_rpc_client_open_watched is mr_rpc_client_open that also calls watch
+ * with arg on every peer change, from the first connection on. arg must
+ * outlive the client.
+ */
+mr_err mr_rpc_client_open_watched(mr_rpc_client **out, const char *url,
+                                  bool listen, mr_rpc_peer_watch watch,
+                                  void *arg);
+
 /* mr_rpc_client_close fails the calls in flight with MR_EUNAVAILABLE,
  * closes the socket and frees the client. */
 void mr_rpc_client_close(mr_rpc_client *client);

@@ -1,4 +1,6 @@
 /* mr_rpc_client.c - the REQ side: one context and aio per call. */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,9 @@ struct mr_rpc_client {
     nng_mtx *mtx;
     nng_cv *cv;
     int peers;
+    bool closing;            /* mr_rpc_client_close started; guarded by mtx */
+    mr_rpc_peer_watch watch; /* called on each peer change, or NULL */
+    void *watch_arg;
     int pending;           /* calls whose done has not returned yet */
     struct pending *calls; /* calls not finished yet, guarded by mtx */
     struct pending *idle;  /* finished calls kept for reuse, by mtx */
@@ -64,6 +69,32 @@ typedef struct pending {
     void *arg;
 } pending;
 
+/* Writes the remote address of pipe into buf, as mr_rpc_peer_watch
+ * describes it. nng stores the address and port in network byte order. */
+static void
+peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX])
+{
+    char host[INET6_ADDRSTRLEN] = "";
+    nng_sockaddr sa;
+
+    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) {
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "unknown");
+        return;
+    }
+
+    if (sa.s_family == NNG_AF_INET) {
+        inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host));
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "%s:%u", host,
+                 (unsigned)ntohs(sa.s_in.sa_port));
+    } else if (sa.s_family == NNG_AF_INET6) {
+        inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host));
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "[%s]:%u", host,
+                 (unsigned)ntohs(sa.s_in6.sa_port));
+    } else {
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "local");
+    }
+}
+
 /*
  * Counts the connected peers. When the last one leaves, it cancels every
  * call not finished yet, because no reply can come for them. A call still
@@ -75,18 +106,32 @@ static void
 pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
 {
     mr_rpc_client *client = arg;
+    bool connected = event == NNG_PIPE_EV_ADD_POST;
+    char address[MR_RPC_PEER_ADDR_MAX] = "";
+    bool report;
+    int peers;
 
-    (void)pipe;
+    if (client->watch != NULL && connected) {
+        peer_address(pipe, address);
+    }
+
     nng_mtx_lock(client->mtx);
-    client->peers += event == NNG_PIPE_EV_ADD_POST ? 1 : -1;
-    if (client->peers == 0) {
+    client->peers += connected ? 1 : -1;
+    peers = client->peers;
+    if (peers == 0) {
         for (pending *p = client->calls; p != NULL; p = p->next) {
             p->cancelled = true;
             /* The callback runs on an nng thread, after this unlocks. */
             nng_aio_cancel(p->aio);
         }
     }
+    report = client->watch != NULL && !client->closing;
     nng_mtx_unlock(client->mtx);
+
+    if (report) {
+        client->watch(client->watch_arg, connected, peers, nng_pipe_id(pipe),
+                      address);
+    }
 }
 
 /* Adds p to the client's calls. The caller holds client->mtx. */
@@ -355,6 +400,13 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
 mr_err
 mr_rpc_client_open(mr_rpc_client **out, const char *url, bool listen)
 {
+    return mr_rpc_client_open_watched(out, url, listen, NULL, NULL);
+}
+
+mr_err
+mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
+                           mr_rpc_peer_watch watch, void *arg)
+{
     mr_rpc_client *client = calloc(1, sizeof(*client));
     int rv;
 
@@ -362,6 +414,8 @@ mr_rpc_client_open(mr_rpc_client **out, const char *url, bool listen)
     if (client == NULL) {
         return MR_ENOMEM;
     }
+    client->watch = watch;
+    client->watch_arg = arg;
     rv = nng_mtx_alloc(&client->mtx);
     if (rv == 0) {
         rv = nng_cv_alloc(&client->cv, client->mtx);
@@ -409,6 +463,13 @@ mr_rpc_client_close(mr_rpc_client *client)
 {
     if (client == NULL) {
         return;
+    }
+
+    /* Peers that leave because of the close are not reported. */
+    if (client->mtx != NULL) {
+        nng_mtx_lock(client->mtx);
+        client->closing = true;
+        nng_mtx_unlock(client->mtx);
     }
 
     /* Closing the socket fails every call in flight; wait until their

@@ -80,6 +80,41 @@ typedef enum {
     JOIN_FAILED,
 } join_outcome;
 
+/* Logs each discovery worker that connects or leaves, and warns when none
+ * is left, because calls that start a job fail until one connects. */
+static void
+log_worker_change(void *arg, bool connected, int workers, int connection,
+                  const char *address)
+{
+    mr_log_field fields[] = {
+        MR_FINT("connection", connection),
+        MR_FSTR("worker_address", address),
+        MR_FINT("workers", workers),
+    };
+    size_t nfields = sizeof(fields) / sizeof(fields[0]);
+
+    (void)arg;
+    if (connected) {
+        mr_log_fields(MR_LOG_INFO, "reg.jobs.worker_connected", NULL, fields,
+                      nfields,
+                      "discovery worker connected from %s (connection %d); "
+                      "%d connected",
+                      address, connection, workers);
+    } else if (workers > 0) {
+        mr_log_fields(MR_LOG_INFO, "reg.jobs.worker_left", NULL, fields,
+                      nfields,
+                      "discovery worker disconnected (connection %d); %d "
+                      "still connected",
+                      connection, workers);
+    } else {
+        mr_log_fields(MR_LOG_WARN, "reg.jobs.no_worker", NULL, fields, nfields,
+                      "the last discovery worker disconnected (connection "
+                      "%d); oauth-provider calls that need discovery fail "
+                      "with %s until a worker connects",
+                      connection, mr_err_code(MR_EUNAVAILABLE));
+    }
+}
+
 mr_err
 reg_providers_open(reg_providers **out, reg_service *service,
                    const reg_providers_config *cfg)
@@ -103,7 +138,8 @@ reg_providers_open(reg_providers **out, reg_service *service,
     pthread_cond_init(&p->wake, &attr);
     pthread_condattr_destroy(&attr);
 
-    err = mr_rpc_client_open(&p->jobs, cfg->jobs_url, true);
+    err = mr_rpc_client_open_watched(&p->jobs, cfg->jobs_url, true,
+                                     log_worker_change, NULL);
     if (err == MR_OK &&
         pthread_create(&p->deadline_thread, NULL, expire_waiters, p) != 0) {
         err = MR_ENOMEM;

@@ -5,8 +5,9 @@
 //    "mcp_url":"http://127.0.0.1:M","mcp_endpoint":"http://127.0.0.1:M/mcp",
 //    "log_dir":"/tmp/mcpreg-demo-..."}
 // (one line in practice). Register mcp_endpoint as an MCP server's url.
-// The peers' logs stay in log_dir.
-import { mkdtemp } from 'node:fs/promises';
+// The peers' logs stay in log_dir: --log-dir, or a new folder under the
+// system's temporary folder.
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,17 +19,29 @@ const USAGE = `Usage: node peers/demo.mjs [options]
   --auth-port PORT  authorization server port on 127.0.0.1 (default 0,
                     a free port)
   --mcp-port PORT   MCP server port on 127.0.0.1 (default 0, a free port)
+  --log-dir DIR     folder for the peers' logs, created when missing
+                    (default: a new mcpreg-demo-* folder under the
+                    temporary folder, which is kept)
   -h, --help        print this help
 `;
 
 const options = readOptions({
   'auth-port': { default: '0' },
   'mcp-port': { default: '0' },
+  'log-dir': {},
 }, USAGE);
 
-const logDir = await mkdtemp(join(tmpdir(), 'mcpreg-demo-'));
+// Creates the --log-dir folder, or a new one under the temporary folder.
+async function makeLogDir(path) {
+  if (path === undefined) return mkdtemp(join(tmpdir(), 'mcpreg-demo-'));
+  await mkdir(path, { recursive: true });
+  return path;
+}
+
+let logDir;
 let peers;
 try {
+  logDir = await makeLogDir(options['log-dir']);
   peers = await startPeers({
     logDir,
     authPort: parsePort(options['auth-port']),
