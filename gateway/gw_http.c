@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gw_errors.h"
+#include "gw_headers.h"
 #include "gw_http.h"
 #include "gw_routes.h"
 #include "mr_api.h"
@@ -15,9 +16,6 @@
  * read and dropped so that the client gets its 413. Past DISCARD_MAX bytes
  * the connection is closed without a response. */
 #define DISCARD_MAX (1024 * 1024)
-
-/* The request header whose SHA-256 identifies the caller. */
-#define API_KEY_HEADER "X-Api-Key"
 
 /* Bytes of the method and path copied into the log line. */
 #define LOG_METHOD_MAX 16
@@ -59,6 +57,10 @@ typedef struct {
      * the empty body. */
     mr_err early_err;
     const char *early_allow;
+
+    /* The response carries "Connection: close", after which libmicrohttpd
+     * 0.9.75 closes the connection instead of reading another request. */
+    bool close_connection;
 
     gw_call call;
 
@@ -197,7 +199,7 @@ add_headers(const request *req, struct MHD_Response *resp, int status,
                  req->retry_after > 0 ? req->retry_after : 1);
         ok &= MHD_add_response_header(resp, "Retry-After", retry) == MHD_YES;
     }
-    if (atomic_load(&req->server->draining)) {
+    if (req->close_connection || atomic_load(&req->server->draining)) {
         ok &= MHD_add_response_header(resp, "Connection", "close") == MHD_YES;
     }
     return ok;
@@ -369,8 +371,7 @@ start_call(request *req)
         return respond_error(req, MR_EBODY_TOO_LARGE, NULL, NULL);
     }
 
-    MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, API_KEY_HEADER,
-                                  strlen(API_KEY_HEADER), &key, &key_len);
+    gw_lookup_api_key(req->conn, &key, &key_len);
     err = gw_call_prepare(&req->call, req->route, req->id, key, key_len,
                           req->body, req->body_len, req->detail,
                           sizeof(req->detail));
@@ -468,13 +469,14 @@ is_client_metadata(const gw_server *server, const char *url)
            strcmp(url, MR_CLIENT_METADATA_PATH) == 0;
 }
 
-/* Serves the document to a GET; other methods get 405 with Allow. */
+/* Serves the document to a GET or HEAD; other methods get 405 with
+ * Allow. */
 static enum MHD_Result
 respond_client_metadata(request *req, const char *method)
 {
     char *body;
 
-    if (strcmp(method, "GET") != 0) {
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         return respond_error(req, MR_EMETHOD, NULL, "GET");
     }
     body = strdup(req->server->client_metadata);
@@ -506,8 +508,7 @@ check_head(request *req, const char *url, const char *method,
     }
     req->route = match.route;
 
-    MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, API_KEY_HEADER,
-                                  strlen(API_KEY_HEADER), &key, &key_len);
+    gw_lookup_api_key(req->conn, &key, &key_len);
     if (key == NULL || key_len == 0) {
         return MR_EUNAUTHENTICATED;
     }
@@ -526,8 +527,9 @@ check_head(request *req, const char *url, const char *method,
 /*
  * Handles the first call of a request, made once its headers are in. A
  * failed check of a request with a body gets its response at once, so that
- * the body is not read, and MHD then closes the connection. Without a body,
- * the error waits for the next call, which keeps the connection open.
+ * the body is not read, and "Connection: close", so that the unread body is
+ * not taken for the next request. Without a body, the error waits for the
+ * next call, which keeps the connection open.
  */
 static enum MHD_Result
 begin_request(request *req, const char *url, const char *method)
@@ -539,6 +541,7 @@ begin_request(request *req, const char *url, const char *method)
         return MHD_YES;
     }
     if (has_body(req->conn)) {
+        req->close_connection = true;
         return respond_error(req, err, NULL, allow);
     }
     req->early_err = err;
@@ -554,6 +557,7 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
 {
     gw_server *server = cls;
     request *req = *con_cls;
+    const char *detail = NULL;
 
     (void)version;
     if (req == NULL) {
@@ -567,6 +571,10 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         server->active++;
         pthread_mutex_unlock(&server->lock);
 
+        if (gw_check_framing(conn, &detail) != MR_OK) {
+            req->close_connection = true;
+            return respond_error(req, MR_EINVALID_BODY, detail, NULL);
+        }
         if (is_client_metadata(server, url)) {
             return respond_client_metadata(req, method);
         }

@@ -8,6 +8,7 @@
 
 #include <microhttpd.h>
 
+#include "gw_lograte.h"
 #include "gw_server.h"
 #include "gw_watchdog.h"
 #include "mr_rpc.h"
@@ -45,6 +46,9 @@ struct gw_server {
     /* The read deadline of each connection, or NULL when
      * config.read_timeout_ms is 0. */
     gw_watchdog *watchdog;
+
+    /* The rate limit of libmicrohttpd's log lines, one per message. */
+    gw_lograte_table mhd_lines;
 };
 
 /*

@@ -419,6 +419,9 @@ http_opts(const char *method, const char *path, const char *body,
     } else if (body != NULL) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     }
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
 
     reply->rc = curl_easy_perform(curl);
@@ -517,6 +520,53 @@ api_key_sent_as_hash(void)
     MR_CHECK_INT(seen.key_sha256_len, ==, MR_SHA256_LEN);
     MR_CHECK(memcmp(seen.key_sha256, expected, MR_SHA256_LEN) == 0);
     pthread_mutex_unlock(&seen.lock);
+}
+
+/* Spaces and tabs around the key are not part of it (RFC 9110 section
+ * 5.5), and a key of blanks only is no key. */
+static void
+api_key_whitespace_trimmed(void)
+{
+    const char *const padded[] = {"X-Api-Key: \t " API_KEY " \t ", NULL};
+    const char *const blank[] = {"X-Api-Key:  \t ", NULL};
+    http_options opts = {.headers = padded};
+    uint8_t expected[MR_SHA256_LEN];
+    http_reply r;
+
+    fixture();
+    mr_sha256(API_KEY, strlen(API_KEY), expected);
+    http_opts("GET", SERVERS, NULL, &opts, &r);
+    MR_CHECK_INT(r.status, ==, 200);
+    pthread_mutex_lock(&seen.lock);
+    MR_CHECK_INT(seen.key_sha256_len, ==, MR_SHA256_LEN);
+    MR_CHECK(memcmp(seen.key_sha256, expected, MR_SHA256_LEN) == 0);
+    pthread_mutex_unlock(&seen.lock);
+
+    opts.headers = blank;
+    http_opts("GET", SERVERS, NULL, &opts, &r);
+    MR_CHECK_INT(r.status, ==, 401);
+}
+
+/* HEAD gets the status and headers of GET, and no body. */
+static void
+head_answers_like_get(void)
+{
+    http_reply get;
+    http_reply head;
+
+    fixture();
+    http("GET", SERVERS "/" ID_OK, NULL, &get);
+    http("HEAD", SERVERS "/" ID_OK, NULL, &head);
+    MR_CHECK_INT(head.rc, ==, CURLE_OK);
+    MR_CHECK_INT(head.status, ==, 200);
+    MR_CHECK_STR(head.content_type, "application/json");
+    MR_CHECK(head.request_id[0] != '\0');
+    MR_CHECK_INT(head.body_len, ==, 0);
+    MR_CHECK(get.body_len > 0);
+
+    http("HEAD", SERVERS "/" ID_MISSING, NULL, &head);
+    MR_CHECK_INT(head.status, ==, 404);
+    MR_CHECK_INT(head.body_len, ==, 0);
 }
 
 static void
@@ -1062,6 +1112,8 @@ static const mr_test_case cases[] = {
     {"service_detail_passed_through", service_detail_passed_through},
     {"unknown_route_not_found", unknown_route_not_found},
     {"wrong_method_not_allowed", wrong_method_not_allowed},
+    {"api_key_whitespace_trimmed", api_key_whitespace_trimmed},
+    {"head_answers_like_get", head_answers_like_get},
     {"invalid_path_id_rejected", invalid_path_id_rejected},
     {"error_keeps_connection_open", error_keeps_connection_open},
     {"error_with_body_closes_connection", error_with_body_closes_connection},

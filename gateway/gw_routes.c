@@ -41,7 +41,8 @@ static const struct {
       &mcpreg__v1__register_oauth_provider_response__descriptor, true, 200}},
 };
 
-/* Allow header of each shape, listing the methods of the table above. */
+/* Allow header of each shape, listing the methods of the table above. It
+ * leaves out HEAD, which every path with GET also serves. */
 static const char *const allow_of_shape[] = {
     [SHAPE_COLLECTION] = "GET, POST",
     [SHAPE_ITEM] = "GET, PATCH, DELETE",
@@ -96,6 +97,11 @@ gw_route_match(const char *method, const char *path, gw_match *out)
         return MR_EROUTE;
     }
 
+    /* HEAD is GET without the body (RFC 9110 section 9.3.2), which
+     * libmicrohttpd leaves out of the response to a HEAD request. */
+    if (strcmp(method, "HEAD") == 0) {
+        method = "GET";
+    }
     out->allow = allow_of_shape[shape];
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (routes[i].shape == shape &&

@@ -46,7 +46,8 @@ typedef struct {
 
 /*
  * gw_route_match finds the route of method and path (the URL path without
- * its query string). It returns MR_OK with out->route set, MR_EMETHOD when
+ * its query string); HEAD finds the route of GET. It returns MR_OK with
+ * out->route set, MR_EMETHOD when
  * the path exists but not with method (out->allow lists the methods), or
  * MR_EROUTE. The id segment is not checked here: see gw_route_parse_id.
  */

@@ -107,7 +107,26 @@ method_match_is_exact(void)
     gw_match match;
 
     MR_CHECK_INT(gw_route_match("get", SERVERS, &match), ==, MR_EMETHOD);
-    MR_CHECK_INT(gw_route_match("HEAD", SERVERS, &match), ==, MR_EMETHOD);
+    MR_CHECK_INT(gw_route_match("head", SERVERS, &match), ==, MR_EMETHOD);
+}
+
+/* HEAD takes the route of GET, and only where GET has one. */
+static void
+head_matches_get_route(void)
+{
+    gw_match match;
+
+    MR_CHECK_INT(gw_route_match("HEAD", SERVERS, &match), ==, MR_OK);
+    MR_CHECK_INT(match.route->op, ==, GW_OP_LIST);
+
+    MR_CHECK_INT(gw_route_match("HEAD", SERVERS "/" ID_LOWER, &match), ==,
+                 MR_OK);
+    MR_CHECK_INT(match.route->op, ==, GW_OP_GET);
+
+    MR_CHECK_INT(
+        gw_route_match("HEAD", SERVERS "/" ID_LOWER "/oauth-provider", &match),
+        ==, MR_EMETHOD);
+    MR_CHECK_STR(match.allow, "POST");
 }
 
 /* Asserts that id_text, as a path segment of GET, gives err. */
@@ -319,6 +338,7 @@ static const mr_test_case cases[] = {
     {"unknown_paths_not_found", unknown_paths_not_found},
     {"wrong_method_lists_allowed", wrong_method_lists_allowed},
     {"method_match_is_exact", method_match_is_exact},
+    {"head_matches_get_route", head_matches_get_route},
     {"path_id_canonical_uuid", path_id_canonical_uuid},
     {"path_id_invalid_rejected", path_id_invalid_rejected},
     {"path_id_of_oauth_route", path_id_of_oauth_route},

@@ -119,20 +119,33 @@ gw_parse_listen(const char *text, struct sockaddr_storage *addr,
     return ok ? MR_OK : MR_EINVALID_FIELD;
 }
 
-/* Writes the messages of libmicrohttpd to the log. */
+/*
+ * Writes the messages of libmicrohttpd to the log, at most one line per
+ * GW_LOGRATE_INTERVAL_MS for each message, because a client can repeat
+ * most of them at will: each connection over a connection limit makes one.
+ * NOTE: the repeats held back show only in the count of the next line of
+ * the same message.
+ */
 static void
 log_mhd(void *cls, const char *fmt, va_list ap)
 {
+    gw_server *server = cls;
+    uint64_t count =
+        gw_lograte_table_event(&server->mhd_lines, fmt, mr_mono_ms());
+    mr_log_field fields[] = {MR_FINT("count", count)};
     char text[512];
     size_t len;
 
-    (void)cls;
+    if (count == 0) {
+        return;
+    }
     vsnprintf(text, sizeof(text), fmt, ap);
     len = strlen(text);
     if (len > 0 && text[len - 1] == '\n') {
         text[len - 1] = '\0';
     }
-    MR_WARN("gw.mhd", NULL, "libmicrohttpd: %s", text);
+    mr_log_fields(MR_LOG_WARN, "gw.mhd", NULL, fields, 1, "libmicrohttpd: %s",
+                  text);
 }
 
 static void
@@ -146,6 +159,7 @@ server_free(gw_server *server)
     if (server->rpc != NULL) {
         mr_rpc_client_close(server->rpc);
     }
+    gw_lograte_table_destroy(&server->mhd_lines);
     pthread_rwlock_destroy(&server->rpc_lock);
     pthread_cond_destroy(&server->idle);
     pthread_mutex_destroy(&server->lock);
@@ -173,6 +187,7 @@ server_new(const gw_config *cfg)
     pthread_condattr_destroy(&attr);
 
     pthread_rwlock_init(&server->rpc_lock, NULL);
+    gw_lograte_table_init(&server->mhd_lines, GW_LOGRATE_INTERVAL_MS);
     atomic_init(&server->draining, false);
     atomic_init(&server->closing, false);
 
@@ -386,8 +401,9 @@ start_daemon(gw_server *server, const struct sockaddr_storage *addr)
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->connection_timeout_s,
+        (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_MAX,
         MHD_OPTION_NOTIFY_COMPLETED, completed_with_deadline, server,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, server->watchdog,
@@ -445,9 +461,11 @@ gw_server_start(const gw_config *cfg, gw_server **out)
 
     MR_INFO("gw.start", NULL,
             "listening on %s (port %u), registration service at %s, %d "
-            "threads, read timeout %u ms",
+            "threads, read timeout %u ms, at most %d connections, %d per "
+            "client address (0: no limit)",
             cfg->listen, gw_server_port(server), cfg->registration_url,
-            cfg->threads, cfg->read_timeout_ms);
+            cfg->threads, cfg->read_timeout_ms, cfg->max_connections,
+            cfg->max_connections_per_ip);
     *out = server;
 
 out:

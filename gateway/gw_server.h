@@ -14,6 +14,9 @@ typedef struct {
     const char *registration_url; /* nng URL of the registration service */
     int threads;                  /* HTTP worker threads */
     int max_connections;
+    /* Open connections from one client IP address, over which new ones are
+     * closed at once; 0: no limit. */
+    int max_connections_per_ip;
     int connection_timeout_s;    /* idle time before MHD closes a connection */
     uint32_t request_timeout_ms; /* deadline of CRUD calls */
     uint32_t register_timeout_ms; /* deadline of RegisterOAuthProvider */

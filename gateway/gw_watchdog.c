@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "gw_lograte.h"
 #include "gw_watchdog.h"
 #include "mr_log.h"
 #include "mr_util.h"
@@ -35,35 +36,64 @@ struct gw_watchdog {
     bool stopping;
     bool has_thread;
     pthread_t thread;
+
+    /* The "gw.conn.read_timeout" line, at most one per
+     * GW_LOGRATE_INTERVAL_MS, and the latest cut that it names. */
+    gw_lograte cut_lines;
+    char last_client[GW_CLIENT_MAX];
+    unsigned long last_requests;
+    int64_t last_late_ms;
 };
 
-/* Shuts down the socket of watch and logs it; the lock is held, which
- * the MHD threads take only to add or remove a connection. */
+/* Logs the cuts since the last line, naming the latest; the lock is held,
+ * which the MHD threads take only to add or remove a connection. */
 static void
-cut(gw_watch *watch, int64_t deadline_ms, int64_t now_ms)
+log_cuts(const gw_watchdog *watchdog, uint64_t cuts)
 {
-    const gw_watchdog *watchdog = watch->watchdog;
     mr_log_field fields[] = {
-        MR_FSTR("client", watch->client),
-        MR_FINT("requests", atomic_load(&watch->requests)),
+        MR_FINT("cuts", cuts),
+        MR_FSTR("client", watchdog->last_client),
+        MR_FINT("requests", watchdog->last_requests),
         MR_FINT("timeout_ms", watchdog->timeout_ms),
-        MR_FINT("late_ms", now_ms - deadline_ms),
+        MR_FINT("late_ms", watchdog->last_late_ms),
     };
+
+    mr_log_fields(MR_LOG_INFO, "gw.conn.read_timeout", NULL, fields,
+                  sizeof(fields) / sizeof(fields[0]),
+                  "closed connections that sent no whole request within "
+                  "%u ms: %llu since the previous line, the latest of %s",
+                  watchdog->timeout_ms, (unsigned long long)cuts,
+                  watchdog->last_client);
+}
+
+/* Shuts down the socket of watch and logs it, unless a line went out less
+ * than GW_LOGRATE_INTERVAL_MS ago; the lock is held. */
+static void
+cut(gw_watchdog *watchdog, gw_watch *watch, int64_t deadline_ms,
+    int64_t now_ms)
+{
+    uint64_t cuts;
 
     /* ENOTCONN means the peer is gone already, so MHD closes it anyway. */
     (void)shutdown(watch->fd, SHUT_RDWR);
-    mr_log_fields(MR_LOG_INFO, "gw.conn.read_timeout", NULL, fields,
-                  sizeof(fields) / sizeof(fields[0]),
-                  "closed the connection of %s: no whole request within "
-                  "%u ms",
-                  watch->client, watchdog->timeout_ms);
+
+    snprintf(watchdog->last_client, sizeof(watchdog->last_client), "%s",
+             watch->client);
+    watchdog->last_requests = atomic_load(&watch->requests);
+    watchdog->last_late_ms = now_ms - deadline_ms;
+    cuts = gw_lograte_event(&watchdog->cut_lines, now_ms);
+    if (cuts > 0) {
+        log_cuts(watchdog, cuts);
+    }
 }
 
-/* Cuts every armed entry past its deadline; the lock is held. */
+/* Cuts every armed entry past its deadline, then logs the cuts held back
+ * once the interval allows; the lock is held. */
 static int
 sweep_locked(gw_watchdog *watchdog, int64_t now_ms)
 {
     int count = 0;
+    uint64_t held;
 
     for (gw_watch *watch = watchdog->head; watch != NULL;
          watch = watch->next) {
@@ -74,9 +104,14 @@ sweep_locked(gw_watchdog *watchdog, int64_t now_ms)
         if (deadline != 0 && now_ms >= deadline &&
             atomic_compare_exchange_strong(&watch->deadline_ms, &deadline,
                                            0)) {
-            cut(watch, deadline, now_ms);
+            cut(watchdog, watch, deadline, now_ms);
             count++;
         }
+    }
+
+    held = gw_lograte_flush(&watchdog->cut_lines, now_ms);
+    if (held > 0) {
+        log_cuts(watchdog, held);
     }
     return count;
 }
@@ -154,6 +189,7 @@ gw_watchdog_start(uint32_t timeout_ms, uint32_t period_ms, gw_watchdog **out)
     }
     watchdog->timeout_ms = timeout_ms;
     watchdog->period_ms = period_ms;
+    gw_lograte_init(&watchdog->cut_lines, GW_LOGRATE_INTERVAL_MS);
     pthread_mutex_init(&watchdog->lock, NULL);
 
     /* The monotonic clock, like the deadlines, so that wall-clock steps do

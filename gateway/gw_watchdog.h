@@ -70,10 +70,13 @@ void gw_watchdog_remove(gw_watch *watch);
 
 /*
  * gw_watchdog_sweep shuts down, with shutdown(fd, SHUT_RDWR), the socket of
- * every armed entry whose deadline is at or before now_ms (mr_mono_ms), logs
- * one "gw.conn.read_timeout" line for each and disarms it. The owner of the
- * socket then reads end-of-file and closes it. It returns the number of
- * sockets shut down.
+ * every armed entry whose deadline is at or before now_ms (mr_mono_ms), and
+ * disarms it. The owner of the socket then reads end-of-file and closes it.
+ * The cuts are logged as "gw.conn.read_timeout" lines, at most one per
+ * GW_LOGRATE_INTERVAL_MS. Each line has the number of cuts since the
+ * previous line and the client of the latest. A sweep also logs the cuts
+ * held back once the interval has passed. It returns the number of sockets
+ * shut down.
  */
 int gw_watchdog_sweep(gw_watchdog *watchdog, int64_t now_ms);
 

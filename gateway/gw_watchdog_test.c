@@ -2,10 +2,13 @@
  * shuts down one end, and a read on the other end returns end-of-file. */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "gw_watchdog.h"
+#include "mr_log.h"
 #include "mr_test.h"
 #include "mr_util.h"
 
@@ -252,6 +255,70 @@ stop_leaves_sockets_open(void)
     close_pair(ends);
 }
 
+/* Returns the number of "gw.conn.read_timeout" lines in the log file fd
+ * from offset on, and of those with needle. */
+static int
+count_cut_lines(int fd, off_t offset, const char *needle, int *with_needle)
+{
+    char text[8192];
+    ssize_t len = pread(fd, text, sizeof(text) - 1, offset);
+    int count = 0;
+
+    *with_needle = 0;
+    text[len > 0 ? len : 0] = '\0';
+    for (char *line = strtok(text, "\n"); line != NULL;
+         line = strtok(NULL, "\n")) {
+        if (strstr(line, "\"gw.conn.read_timeout\"") != NULL) {
+            count++;
+            *with_needle += strstr(line, needle) != NULL;
+        }
+    }
+    return count;
+}
+
+/* Three cuts in one sweep make one line at once; the two held back are
+ * reported by the first sweep after the interval. */
+static void
+cut_lines_rate_limited(void)
+{
+    char path[] = "/tmp/gw_watchdog_test.XXXXXX";
+    int fd = mkstemp(path);
+    gw_watchdog *watchdog = NULL;
+    int ends[3][2];
+    gw_watch *watches[3];
+    int64_t later;
+    int with;
+
+    MR_CHECK(fd >= 0);
+    unlink(path);
+    mr_log_init("gateway-test", MR_LOG_INFO, fd);
+    MR_CHECK_INT(gw_watchdog_start(1000, 0, &watchdog), ==, MR_OK);
+    for (int i = 0; i < 3; i++) {
+        open_pair(ends[i]);
+        watches[i] = gw_watchdog_add(watchdog, ends[i][0], "127.0.0.1:1");
+    }
+    later = mr_mono_ms() + 2000;
+
+    MR_CHECK_INT(gw_watchdog_sweep(watchdog, later), ==, 3);
+    MR_CHECK_INT(count_cut_lines(fd, 0, "\"cuts\":1,", &with), ==, 1);
+    MR_CHECK_INT(with, ==, 1);
+
+    MR_CHECK_INT(gw_watchdog_sweep(watchdog, later + 999), ==, 0);
+    MR_CHECK_INT(count_cut_lines(fd, 0, "\"cuts\":2,", &with), ==, 1);
+
+    MR_CHECK_INT(gw_watchdog_sweep(watchdog, later + 1000), ==, 0);
+    MR_CHECK_INT(count_cut_lines(fd, 0, "\"cuts\":2,", &with), ==, 2);
+    MR_CHECK_INT(with, ==, 1);
+
+    for (int i = 0; i < 3; i++) {
+        gw_watchdog_remove(watches[i]);
+        close_pair(ends[i]);
+    }
+    gw_watchdog_stop(watchdog);
+    mr_log_init("gateway-test", MR_LOG_INFO, 2);
+    close(fd);
+}
+
 static const mr_test_case cases[] = {
     {"expired_deadline_shuts_down", expired_deadline_shuts_down},
     {"deadline_not_reached_kept", deadline_not_reached_kept},
@@ -262,6 +329,7 @@ static const mr_test_case cases[] = {
     {"only_expired_entry_cut", only_expired_entry_cut},
     {"thread_cuts_after_timeout", thread_cuts_after_timeout},
     {"stop_leaves_sockets_open", stop_leaves_sockets_open},
+    {"cut_lines_rate_limited", cut_lines_rate_limited},
 };
 
 MR_TEST_MAIN(cases)

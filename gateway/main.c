@@ -22,6 +22,7 @@ typedef struct {
     const char *public_base_url;
     long threads;
     long max_connections;
+    long max_connections_per_ip;
     long connection_timeout_s;
     long read_timeout_s;
     long request_timeout_ms;
@@ -51,6 +52,8 @@ check_settings(const settings *s)
 
     ok &= in_range("threads", s->threads, 1, 256);
     ok &= in_range("max-connections", s->max_connections, 1, 1000000);
+    ok &= in_range("max-connections-per-ip", s->max_connections_per_ip, 0,
+                   1000000);
     ok &= in_range("connection-timeout-s", s->connection_timeout_s, 1, 86400);
     ok &= in_range("read-timeout-s", s->read_timeout_s, 1, 86400);
     ok &= in_range("request-timeout-ms", s->request_timeout_ms, 1, 600000);
@@ -80,6 +83,12 @@ parse_settings(settings *s, int argc, char **argv)
         {"threads", NULL, MR_OPT_INT, &s->threads, "HTTP worker threads"},
         {"max-connections", NULL, MR_OPT_INT, &s->max_connections,
          "maximum number of open HTTP connections"},
+        {"max-connections-per-ip", NULL, MR_OPT_INT,
+         &s->max_connections_per_ip,
+         "maximum number of open HTTP connections from one client IP "
+         "address; a further connection from it is closed without a "
+         "response. 0: no limit. Behind a reverse proxy every connection "
+         "comes from the proxy's address, so raise it or set 0"},
         {"connection-timeout-s", NULL, MR_OPT_INT, &s->connection_timeout_s,
          "seconds an idle HTTP connection stays open"},
         {"read-timeout-s", NULL, MR_OPT_INT, &s->read_timeout_s,
@@ -124,6 +133,7 @@ run(const settings *s)
         .registration_url = s->registration,
         .threads = (int)s->threads,
         .max_connections = (int)s->max_connections,
+        .max_connections_per_ip = (int)s->max_connections_per_ip,
         .connection_timeout_s = (int)s->connection_timeout_s,
         .read_timeout_ms = (uint32_t)s->read_timeout_s * 1000,
         .request_timeout_ms = (uint32_t)s->request_timeout_ms,
@@ -152,6 +162,7 @@ main(int argc, char **argv)
         .log_level = "info",
         .threads = 2,
         .max_connections = 1024,
+        .max_connections_per_ip = 64,
         .connection_timeout_s = 30,
         .read_timeout_s = 10,
         .request_timeout_ms = 5000,

@@ -14,20 +14,28 @@ function responseComplete(data) {
   return data.length - (split + 4) >= (length ? Number(length[1]) : 0);
 }
 
+// Opens a TCP connection to 127.0.0.1:port, from localAddress when given
+// (any address of 127.0.0.0/8, which Linux routes to loopback), else from
+// the address the system picks.
+function connectFrom(port, localAddress) {
+  return net.connect({ port, host: LOOPBACK_HOST, localAddress });
+}
+
 // Opens a connection to 127.0.0.1:port, writes `text` (a string or a list
 // of strings written in order) and collects what the server sends until
-// it closes the connection, a whole response arrived, or timeoutMs passes.
-// Resolves { data, closed, elapsedMs, error }. closed is true when the
-// server ended the connection. `progress.received`, when given, is
-// set to the bytes received so far.
+// it closes the connection, a whole response arrived (unless untilClose is
+// set), or timeoutMs passes. Resolves { data, closed, elapsedMs, error }.
+// closed is true when the server ended the connection.
+// `progress.received`, when given, is set to the bytes received so far.
+// localAddress sets the source address, as in connectFrom.
 export function rawExchange(port, text, {
-  timeoutMs = 10000, progress = {},
+  timeoutMs = 10000, progress = {}, untilClose = false, localAddress,
 } = {}) {
   return new Promise((resolve) => {
     const started = performance.now();
     const chunks = [];
     let settled = false;
-    const socket = net.connect(port, LOOPBACK_HOST);
+    const socket = connectFrom(port, localAddress);
     const finish = (closed, error = null) => {
       if (settled) return;
       settled = true;
@@ -48,7 +56,8 @@ export function rawExchange(port, text, {
     socket.on('data', (chunk) => {
       chunks.push(chunk);
       progress.received += chunk.length;
-      if (responseComplete(Buffer.concat(chunks).toString('latin1'))) {
+      if (!untilClose &&
+          responseComplete(Buffer.concat(chunks).toString('latin1'))) {
         finish(false);
       }
     });
@@ -59,20 +68,24 @@ export function rawExchange(port, text, {
 }
 
 // Opens a connection that sends the start of a request and then nothing,
-// as a slowloris client does. Resolves { socket, closed } once connected;
-// closed is a promise of the elapsed ms at which the server closed it.
-export function openIdleClient(port) {
+// as a slowloris client does, from localAddress when given (see
+// connectFrom). Resolves { socket, closed, received } once connected;
+// closed is a promise of the elapsed ms at which the server closed it, and
+// received() the bytes the server sent.
+export function openIdleClient(port, { localAddress } = {}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const socket = net.connect(port, LOOPBACK_HOST);
+    const socket = connectFrom(port, localAddress);
+    let received = 0;
     const closed = new Promise((resolveClosed) => {
       socket.on('close', () => resolveClosed(performance.now() - started));
     });
+    socket.on('data', (chunk) => { received += chunk.length; });
     socket.on('error', () => {});
     socket.once('connect', () => {
       socket.write('GET /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
         'Host: 127.0.0.1\r\n');
-      resolve({ socket, closed });
+      resolve({ socket, closed, received: () => received });
     });
     socket.once('error', reject);
   });
@@ -84,11 +97,14 @@ export function openIdleClient(port) {
 // once connected with { socket, closed, sent, received }: closed is a
 // promise of the elapsed ms at which the server closed the connection,
 // sent() the bytes of `trickle` written so far, and received() what the
-// server sent, as latin1 text.
-export function openTrickleClient(port, { head = '', trickle, intervalMs }) {
+// server sent, as latin1 text. localAddress sets the source address, as in
+// connectFrom.
+export function openTrickleClient(port, {
+  head = '', trickle, intervalMs, localAddress,
+}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const socket = net.connect(port, LOOPBACK_HOST);
+    const socket = connectFrom(port, localAddress);
     const chunks = [];
     let sent = 0;
     let timer = null;

@@ -1,9 +1,12 @@
 // Hostile clients against the gateway: oversized bodies (declared,
-// streamed and chunked), clients that stop half-way through their headers
-// or send them and their body one byte at a time (slowloris), and the
-// connection limit. A second gateway with --max-connections 8,
+// streamed and chunked), bodies framed two ways (request smuggling),
+// clients that stop half-way through their headers or send them and their
+// body one byte at a time (slowloris), and the connection limits. A second
+// gateway with --max-connections 8, --max-connections-per-ip 4,
 // --connection-timeout-s 2 and --read-timeout-s 3 keeps the slow cases
-// short; every wait has an upper bound.
+// short; every wait has an upper bound. Tests that open several
+// connections give each its own source address in 127.0.0.0/8, so that
+// only the per-address test meets the per-address limit.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, test } from 'node:test';
@@ -25,6 +28,11 @@ const BODY_MAX = 64 * 1024; // the gateway's GW_BODY_MAX
 const HEADERS_MAX = 64 * 1024; // its CONNECTION_MEMORY_MAX
 const DISCARD_MAX = 1024 * 1024; // past this a chunked body is cut
 const MAX_CONNECTIONS = 8;
+const MAX_CONNECTIONS_PER_IP = 4;
+// Source address of the client that fills its per-address limit, used by
+// no other test, and of the client that must still be served.
+const HOG_ADDRESS = '127.0.2.1';
+const OTHER_ADDRESS = '127.0.0.2';
 const CONNECTION_TIMEOUT_S = 2;
 // Longer than the idle timeout, so that a cut at this time is the read
 // deadline's and not libmicrohttpd's idle timeout.
@@ -49,6 +57,7 @@ const system = useSystem({
     port = Number(new URL(system.gatewayUrl).port);
     strictGateway = await startStrictGateway(system, {
       '--max-connections': MAX_CONNECTIONS,
+      '--max-connections-per-ip': MAX_CONNECTIONS_PER_IP,
       '--connection-timeout-s': CONNECTION_TIMEOUT_S,
       '--read-timeout-s': READ_TIMEOUT_S,
     });
@@ -58,6 +67,27 @@ const system = useSystem({
 after(async () => {
   if (strictGateway) await strictGateway.process.stop(5000);
 });
+
+// Returns the source address of the i-th of several clients of one test.
+function sourceAddress(i) {
+  return `127.0.1.${i + 1}`;
+}
+
+// Resolves true when client is closed within ms, false otherwise.
+function closedWithin(client, ms) {
+  const timer = new Promise((resolve) => {
+    setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([client.closed.then(() => true), timer]);
+}
+
+// Returns the number of HTTP responses that start in data.
+function responseCount(data) {
+  return data.match(/HTTP\/1\.[01] \d{3} /g)?.length ?? 0;
+}
+
+const LIST_REQUEST = 'GET /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
+  'Host: 127.0.0.1\r\n';
 
 // Returns the strict gateway's log lines with message id msgId.
 function strictLogLines(msgId) {
@@ -210,7 +240,8 @@ test('connection limit queues, then recovers', async () => {
   const strictPort = strictGateway.port;
   const clients = [];
   for (let i = 0; i < MAX_CONNECTIONS; i++) {
-    clients.push(await openIdleClient(strictPort));
+    clients.push(await openIdleClient(strictPort,
+      { localAddress: sourceAddress(i) }));
   }
 
   const progress = {};
@@ -233,14 +264,127 @@ test('connection limit queues, then recovers', async () => {
     'the queued connection was not served soon after slots freed');
 });
 
+// A client address has at most MAX_CONNECTIONS_PER_IP connections open:
+// the gateway closes its further ones at once, without a response. So a
+// client that tries to take every slot leaves room for another address,
+// which is served at once. The rejections are logged at most once a
+// second.
+test('per-address limit leaves slots to others', async () => {
+  const mhdLinesBefore = strictLogLines('gw.mhd').length;
+  const hog = [];
+  try {
+    for (let i = 0; i < MAX_CONNECTIONS; i++) {
+      hog.push(await openIdleClient(strictGateway.port,
+        { localAddress: HOG_ADDRESS }));
+    }
+    const closed = await Promise.all(hog.map((c) => closedWithin(c, 1000)));
+    const rejected = hog.filter((client, i) => closed[i]);
+    assert.equal(rejected.length, MAX_CONNECTIONS - MAX_CONNECTIONS_PER_IP,
+      `${rejected.length} of ${MAX_CONNECTIONS} connections from one ` +
+      'address were closed at once');
+    for (const client of rejected) {
+      assert.equal(client.received(), 0,
+        'a rejected connection got a response');
+    }
+
+    const exchange = await rawExchange(strictGateway.port,
+      `${LIST_REQUEST}X-Api-Key: ${key}\r\n\r\n`,
+      { timeoutMs: 5000, localAddress: OTHER_ADDRESS });
+    assert.equal(statusOf(exchange.data), 200, exchange.data.slice(0, 200));
+    assert.ok(exchange.elapsedMs < 1000,
+      `the other address waited ${exchange.elapsedMs} ms`);
+
+    const lines = strictLogLines('gw.mhd').slice(mhdLinesBefore)
+      .filter((line) => line.includes('connection limit'));
+    assert.ok(lines.length >= 1, 'no log line for the rejected connections');
+    assert.ok(lines.length < rejected.length,
+      `${lines.length} log lines for ${rejected.length} rejections`);
+  } finally {
+    for (const client of hog) client.socket.destroy();
+  }
+});
+
+// RFC 9112 section 6.1: a request with both Content-Length and
+// Transfer-Encoding may be framed differently by a proxy in front, so the
+// gateway rejects it and closes the connection. The request that follows
+// on the same connection, which a proxy could have taken for part of the
+// body, gets no response.
+test('both body framings rejected and closed', async () => {
+  const exchange = await rawExchange(port, [
+    createRequest('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n',
+      '0\r\n\r\n'),
+    `${LIST_REQUEST}X-Api-Key: ${key}\r\n\r\n`,
+  ], { timeoutMs: 5000, untilClose: true });
+  assert.equal(statusOf(exchange.data), 400, exchange.data.slice(0, 300));
+  assert.equal(exchange.closed, true, 'the connection stayed open');
+  assert.equal(responseCount(exchange.data), 1,
+    `the pipelined request got a response: ${exchange.data}`);
+  assert.match(exchange.data, /\r\nConnection: close\r\n/i);
+  assert.equal(jsonBodyOf(exchange.data)?.code, 'invalid_request_body',
+    exchange.data.slice(0, 400));
+});
+
+// libmicrohttpd reads a body of a coding other than chunked until the
+// connection closes, and two Content-Length headers can disagree, so each
+// is rejected before its body is read.
+test('other transfer codings rejected and closed', async () => {
+  const framings = [
+    'Transfer-Encoding: gzip, chunked\r\n',
+    'Transfer-Encoding: identity\r\n',
+    'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n',
+    'Content-Length: 2\r\nContent-Length: 40\r\n',
+  ];
+  for (const framing of framings) {
+    const exchange = await rawExchange(port, [
+      createRequest(framing, '0\r\n\r\n'),
+      `${LIST_REQUEST}X-Api-Key: ${key}\r\n\r\n`,
+    ], { timeoutMs: 5000, untilClose: true });
+    const label = JSON.stringify(framing);
+    assert.equal(statusOf(exchange.data), 400,
+      `${label}: ${exchange.data.slice(0, 300)}`);
+    assert.equal(exchange.closed, true, `${label}: the connection stayed open`);
+    assert.equal(responseCount(exchange.data), 1,
+      `${label}: the pipelined request got a response`);
+    assert.equal(jsonBodyOf(exchange.data)?.code, 'invalid_request_body',
+      `${label}: ${exchange.data.slice(0, 400)}`);
+  }
+});
+
+// HEAD gets the status and headers of GET and no body (RFC 9110 section
+// 9.3.2), on the API and on the public client metadata document.
+test('HEAD answered like GET without body', async () => {
+  const paths = [
+    '/v1/deepagents/mcp-servers',
+    '/v1/deepagents/oauth/client-metadata.json',
+  ];
+  for (const path of paths) {
+    const request = (method) => `${method} ${path} HTTP/1.1\r\n` +
+      `Host: 127.0.0.1\r\nX-Api-Key: ${key}\r\nConnection: close\r\n\r\n`;
+    const get = await rawExchange(port, request('GET'),
+      { timeoutMs: 5000, untilClose: true });
+    const head = await rawExchange(port, request('HEAD'),
+      { timeoutMs: 5000, untilClose: true });
+    assert.equal(statusOf(get.data), 200, `${path}: ${get.data}`);
+    assert.equal(statusOf(head.data), 200, `${path}: ${head.data}`);
+    assert.equal(head.closed, true, `${path}: HEAD left the connection open`);
+    const split = head.data.indexOf('\r\n\r\n');
+    assert.equal(head.data.length, split + 4,
+      `${path}: HEAD got a body: ${head.data}`);
+    const length = (data) => /\r\ncontent-length: *(\d+)/i.exec(data)?.[1];
+    assert.equal(length(head.data), length(get.data),
+      `${path}: HEAD and GET declare other lengths`);
+  }
+});
+
 test('header trickle cut at read timeout', async () => {
   const trickle = 'GET /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
     `Host: 127.0.0.1\r\nX-Filler: ${'x'.repeat(200)}\r\n\r\n`;
   const cutBefore = strictLogLines('gw.conn.read_timeout').length;
   const clients = [];
   for (let i = 0; i < 3; i++) {
-    clients.push(await openTrickleClient(strictGateway.port,
-      { trickle, intervalMs: TRICKLE_INTERVAL_MS }));
+    clients.push(await openTrickleClient(strictGateway.port, {
+      trickle, intervalMs: TRICKLE_INTERVAL_MS, localAddress: sourceAddress(i),
+    }));
   }
 
   // Another connection is served during the attack.
@@ -255,13 +399,22 @@ test('header trickle cut at read timeout', async () => {
       `trickler ${i} sent its whole request`);
   });
 
-  // Info lines reach the log within the services' flush interval.
+  // The gateway writes at most one line a second, each with the number of
+  // cuts since the previous one. The cuts held back get a line a second
+  // after the last one, and info lines reach the log within the services'
+  // flush interval.
   const cutLines = await pollUntil(() => {
     const lines = strictLogLines('gw.conn.read_timeout').slice(cutBefore);
-    return lines.length >= clients.length ? lines : undefined;
+    const cuts = lines.reduce((sum, line) => sum + JSON.parse(line).cuts, 0);
+    return cuts >= clients.length ? lines : undefined;
   }, {
-    what: 'a gw.conn.read_timeout line per trickler', timeoutMs: 2000,
+    what: 'gw.conn.read_timeout lines that count every trickler',
+    timeoutMs: 4000,
   });
+  // The tricklers are cut within one or two sweeps, less than a second
+  // apart, so the cuts share lines.
+  assert.ok(cutLines.length < clients.length,
+    `${cutLines.length} lines for ${clients.length} cuts within a second`);
   for (const line of cutLines) {
     assert.ok(!line.includes('xxx'),
       `the log line contains request bytes: ${line}`);
@@ -316,8 +469,9 @@ test('trickled slots freed at read timeout', async () => {
     `Host: 127.0.0.1\r\nX-Filler: ${'x'.repeat(200)}\r\n\r\n`;
   const clients = [];
   for (let i = 0; i < MAX_CONNECTIONS; i++) {
-    clients.push(await openTrickleClient(strictGateway.port,
-      { trickle, intervalMs: TRICKLE_INTERVAL_MS }));
+    clients.push(await openTrickleClient(strictGateway.port, {
+      trickle, intervalMs: TRICKLE_INTERVAL_MS, localAddress: sourceAddress(i),
+    }));
   }
 
   const progress = {};

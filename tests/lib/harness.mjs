@@ -150,10 +150,13 @@ export async function startSystem({
       '--dev-allow-hosts', DEV_ALLOW_HOSTS,
       ...(clientMetadataDocument ? ['--client-metadata-document'] : []),
     ]);
+    // Tests send hundreds of concurrent calls from one address, so the
+    // per-address limit is off here; hostile_gateway tests it.
     const gateway = startService(GATEWAY, [
       '--listen', `${LOOPBACK_HOST}:${gatewayPort}`,
       '--registration', registrationUrl,
       '--public-base-url', baseUrl,
+      '--max-connections-per-ip', '0',
     ]);
     const services = [registration, discovery, gateway];
     await pollUntil(async () => {

@@ -1,0 +1,82 @@
+/* gw_headers.c - checks of request header fields that libmicrohttpd leaves
+ * to the application. */
+#include <string.h>
+#include <strings.h>
+
+#include "gw_headers.h"
+
+/* The header fields that frame a request body, counted. */
+typedef struct {
+    int content_lengths;
+    int transfer_encodings;
+    const char *coding; /* the value of the last Transfer-Encoding */
+} framing;
+
+/* The MHD_KeyValueIterator that counts the framing fields into cls. */
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+              const char *value)
+{
+    framing *counts = cls;
+
+    (void)kind;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        counts->content_lengths++;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        counts->transfer_encodings++;
+        counts->coding = value;
+    }
+    return MHD_YES;
+}
+
+/*
+ * libmicrohttpd 0.9.75 reads the body by Transfer-Encoding whenever it is
+ * present and then ignores Content-Length, and reads a body of any other
+ * coding until the connection closes. A proxy in front that frames the body
+ * the other way would pass on the rest of it as a request of its own
+ * (request smuggling, RFC 9112 section 6.1).
+ */
+mr_err
+gw_check_framing(struct MHD_Connection *conn, const char **detail)
+{
+    framing counts = {0};
+
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &counts);
+    if (counts.transfer_encodings > 0 && counts.content_lengths > 0) {
+        *detail = "Send either Content-Length or Transfer-Encoding: the "
+                  "request has both";
+    } else if (counts.content_lengths > 1) {
+        *detail = "Send one Content-Length header: the request has several";
+    } else if (counts.transfer_encodings > 1 ||
+               (counts.coding != NULL &&
+                strcasecmp(counts.coding, "chunked") != 0)) {
+        *detail = "Send the body with Content-Length or with "
+                  "Transfer-Encoding: chunked alone: no other transfer "
+                  "coding is supported";
+    } else {
+        return MR_OK;
+    }
+    return MR_EINVALID_BODY;
+}
+
+/* The spaces and tabs around a field value are not part of it (RFC 9110
+ * section 5.5), but libmicrohttpd 0.9.75 drops the leading ones only. */
+void
+gw_lookup_api_key(struct MHD_Connection *conn, const char **key,
+                  size_t *key_len)
+{
+    const char *value = NULL;
+    size_t len = 0;
+
+    MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, GW_API_KEY_HEADER,
+                                  strlen(GW_API_KEY_HEADER), &value, &len);
+    while (len > 0 && (value[0] == ' ' || value[0] == '\t')) {
+        value++;
+        len--;
+    }
+    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t')) {
+        len--;
+    }
+    *key = value;
+    *key_len = len;
+}

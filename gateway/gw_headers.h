@@ -1,0 +1,33 @@
+/* gw_headers.h - checks of request header fields that libmicrohttpd leaves
+ * to the application. */
+#ifndef GW_HEADERS_H
+#define GW_HEADERS_H
+
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+#include "mr_err.h"
+
+/* GW_API_KEY_HEADER is the request header whose SHA-256 identifies the
+ * caller. */
+#define GW_API_KEY_HEADER "X-Api-Key"
+
+/*
+ * gw_check_framing checks that the request on conn frames its body in one
+ * way only: at most one Content-Length, or one Transfer-Encoding whose value
+ * is "chunked" and no Content-Length. It returns MR_OK, or
+ * MR_EINVALID_BODY with *detail set to a static string that gives the
+ * reason.
+ */
+mr_err gw_check_framing(struct MHD_Connection *conn, const char **detail);
+
+/*
+ * gw_lookup_api_key sets *key and *key_len to the X-Api-Key value of the
+ * request on conn without the spaces and tabs around it. *key points into
+ * MHD's memory of the request, or is NULL when the header is missing.
+ */
+void gw_lookup_api_key(struct MHD_Connection *conn, const char **key,
+                       size_t *key_len);
+
+#endif
