@@ -52,7 +52,7 @@ static void
 table_limits_each_key(void)
 {
     static const char *const keys[GW_LOGRATE_KEYS + 2] = {
-        "k0", "k1", "k2",  "k3",  "k4",  "k5",  "k6",  "k7",  "k8",
+        "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8",
         "k9", "ka", "kb", "kc", "kd", "ke", "kf", "kg", "kh",
     };
     gw_lograte_table table;
@@ -68,11 +68,10 @@ table_limits_each_key(void)
     for (int i = 2; i < GW_LOGRATE_KEYS; i++) {
         MR_CHECK_INT(gw_lograte_table_event(&table, keys[i], 0), ==, 1);
     }
-    MR_CHECK_INT(
-        gw_lograte_table_event(&table, keys[GW_LOGRATE_KEYS], 0), ==, 1);
-    MR_CHECK_INT(
-        gw_lograte_table_event(&table, keys[GW_LOGRATE_KEYS + 1], 0), ==,
-        0);
+    MR_CHECK_INT(gw_lograte_table_event(&table, keys[GW_LOGRATE_KEYS], 0), ==,
+                 1);
+    MR_CHECK_INT(gw_lograte_table_event(&table, keys[GW_LOGRATE_KEYS + 1], 0),
+                 ==, 0);
     gw_lograte_table_destroy(&table);
 }
 
