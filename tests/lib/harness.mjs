@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import {
-  access, appendFile, mkdir, mkdtemp, readdir, rm,
+  access, appendFile, mkdir, mkdtemp, readdir, readFile, rm,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,8 @@ export const DEV_ALLOW_HOSTS = '127.0.0.1,localhost';
 const SERVICE_READY_TIMEOUT_MS = 15000;
 const DISCOVERY_READY_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 5000;
+// Starts tried when a picked port was taken before its service bound it.
+const START_ATTEMPTS = 3;
 const CLI_TIMEOUT_MS = 15000;
 const KEY_PREFIX = 'mcpreg_';
 
@@ -97,7 +99,32 @@ async function findFreePorts(count) {
 // gateway and the worker. With clientMetadataDocument the worker uses
 // client ID metadata documents, and the auth server fetches them from the
 // gateway for client_id URLs of publicBaseUrl's origin.
-export async function startSystem({
+export async function startSystem(options = {}) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startSystemOnce(options);
+    } catch (error) {
+      if (attempt === START_ATTEMPTS || !(await lostPortRace(error))) {
+        throw error;
+      }
+    }
+  }
+}
+
+// Returns whether a failed start failed because a port that
+// findFreePorts picked was taken before its service could bind it, which
+// another socket of the machine may do in between; the start is then
+// tried again with new ports.
+async function lostPortRace(error) {
+  if (!error.logDir) return false;
+  for (const name of await readdir(error.logDir)) {
+    const text = await readFile(join(error.logDir, name), 'utf8');
+    if (/address (already )?in use/i.test(text)) return true;
+  }
+  return false;
+}
+
+async function startSystemOnce({
   label = 'system', publicBaseUrl, clientMetadataDocument = false,
 } = {}) {
   const binDir = await resolveBinDir();
@@ -179,6 +206,7 @@ export async function startSystem({
   } catch (error) {
     await Promise.all([...processes.values()].map((item) => item.stop()));
     error.message += `\nlogs kept in ${logDir}`;
+    error.logDir = logDir;
     throw error;
   }
 }
