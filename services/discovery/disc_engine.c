@@ -1,6 +1,9 @@
 /* disc_engine.c - the engine thread: a queue of submitted jobs, one curl
- * multi handle for every transfer, deadlines and shutdown. */
+ * multi handle for every transfer, deadlines and shutdown. The thread
+ * waits in disc_engine_events.c and finds deadlines through the heap in
+ * disc_engine_running.c. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +15,6 @@
 #include "disc_engine_internal.h"
 #include "mr_log.h"
 #include "mr_util.h"
-
-/* POLL_MAX_MS bounds one wait of the engine thread, so deadlines and a
- * stop are seen even when curl has no timer running. */
-#define POLL_MAX_MS 1000
 
 static void
 job_free(job *j)
@@ -148,17 +147,6 @@ log_job(const job *j, mr_err err, const char *detail)
     }
 }
 
-static void
-unlink_running(disc_engine *engine, job *j)
-{
-    for (job **link = &engine->running; *link != NULL; link = &(*link)->next) {
-        if (*link == j) {
-            *link = j->next;
-            return;
-        }
-    }
-}
-
 /* finish ends a running job: it reports the outcome, logs it and frees
  * the job. */
 void
@@ -193,7 +181,7 @@ disc_engine__finish(disc_engine *engine, job *j, mr_err err,
             err == MR_OK ? &result : NULL);
     log_job(j, err, detail != NULL ? detail : "");
 
-    unlink_running(engine, j);
+    disc_engine__running_remove(engine, j);
     job_free(j);
     pthread_mutex_lock(&engine->mutex);
     engine->jobs--;
@@ -339,7 +327,7 @@ finish_transfer(disc_engine *engine, CURL *easy, CURLcode result)
     disc_fetch_free(fetch); /* resp pointed into it until now */
 }
 
-/* start_queued moves the submitted jobs to the running list, oldest
+/* start_queued moves the submitted jobs to the running heap, oldest
  * first, and starts each. */
 static void
 start_queued(disc_engine *engine)
@@ -364,9 +352,13 @@ start_queued(disc_engine *engine)
         job *j = oldest_first;
 
         oldest_first = j->next;
+        j->next = NULL;
         j->started_ms = mr_mono_ms();
-        j->next = engine->running;
-        engine->running = j;
+        if (disc_engine__running_add(engine, j) != MR_OK) {
+            disc_engine__finish(engine, j, MR_EINTERNAL,
+                                "the discovery engine has no free job slot");
+            continue;
+        }
         disc_engine__begin_job(engine, j);
     }
 }
@@ -384,58 +376,36 @@ finish_transfers(disc_engine *engine)
     }
 }
 
-/* expire_jobs cancels the running jobs whose deadline has passed. The
- * scan starts over after each one, because finishing a leader can finish
- * the jobs parked behind it too. */
+/* expire_jobs cancels the running jobs whose deadline has passed,
+ * earliest first. Finishing a leader can finish the jobs parked behind it
+ * too, so the earliest job is looked up again after each one. */
 static void
 expire_jobs(disc_engine *engine)
 {
     int64_t now = mr_mono_ms();
+    job *j = disc_engine__running_first(engine);
 
-    for (;;) {
-        job *j = engine->running;
-
-        while (j != NULL && now < j->deadline_ms) {
-            j = j->next;
-        }
-        if (j == NULL) {
-            return;
-        }
+    while (j != NULL && now >= j->deadline_ms) {
         finish_timed_out(engine, j);
+        j = disc_engine__running_first(engine);
     }
 }
 
-/* poll_timeout returns how long the thread may wait: until curl's next
- * timer, the nearest job deadline, the end of a stop's grace period or
- * POLL_MAX_MS, whichever is first. */
-static int
-poll_timeout(disc_engine *engine)
+/* next_due_ms returns when the thread must wake up at the latest: at the
+ * earliest job deadline or at the end of a stop's grace period. curl's
+ * timer is disc_engine__wait's to add. */
+static int64_t
+next_due_ms(disc_engine *engine)
 {
-    long timeout = -1;
-    int64_t now = mr_mono_ms();
-    int64_t stop_left = POLL_MAX_MS;
-
-    curl_multi_timeout(engine->multi, &timeout);
-    if (timeout < 0 || timeout > POLL_MAX_MS) {
-        timeout = POLL_MAX_MS;
-    }
-    for (const job *j = engine->running; j != NULL; j = j->next) {
-        int64_t left = j->deadline_ms - now;
-
-        if (left < timeout) {
-            timeout = left > 0 ? (long)left : 0;
-        }
-    }
+    const job *first = disc_engine__running_first(engine);
+    int64_t due = first != NULL ? first->deadline_ms : INT64_MAX;
 
     pthread_mutex_lock(&engine->mutex);
-    if (engine->stopping) {
-        stop_left = engine->stop_deadline_ms - now;
+    if (engine->stopping && engine->stop_deadline_ms < due) {
+        due = engine->stop_deadline_ms;
     }
     pthread_mutex_unlock(&engine->mutex);
-    if (stop_left < timeout) {
-        timeout = stop_left > 0 ? (long)stop_left : 0;
-    }
-    return (int)timeout;
+    return due;
 }
 
 /* should_exit returns whether a stop was requested and either no job is
@@ -456,37 +426,75 @@ static void
 fail_remaining(disc_engine *engine)
 {
     start_queued(engine);
-    while (engine->running != NULL) {
-        disc_engine__finish(engine, engine->running, MR_ESHUTTING_DOWN,
+    while (engine->nrunning > 0) {
+        disc_engine__finish(engine, disc_engine__running_first(engine),
+                            MR_ESHUTTING_DOWN,
                             "the discovery worker is shutting down");
     }
 }
 
+/* run is the engine thread. Each turn costs O(ready sockets + finished
+ * transfers + expired jobs), whatever the number of running jobs. */
 static void *
 run(void *arg)
 {
     disc_engine *engine = arg;
-    int still_running = 0;
 
     for (;;) {
         start_queued(engine);
-        curl_multi_perform(engine->multi, &still_running);
+        disc_engine__run_curl_timer(engine);
         finish_transfers(engine);
         expire_jobs(engine);
         if (should_exit(engine)) {
             break;
         }
-        curl_multi_poll(engine->multi, NULL, 0, poll_timeout(engine), NULL);
+        disc_engine__wait(engine, next_due_ms(engine));
+        finish_transfers(engine);
     }
 
     fail_remaining(engine);
     return NULL;
 }
 
+/* free_resources frees an engine and what open_resources opened. It skips
+ * members that are still NULL or -1. */
+static void
+free_resources(disc_engine *engine)
+{
+    /* curl_multi_cleanup may still report sockets to the socket callback,
+     * so the epoll instance is closed after it. */
+    if (engine->multi != NULL) {
+        curl_multi_cleanup(engine->multi);
+    }
+    disc_engine__events_close(engine);
+    disc_share_free(engine->share);
+    free(engine->running);
+    free(engine);
+}
+
+static mr_err
+open_resources(disc_engine *engine)
+{
+    long max_jobs = engine->cfg.max_jobs;
+
+    engine->epoll_fd = -1;
+    engine->wake_fd = -1;
+    engine->multi = curl_multi_init();
+    engine->share = disc_share_new(DISC_ENGINE_SHARE_MAX);
+    engine->running_max = max_jobs > 0 ? (size_t)max_jobs : 1;
+    engine->running = calloc(engine->running_max, sizeof(*engine->running));
+    if (engine->multi == NULL || engine->share == NULL ||
+        engine->running == NULL) {
+        return MR_ENOMEM;
+    }
+    return disc_engine__events_open(engine);
+}
+
 mr_err
 disc_engine_start(const disc_engine_config *cfg, disc_engine **out)
 {
     disc_engine *engine = calloc(1, sizeof(*engine));
+    mr_err err;
 
     *out = NULL;
     if (engine == NULL) {
@@ -500,27 +508,24 @@ disc_engine_start(const disc_engine_config *cfg, disc_engine **out)
         .user_agent = "mcpreg-discovery/" DISC_VERSION,
     };
 
-    engine->multi = curl_multi_init();
-    engine->share = disc_share_new(DISC_ENGINE_SHARE_MAX);
-    if (engine->multi == NULL || engine->share == NULL) {
-        disc_share_free(engine->share);
-        if (engine->multi != NULL) {
-            curl_multi_cleanup(engine->multi);
-        }
-        free(engine);
-        return MR_ENOMEM;
+    err = open_resources(engine);
+    if (err != MR_OK) {
+        goto out;
     }
     pthread_mutex_init(&engine->mutex, NULL);
     if (pthread_create(&engine->thread, NULL, run, engine) != 0) {
         pthread_mutex_destroy(&engine->mutex);
-        disc_share_free(engine->share);
-        curl_multi_cleanup(engine->multi);
-        free(engine);
-        return MR_EINTERNAL;
+        err = MR_EINTERNAL;
+        goto out;
     }
 
     *out = engine;
-    return MR_OK;
+    engine = NULL;
+out:
+    if (engine != NULL) {
+        free_resources(engine);
+    }
+    return err;
 }
 
 mr_err
@@ -549,7 +554,7 @@ disc_engine_submit(disc_engine *engine, const disc_job *spec)
         job_free(j);
         return err;
     }
-    curl_multi_wakeup(engine->multi);
+    disc_engine__wake(engine);
     return MR_OK;
 }
 
@@ -564,7 +569,7 @@ disc_engine_stop(disc_engine *engine, int grace_ms)
     engine->stopping = true;
     engine->stop_deadline_ms = mr_mono_ms() + grace_ms;
     pthread_mutex_unlock(&engine->mutex);
-    curl_multi_wakeup(engine->multi);
+    disc_engine__wake(engine);
 
     pthread_join(engine->thread, NULL);
 }
@@ -575,8 +580,6 @@ disc_engine_free(disc_engine *engine)
     if (engine == NULL) {
         return;
     }
-    curl_multi_cleanup(engine->multi);
-    disc_share_free(engine->share);
     pthread_mutex_destroy(&engine->mutex);
-    free(engine);
+    free_resources(engine);
 }

@@ -56,7 +56,8 @@ typedef struct {
 typedef struct disc_engine disc_engine;
 
 /*
- * disc_engine_start creates the curl multi handle and the engine thread.
+ * disc_engine_start creates the curl multi handle, the epoll instance and
+ * eventfd that the engine thread waits on, and the thread.
  * curl_global_init must have run. It returns MR_ENOMEM or MR_EINTERNAL
  * when a resource cannot be had. Stop the engine with disc_engine_stop,
  * then free it with disc_engine_free.

@@ -1,6 +1,6 @@
 /* disc_engine_test.c - the engine against a real HTTP server on
  * 127.0.0.1: the whole flow, limits, timeouts, deadlines, the address
- * policy, the job bound and shutdown. */
+ * policy, the job bound, wake-ups and shutdown. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -378,6 +378,66 @@ test_job_deadline(void)
     teardown(&f);
 }
 
+/* Jobs parked behind a slow leader have no transfer of their own, so
+ * only the engine's deadline tracking ends them. Their deadlines are
+ * submitted out of order, and each must end near its own. */
+static void
+test_deadlines_in_any_order(void)
+{
+    enum { JOBS = 8, SLACK_MS = 300 };
+    static const int deadline_ms[JOBS] = {1200, 300, 700, 500,
+                                          900,  400, 800, 600};
+    fixture f;
+    outcome o[JOBS];
+    int64_t deadline[JOBS];
+
+    if (!setup(&f, "127.0.0.1", JOBS, 5000)) {
+        return;
+    }
+    disc_test_server_set_mode(f.server, DISC_TEST_SLOW_METADATA);
+    for (int i = 0; i < JOBS; i++) {
+        outcome_init(&o[i]);
+        deadline[i] = mr_mono_ms() + deadline_ms[i];
+        MR_CHECK_INT(submit(&f, f.mcp_url, deadline_ms[i], &o[i]), ==, MR_OK);
+    }
+    for (int i = 0; i < JOBS; i++) {
+        MR_CHECK(wait_outcome(&o[i], 5000));
+        MR_CHECK_INT(o[i].err, ==, MR_ETIMEDOUT);
+        MR_CHECK_INT(o[i].finished_ms, >=, deadline[i] - 50);
+        MR_CHECK_INT(o[i].finished_ms, <, deadline[i] + SLACK_MS);
+    }
+    teardown(&f);
+}
+
+/* An idle engine waits for up to a second, so a submitted job and a stop
+ * must each end that wait at once. */
+static void
+test_wakes_on_submit_and_stop(void)
+{
+    fixture f;
+    outcome o;
+    int64_t started;
+
+    if (!setup(&f, "127.0.0.1", 8, 5000)) {
+        return;
+    }
+    usleep(100 * 1000);
+    outcome_init(&o);
+    started = mr_mono_ms();
+    MR_CHECK_INT(submit(&f, f.mcp_url, 10000, &o), ==, MR_OK);
+    MR_CHECK(wait_outcome(&o, 5000));
+    MR_CHECK_INT(o.err, ==, MR_OK);
+    MR_CHECK_INT(o.finished_ms - started, <, 500);
+
+    usleep(100 * 1000);
+    started = mr_mono_ms();
+    disc_engine_stop(f.engine, 5000);
+    MR_CHECK_INT(mr_mono_ms() - started, <, 500);
+    disc_engine_free(f.engine);
+    f.engine = NULL;
+    teardown(&f);
+}
+
 /* closed_port returns a loopback port that nothing listens on now. */
 static int
 closed_port(void)
@@ -547,6 +607,8 @@ static const mr_test_case cases[] = {
     {"big_chunked_response_rejected", test_big_chunked_response_rejected},
     {"fetch_timeout", test_fetch_timeout},
     {"job_deadline", test_job_deadline},
+    {"deadlines_in_any_order", test_deadlines_in_any_order},
+    {"wakes_on_submit_and_stop", test_wakes_on_submit_and_stop},
     {"connection_refused", test_connection_refused},
     {"private_address_blocked", test_private_address_blocked},
     {"http_host_not_allowed", test_http_host_not_allowed},
