@@ -113,7 +113,8 @@ disc_engine__events_open(disc_engine *engine)
         rc = curl_multi_setopt(engine->multi, CURLMOPT_SOCKETDATA, engine);
     }
     if (rc == CURLM_OK) {
-        rc = curl_multi_setopt(engine->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        rc =
+            curl_multi_setopt(engine->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     }
     if (rc == CURLM_OK) {
         rc = curl_multi_setopt(engine->multi, CURLMOPT_TIMERDATA, engine);
