@@ -3,9 +3,11 @@
  * servers whose authorization server offers no dynamic client
  * registration. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -32,30 +34,64 @@ usage_error(const char *message)
     return CLI_EXIT_USAGE;
 }
 
+/* open_secret_file opens path, or prints why and returns NULL. fopen opens
+ * a directory for reading on Linux, where only the read then fails, so a
+ * directory is rejected here. A pipe such as <(command) is allowed. */
+static FILE *
+open_secret_file(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    struct stat info;
+
+    if (file == NULL) {
+        fprintf(stderr, "mcpreg: cannot open --client-secret-file %s: %s\n",
+                path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(file), &info) == 0 && S_ISDIR(info.st_mode)) {
+        fclose(file);
+        fprintf(stderr,
+                "mcpreg: --client-secret-file %s is a directory; give the "
+                "file that contains the client secret\n",
+                path);
+        return NULL;
+    }
+    return file;
+}
+
 /* read_secret reads the secret from path into out, without one trailing
  * newline, so that `echo secret > file` works. It returns CLI_EXIT_OK, or
  * CLI_EXIT_USAGE after printing why. */
 static int
 read_secret(const char *path, char out[SECRET_MAX + 1])
 {
-    FILE *file = fopen(path, "rb");
+    FILE *file = open_secret_file(path);
     size_t len;
+    bool read_failed;
+    int read_errno;
 
     if (file == NULL) {
-        fprintf(stderr, "mcpreg: cannot open --client-secret-file %s: %s\n",
-                path, strerror(errno));
         return CLI_EXIT_USAGE;
     }
     len = fread(out, 1, SECRET_MAX + 1, file);
+    read_failed = ferror(file) != 0;
+    read_errno = errno;
     fclose(file);
-    if (len > SECRET_MAX) {
+    if (read_failed || len > SECRET_MAX) {
         sodium_memzero(out, SECRET_MAX + 1);
-        fprintf(stderr,
-                "mcpreg: --client-secret-file %s is longer than %d "
-                "bytes\n",
-                path, SECRET_MAX);
+        if (read_failed) {
+            fprintf(stderr,
+                    "mcpreg: cannot read --client-secret-file %s: %s\n", path,
+                    strerror(read_errno));
+        } else {
+            fprintf(stderr,
+                    "mcpreg: --client-secret-file %s is longer than %d "
+                    "bytes\n",
+                    path, SECRET_MAX);
+        }
         return CLI_EXIT_USAGE;
     }
+
     out[len] = '\0';
     if (len > 0 && out[len - 1] == '\n') {
         out[--len] = '\0';
@@ -64,10 +100,8 @@ read_secret(const char *path, char out[SECRET_MAX + 1])
         out[--len] = '\0';
     }
     if (len == 0 || strlen(out) != len) {
-        fprintf(stderr,
-                "mcpreg: --client-secret-file %s is empty or "
-                "contains a NUL byte\n",
-                path);
+        fprintf(stderr, "mcpreg: --client-secret-file %s %s\n", path,
+                len == 0 ? "is empty" : "contains a NUL byte");
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;

@@ -8,6 +8,7 @@
 #include "mcpreg/v1/registration.pb-c.h"
 #include "mr_api.h"
 #include "mr_opts.h"
+#include "mr_util.h"
 
 #define KEY_USAGE                                                             \
     "usage: mcpreg key create [--workspace UUID|new] [--user USER_ID] "       \
@@ -152,6 +153,7 @@ key_revoke(const cli_context *ctx, int argc, char **argv)
     Mcpreg__V1__RevokeApiKeyRequest req =
         MCPREG__V1__REVOKE_API_KEY_REQUEST__INIT;
     Mcpreg__V1__RevokeApiKeyResponse *resp = NULL;
+    char key_id[MR_UUID_LEN + 1];
     json_t *out;
     int rest = 0;
     int rc = mr_opts_parse(NULL, 0, argc, argv, KEY_USAGE, &rest);
@@ -162,8 +164,14 @@ key_revoke(const cli_context *ctx, int argc, char **argv)
     if (argc - rest != 1) {
         return usage_error("'key revoke' needs exactly one KEY_ID");
     }
+    /* The argument is not echoed: it may be an API key pasted by mistake. */
+    if (!mr_uuid_canonical(argv[rest], key_id)) {
+        return usage_error("KEY_ID is not a canonical UUID (8-4-4-4-12 hex "
+                           "digits): give the key_id that 'key create' and "
+                           "'key list' print, not the API key");
+    }
 
-    req.key_id = argv[rest];
+    req.key_id = key_id;
     rc = cli_call(ctx, MR_M_REVOKE_API_KEY, &req.base,
                   &mcpreg__v1__revoke_api_key_response__descriptor,
                   (ProtobufCMessage **)&resp);

@@ -50,6 +50,28 @@ print_failure(mr_err err, const char *detail)
             detail && *detail ? detail : mr_strerror(err), mr_err_code(err));
 }
 
+/* print_call_failure prints the failure of a call. A call that timed out
+ * at the CLI's own deadline, not in the service, usually went to an
+ * address where no registration service replies. The service's jobs
+ * address is one, and a connection to it succeeds. */
+static void
+print_call_failure(const cli_context *ctx, mr_err err, const char *detail)
+{
+    char message[512];
+
+    if (err != MR_ETIMEDOUT ||
+        (detail != NULL && strcmp(detail, mr_strerror(err)) != 0)) {
+        print_failure(err, detail);
+        return;
+    }
+    snprintf(message, sizeof(message),
+             "Check that --registration is the --listen address of "
+             "mcpreg-registration, not its --jobs-listen address, and that "
+             "the service responds: nothing answered at '%s' within %ld ms",
+             ctx->registration_url, ctx->timeout_ms);
+    print_failure(err, message);
+}
+
 /* Waits until the client has a connection or deadline (mr_mono_ms) passes. */
 static bool
 wait_connected(mr_rpc_client *client, int64_t deadline)
@@ -102,7 +124,7 @@ cli_call(const cli_context *ctx, const char *method,
                            left > 1 ? (uint32_t)left : 1, response, &detail,
                            NULL);
     if (err != MR_OK) {
-        print_failure(err, detail);
+        print_call_failure(ctx, err, detail);
     }
     free(detail);
     mr_rpc_client_close(client);

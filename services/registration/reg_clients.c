@@ -65,7 +65,6 @@ reg_clients_issuer_canonical(const reg_url_rules *rules, const char *issuer,
                              char out[REG_URL_MAX + 1], char *detail,
                              size_t detail_len)
 {
-    char why[REG_DETAIL_MAX / 2];
     char *slash;
 
     if (issuer[0] == '\0') {
@@ -79,12 +78,12 @@ reg_clients_issuer_canonical(const reg_url_rules *rules, const char *issuer,
                  "Correct the issuer: an issuer has no query or fragment");
         return MR_EINVALID_FIELD;
     }
-    if (reg_url_check(rules, issuer, why, sizeof(why)) != MR_OK) {
-        snprintf(detail, detail_len, "Correct the issuer: %s", why);
+    if (reg_url_check_named(rules, issuer, &reg_url_issuer, detail,
+                            detail_len) != MR_OK) {
         return MR_EINVALID_FIELD;
     }
 
-    /* reg_url_check bounds the length by REG_URL_MAX. */
+    /* reg_url_check_named bounds the length by REG_URL_MAX. */
     snprintf(out, REG_URL_MAX + 1, "%s", issuer);
     slash = empty_path_slash(out);
     if (slash != NULL) {

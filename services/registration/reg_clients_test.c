@@ -251,7 +251,10 @@ clients_issuer_canonical(void)
         if (cases[i].canonical != NULL) {
             MR_CHECK_STR(out, cases[i].canonical);
         } else {
-            MR_CHECK(detail[0] != '\0');
+            /* The detail is about the issuer, not an MCP server URL. */
+            MR_CHECK(strstr(detail, "issuer") != NULL);
+            MR_CHECK(strstr(detail, "'url'") == NULL);
+            MR_CHECK(strstr(detail, "MCP server") == NULL);
         }
     }
     reg_url_rules_free(&rules);

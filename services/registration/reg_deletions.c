@@ -1,6 +1,6 @@
 /* reg_deletions.c - the clientdel/ records of clients whose provider
- * mappings were deleted or replaced, and their hand-over to the queue of
- * reg_deletions_retry.c. */
+ * mappings were deleted or replaced, or whose job results were not stored,
+ * and their hand-over to the queue of reg_deletions_retry.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +196,16 @@ reg_deletions_finished(mr_err err, const char *detail)
     }
     return err == MR_EREGISTRATION_REJECTED && len >= suffix_len &&
            strcmp(detail + len - suffix_len, CLIENT_GONE_SUFFIX) == 0;
+}
+
+bool
+reg_deletions_permanent(mr_err err)
+{
+    if (err == MR_OK || mr_err_retryable(err)) {
+        return false;
+    }
+    return err != MR_EREGISTRATION_REJECTED && err != MR_EINTERNAL &&
+           err != MR_ENOMEM && err != MR_EUNIMPLEMENTED;
 }
 
 int64_t

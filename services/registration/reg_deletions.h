@@ -1,5 +1,6 @@
 /* reg_deletions.h - RFC 7592 deletion, at their authorization servers, of
- * the clients whose provider mappings the store no longer holds. Each
+ * the clients whose provider mappings the store no longer holds, or never
+ * held because the result of their discovery job was not stored. Each
  * deletion is a clientdel/ record until it succeeds, so that a failed or
  * interrupted one is retried, also after a restart. */
 #ifndef REG_DELETIONS_H
@@ -98,7 +99,8 @@ void reg_deletions_enqueue(reg_service *service, const reg_key *key,
  * from a thread of its own. It first loads every clientdel/ record of the
  * store, so that deletions left by an earlier run resume. A deletion that
  * fails is retried after a delay that doubles from cfg->first_delay_ms up
- * to cfg->max_delay_ms, with jitter, until it succeeds or is older than
+ * to cfg->max_delay_ms, with jitter, until it succeeds, fails with an
+ * error that reg_deletions_permanent calls permanent, or is older than
  * cfg->max_age_ms. The store and service->seal must be ready. It returns
  * MR_EINTERNAL, logged, when the store or the thread fails, or MR_ENOMEM.
  */
@@ -114,7 +116,8 @@ void reg_deletions_stop(reg_service *service);
 
 /*
  * reg_deletions_close deletes the clientdel/ records of the deletions that
- * succeeded since reg_deletions_stop, frees the queue and sets
+ * succeeded, or failed for good (reg_deletions_permanent), since
+ * reg_deletions_stop, frees the queue and sets
  * service->deletions to NULL. Call it after cfg->jobs has closed, which
  * ends the calls in flight, and before the store closes.
  */
@@ -143,5 +146,18 @@ int64_t reg_deletions_backoff(const reg_deletion_config *cfg, int attempts,
  * 2.3 prescribes for a client that the server no longer has.
  */
 bool reg_deletions_finished(mr_err err, const char *detail);
+
+/*
+ * reg_deletions_permanent returns whether a DeleteClient outcome that did
+ * not finish the deletion can never succeed, so that the deletion is
+ * dropped instead of retried: the errors that mr_err_retryable calls
+ * permanent, such as an invalid or blocked registration_client_uri. Three
+ * of them are retried all the same. MR_EREGISTRATION_REJECTED is an HTTP
+ * 4xx response of the authorization server, which may be 429 or a
+ * rejection that the server lifts later. MR_EINTERNAL also stands for memory
+ * that ran out. MR_EUNIMPLEMENTED is a worker older than DeleteClient, which
+ * an upgrade replaces.
+ */
+bool reg_deletions_permanent(mr_err err);
 
 #endif

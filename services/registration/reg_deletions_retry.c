@@ -213,6 +213,22 @@ drop(reg_deletion_queue *q, pending *p)
     forget(q, p);
 }
 
+/* give_up logs that the last attempt of p failed with an error that no
+ * retry can fix, then deletes its record and frees it. */
+static void
+give_up(reg_deletion_queue *q, pending *p)
+{
+    MR_WARN("reg.client.delete_failed_permanently", p->rec->deletion_id,
+            "gave up deleting client %s of provider %s at %s after %d "
+            "attempts: %s: %s. A retry cannot fix this error, so the "
+            "deletion is dropped. Delete the client at its authorization "
+            "server by hand",
+            p->rec->client_id, p->rec->oauth_provider_id,
+            p->rec->registration_client_uri, p->attempts,
+            mr_err_code(p->outcome), p->detail);
+    forget(q, p);
+}
+
 /* ---- sending and replies ---- */
 
 /* record_outcome queues the outcome of an attempt of p for the thread and
@@ -330,7 +346,8 @@ log_deleted(const pending *p)
 }
 
 /* finish_one ends p when its last attempt finished the deletion, else
- * drops it when it is too old, else queues it for its next attempt. */
+ * drops it when the error is permanent or p is too old, else queues it for
+ * its next attempt. */
 static void
 finish_one(reg_deletion_queue *q, pending *p)
 {
@@ -343,6 +360,10 @@ finish_one(reg_deletion_queue *q, pending *p)
     }
 
     p->attempts++;
+    if (reg_deletions_permanent(p->outcome)) {
+        give_up(q, p);
+        return;
+    }
     if (too_old(q, p)) {
         drop(q, p);
         return;
@@ -556,6 +577,9 @@ reg_deletions_close(reg_service *service)
         if (reg_deletions_finished(p->outcome, p->detail)) {
             log_deleted(p);
             forget(q, p);
+        } else if (reg_deletions_permanent(p->outcome)) {
+            p->attempts++;
+            give_up(q, p);
         } else {
             pending_free(p);
         }

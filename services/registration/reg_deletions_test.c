@@ -350,6 +350,40 @@ deletions_finished(void)
     MR_CHECK(!reg_deletions_finished(MR_EREMOTE_UNAVAILABLE, ""));
 }
 
+static void
+deletions_permanent_errors(void)
+{
+    static const mr_err permanent[] = {MR_EBLOCKED_ADDRESS, MR_EINVALID_FIELD,
+                                       MR_EMISSING_FIELD,
+                                       MR_EREMOTE_TOO_LARGE};
+    static const mr_err transient[] = {MR_OK,
+                                       MR_EREGISTRATION_REJECTED,
+                                       MR_EINTERNAL,
+                                       MR_ENOMEM,
+                                       MR_EUNIMPLEMENTED,
+                                       MR_EBUSY,
+                                       MR_EUNAVAILABLE,
+                                       MR_ETIMEDOUT,
+                                       MR_EREMOTE_UNAVAILABLE,
+                                       MR_EREMOTE_TIMEDOUT,
+                                       MR_ESHUTTING_DOWN};
+
+    for (size_t i = 0; i < sizeof(permanent) / sizeof(permanent[0]); i++) {
+        if (!reg_deletions_permanent(permanent[i])) {
+            fprintf(stderr, "    %s is not permanent\n",
+                    mr_err_code(permanent[i]));
+        }
+        MR_CHECK(reg_deletions_permanent(permanent[i]));
+    }
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
+        if (reg_deletions_permanent(transient[i])) {
+            fprintf(stderr, "    %s is permanent\n",
+                    mr_err_code(transient[i]));
+        }
+        MR_CHECK(!reg_deletions_permanent(transient[i]));
+    }
+}
+
 /* Both ways of taking a client write its record, with the token sealed
  * under the prov/ key that the record names. */
 static void
@@ -453,6 +487,30 @@ deletions_401_ends_403_retried(void)
     teardown(&fx);
 }
 
+/* A deletion whose registration_client_uri the worker rejects can never
+ * succeed, so it is attempted once and dropped with its record. */
+static void
+deletions_blocked_uri_dropped(void)
+{
+    fixture fx;
+
+    setup(&fx);
+    start_worker(&fx);
+    atomic_store(&fail_first, 1);
+    atomic_store(&fail_err, MR_EBLOCKED_ADDRESS);
+    fail_detail = "Add the host to the development allow-list: "
+                  "registration_client_uri \"" URI_BASE "c0\" resolves to a "
+                  "loopback address";
+    MR_CHECK_INT(reg_deletions_start(&fx.service, &fx.cfg), ==, MR_OK);
+    delete_clients(&fx, 1);
+    wait_drained(&fx);
+    /* A retry would come after at most max_delay_ms (100 ms). */
+    usleep(300000);
+    MR_CHECK_INT(attempts_of("c0"), ==, 1);
+    MR_CHECK_INT(stored_deletions(&fx), ==, 0);
+    teardown(&fx);
+}
+
 /* A deletion that keeps failing is dropped, with its record, once it is
  * older than max_age_ms. */
 static void
@@ -507,9 +565,11 @@ deletions_resume_at_start(void)
 static const mr_test_case cases[] = {
     {"deletions_backoff", deletions_backoff},
     {"deletions_finished", deletions_finished},
+    {"deletions_permanent_errors", deletions_permanent_errors},
     {"deletions_records_written", deletions_records_written},
     {"deletions_retried_until_done", deletions_retried_until_done},
     {"deletions_401_ends_403_retried", deletions_401_ends_403_retried},
+    {"deletions_blocked_uri_dropped", deletions_blocked_uri_dropped},
     {"deletions_dropped_when_too_old", deletions_dropped_when_too_old},
     {"deletions_resume_at_start", deletions_resume_at_start},
 };

@@ -49,7 +49,9 @@ mr_err reg_providers_read_mapping(reg_store *store, const reg_key *prov_key,
  * job, with its secrets sealed, and writes it with its provid/ index in one
  * synced batch, after checking that the server still has the URL and mode
  * that the job ran for. It writes the new id, or that of a mapping stored
- * meanwhile, into provider_id.
+ * meanwhile, into provider_id. When it does not store the result, it
+ * queues the RFC 7592 deletion of the job's client, if the client has a
+ * registration_client_uri and a registration access token.
  */
 mr_err reg_providers_store_result(reg_service *service,
                                   const reg_target *target,

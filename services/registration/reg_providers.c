@@ -11,6 +11,7 @@
 #include "reg_flights.h"
 #include "reg_keys.h"
 #include "reg_servers.h"
+#include "reg_url.h"
 
 /* Checks the user of a RegisterOAuthProvider call: a personal key registers
  * for its own user, a service key for the user named in ls_user_id. */
@@ -264,7 +265,7 @@ check_still_valid(reg_store *store, const reg_target *target,
     reg_target now = *target;
     mr_err err = check_server(store, &now);
 
-    if (err == MR_OK && strcmp(now.url, target->url) != 0) {
+    if (err == MR_OK && !reg_url_same(now.url, target->url)) {
         snprintf(detail, detail_len,
                  "Retry the registration: the MCP server's URL changed while "
                  "discovery ran");
@@ -331,6 +332,68 @@ write_record(reg_store *store, const reg_target *target,
     return err;
 }
 
+/* is_stored_client returns whether the mapping at prov_key has client_id
+ * as its client, or cannot be read, so that a client that may be in use is
+ * never deleted. */
+static bool
+is_stored_client(reg_store *store, const reg_key *prov_key,
+                 const char *client_id)
+{
+    ProtobufCMessage *msg = NULL;
+    bool same = false;
+    mr_err err = reg_store_get_msg(
+        store, prov_key, &mcpreg__v1__provider_record__descriptor, &msg);
+
+    if (err == MR_OK && msg != NULL) {
+        same = strcmp(((Mcpreg__V1__ProviderRecord *)msg)->client_id,
+                      client_id) == 0;
+    }
+    if (msg != NULL) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    return err != MR_OK || same;
+}
+
+/*
+ * take_unstored_client adds to deletions the client of rec, which a job
+ * registered but the caller does not store, so that it is not left unused
+ * at its authorization server. Only a client with RFC 7592 management
+ * (registration_client_uri and a sealed access token) can be deleted.
+ * why, an error code or "superseded", goes to the log.
+ */
+static void
+take_unstored_client(reg_deletions *deletions, const reg_target *target,
+                     const Mcpreg__V1__ProviderRecord *rec, const char *why)
+{
+    Mcpreg__V1__ProviderRecord *copy;
+    mr_err err = MR_ENOMEM;
+
+    if (rec->registration_client_uri[0] == '\0' ||
+        rec->registration_access_token == NULL) {
+        return;
+    }
+    copy = (Mcpreg__V1__ProviderRecord *)reg_msg_copy(&rec->base);
+    if (copy != NULL) {
+        err = reg_deletions_take(deletions, &target->prov_key, &copy);
+    }
+    if (copy != NULL) {
+        mcpreg__v1__provider_record__free_unpacked(copy, NULL);
+    }
+
+    if (err != MR_OK) {
+        MR_ERROR("reg.job.client_not_deleted", NULL,
+                 "client %s that the job for server %s registered was not "
+                 "stored (%s), and its deletion could not be queued (%s): "
+                 "it stays at its authorization server",
+                 rec->client_id, target->server_id, why, mr_err_code(err));
+        return;
+    }
+    MR_INFO("reg.job.client_unused", NULL,
+            "client %s that the job for server %s registered was not stored "
+            "(%s); deleting it at its authorization server",
+            rec->client_id, target->server_id, why);
+}
+
 mr_err
 reg_providers_store_result(reg_service *service, const reg_target *target,
                            const Mcpreg__V1__DiscoveryResult *result,
@@ -342,7 +405,9 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
     Mcpreg__V1__Sealed token = MCPREG__V1__SEALED__INIT;
     char existing_id[MR_UUID_LEN + 1] = "";
     reg_deletions deletions = {0};
+    reg_deletions unstored = {0};
     bool stale = false;
+    bool superseded = false;
     mr_err err;
 
     if (result->client_id[0] == '\0') {
@@ -372,7 +437,10 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
                                 detail, detail_len);
     }
     if (err == MR_OK && existing_id[0] != '\0' && !stale) {
-        /* A usable mapping written meanwhile wins. */
+        /* A usable mapping written meanwhile wins, and the new client goes,
+         * unless the authorization server returned the stored one again. */
+        superseded = !is_stored_client(service->store, &target->prov_key,
+                                       rec.client_id);
         snprintf(provider_id, MR_UUID_LEN + 1, "%s", existing_id);
     } else if (err == MR_OK) {
         /* A new mapping, or a new client for a stale one, which keeps its
@@ -387,6 +455,14 @@ reg_providers_store_result(reg_service *service, const reg_target *target,
         reg_deletions_send(service, &deletions, NULL);
     }
     reg_deletions_free(&deletions);
+
+    /* The job's client is not stored: the server changed or went away
+     * while the job ran, the write failed, or another mapping won. */
+    if (err != MR_OK || superseded) {
+        take_unstored_client(&unstored, target, &rec,
+                             superseded ? "superseded" : mr_err_code(err));
+        reg_deletions_send(service, &unstored, NULL);
+    }
 
     reg_seal_clear(&secret);
     reg_seal_clear(&token);

@@ -8,6 +8,7 @@
 #include "reg_deletions.h"
 #include "reg_keys.h"
 #include "reg_servers.h"
+#include "reg_url.h"
 
 mr_err
 reg_servers_resolve_workspace(reg_store *store,
@@ -320,9 +321,35 @@ static bool
 config_changed(const Mcpreg__V1__McpServer *old,
                const Mcpreg__V1__McpServer *next)
 {
-    return strcmp(old->url, next->url) != 0 ||
+    return !reg_url_same(old->url, next->url) ||
            old->auth_type != next->auth_type ||
            old->oauth_mode != next->oauth_mode;
+}
+
+/* clear_unused_auth clears the fields that the auth configuration of
+ * next, changed by req, does not take, unless req sets them: oauth_mode
+ * and oauth_provider_id on a switch to headers, and oauth_provider_id on a
+ * switch to per-user OAuth. So {"auth_type": "headers"} alone turns an
+ * OAuth server into a headers server, and a field that req does set still
+ * gets the error that reg_servers_check gives it. */
+static void
+clear_unused_auth(Mcpreg__V1__McpServer *next,
+                  const Mcpreg__V1__UpdateMcpServerRequest *req)
+{
+    bool to_headers =
+        req->has_auth_type &&
+        next->auth_type != MCPREG__V1__AUTH_TYPE__AUTH_TYPE_OAUTH;
+    bool to_per_user =
+        req->has_oauth_mode &&
+        next->oauth_mode ==
+            MCPREG__V1__OAUTH_MODE__OAUTH_MODE_PER_USER_DYNAMIC_CLIENT;
+
+    if (to_headers && !req->has_oauth_mode) {
+        next->oauth_mode = MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED;
+    }
+    if ((to_headers || to_per_user) && !req->has_oauth_provider_id) {
+        next->oauth_provider_id = "";
+    }
 }
 
 static void
@@ -345,6 +372,7 @@ merge_update(Mcpreg__V1__McpServer *next,
     if (req->has_oauth_provider_id) {
         next->oauth_provider_id = req->oauth_provider_id;
     }
+    clear_unused_auth(next, req);
     next->updated_at_ms = mr_now_ms();
 }
 

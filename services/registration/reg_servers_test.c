@@ -348,6 +348,19 @@ exists(reg_service *service, const char *table, const char *a, const char *b,
     return found;
 }
 
+/* check_stored_url checks that server id of WS has url. */
+static void
+check_stored_url(reg_service *service, const char *id, const char *url)
+{
+    Mcpreg__V1__McpServerRecord *rec = NULL;
+
+    MR_CHECK_INT(reg_servers_get(service, WS, id, &rec, NULL, 0), ==, MR_OK);
+    if (rec != NULL) {
+        MR_CHECK_STR(rec->server->url, url);
+        mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
+    }
+}
+
 static mr_err
 update(reg_service *service, Mcpreg__V1__UpdateMcpServerRequest *req,
        char *detail)
@@ -386,12 +399,29 @@ servers_update_keeps_or_drops_mappings(void)
     up.has_headers = false;
     up.has_auth_type = true;
     up.auth_type = MCPREG__V1__AUTH_TYPE__AUTH_TYPE_HEADERS;
+    up.has_oauth_mode = true;
+    up.oauth_mode = MCPREG__V1__OAUTH_MODE__OAUTH_MODE_PER_USER_DYNAMIC_CLIENT;
     MR_CHECK_INT(update(&service, &up, detail), ==, MR_EAUTH_CONFIG);
     MR_CHECK(exists(&service, REG_T_PROV, WS, id, "alice"));
 
-    /* A new URL drops the mapping and its provid/ index. */
+    /* The same URL with its scheme and host in another case is no change:
+     * the mapping stays, and the URL is stored as sent. */
     up.has_auth_type = false;
+    up.has_oauth_mode = false;
     up.has_url = true;
+    up.url = "HTTPS://MCP.Example.COM/mcp";
+    MR_CHECK_INT(update(&service, &up, detail), ==, MR_OK);
+    MR_CHECK(exists(&service, REG_T_PROV, WS, id, "alice"));
+    MR_CHECK(exists(&service, REG_T_PROVID, pid, NULL, NULL));
+    check_stored_url(&service, id, "HTTPS://MCP.Example.COM/mcp");
+
+    /* The path keeps its case. */
+    up.url = "https://mcp.example.com/MCP";
+    MR_CHECK_INT(update(&service, &up, detail), ==, MR_OK);
+    MR_CHECK(!exists(&service, REG_T_PROV, WS, id, "alice"));
+    put_mapping(&service, id, "alice", pid);
+
+    /* A new URL drops the mapping and its provid/ index. */
     up.url = "https://other.example.com/mcp";
     MR_CHECK_INT(update(&service, &up, detail), ==, MR_OK);
     MR_CHECK(!exists(&service, REG_T_PROV, WS, id, "alice"));
@@ -399,6 +429,89 @@ servers_update_keeps_or_drops_mappings(void)
 
     up.id = "66666666-6666-4666-8666-666666666666";
     MR_CHECK_INT(update(&service, &up, detail), ==, MR_ESERVER_NOT_FOUND);
+    close_service(&service);
+}
+
+/* update_auth sends a PATCH of the auth fields of server id: auth_type,
+ * and oauth_mode when mode is not UNSPECIFIED, and returns the error and
+ * the updated server in *out, which the caller frees. */
+static mr_err
+update_auth(reg_service *service, const char *id, Mcpreg__V1__AuthType auth,
+            Mcpreg__V1__OAuthMode mode, Mcpreg__V1__McpServer **out,
+            char *detail)
+{
+    Mcpreg__V1__UpdateMcpServerRequest up =
+        MCPREG__V1__UPDATE_MCP_SERVER_REQUEST__INIT;
+
+    up.id = (char *)id;
+    up.has_auth_type = auth != MCPREG__V1__AUTH_TYPE__AUTH_TYPE_UNSPECIFIED;
+    up.auth_type = auth;
+    up.has_oauth_mode = mode != MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED;
+    up.oauth_mode = mode;
+    return reg_servers_update(service, WS, &up, out, detail, 512);
+}
+
+/* A PATCH that switches to headers clears oauth_mode and
+ * oauth_provider_id, and one that switches to per-user OAuth clears
+ * oauth_provider_id, unless the PATCH sets them. */
+static void
+servers_update_clears_unused_auth(void)
+{
+    Mcpreg__V1__CreateMcpServerRequest per_user = oauth_request("per-user");
+    Mcpreg__V1__CreateMcpServerRequest legacy = oauth_request("legacy");
+    Mcpreg__V1__UpdateMcpServerRequest up =
+        MCPREG__V1__UPDATE_MCP_SERVER_REQUEST__INIT;
+    const char *pid = "99999999-9999-4999-8999-999999999999";
+    const char *shared = "12345678-1234-4234-8234-123456789abc";
+    Mcpreg__V1__McpServer *out = NULL;
+    reg_service service;
+    char per_user_id[37] = "", legacy_id[37] = "";
+    char detail[512] = "";
+
+    open_service(&service);
+    create(&service, WS, &per_user, per_user_id, detail);
+    put_mapping(&service, per_user_id, "alice", pid);
+    legacy.oauth_mode =
+        MCPREG__V1__OAUTH_MODE__OAUTH_MODE_LEGACY_SHARED_PROVIDER;
+    legacy.oauth_provider_id = (char *)shared;
+    MR_CHECK_INT(create(&service, WS, &legacy, legacy_id, detail), ==, MR_OK);
+
+    MR_CHECK_INT(update_auth(&service, per_user_id,
+                             MCPREG__V1__AUTH_TYPE__AUTH_TYPE_HEADERS,
+                             MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED,
+                             &out, detail),
+                 ==, MR_OK);
+    if (out != NULL) {
+        MR_CHECK_INT(out->auth_type, ==,
+                     MCPREG__V1__AUTH_TYPE__AUTH_TYPE_HEADERS);
+        MR_CHECK_INT(out->oauth_mode, ==,
+                     MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED);
+        mcpreg__v1__mcp_server__free_unpacked(out, NULL);
+        out = NULL;
+    }
+    MR_CHECK(!exists(&service, REG_T_PROV, WS, per_user_id, "alice"));
+
+    /* Legacy to per-user drops the shared provider id. */
+    MR_CHECK_INT(
+        update_auth(&service, legacy_id,
+                    MCPREG__V1__AUTH_TYPE__AUTH_TYPE_UNSPECIFIED,
+                    MCPREG__V1__OAUTH_MODE__OAUTH_MODE_PER_USER_DYNAMIC_CLIENT,
+                    &out, detail),
+        ==, MR_OK);
+    if (out != NULL) {
+        MR_CHECK_STR(out->oauth_provider_id, "");
+        mcpreg__v1__mcp_server__free_unpacked(out, NULL);
+        out = NULL;
+    }
+
+    /* A provider id that the PATCH sets is still checked. */
+    up.id = legacy_id;
+    up.has_auth_type = true;
+    up.auth_type = MCPREG__V1__AUTH_TYPE__AUTH_TYPE_HEADERS;
+    up.has_oauth_provider_id = true;
+    up.oauth_provider_id = (char *)shared;
+    MR_CHECK_INT(update(&service, &up, detail), ==, MR_EAUTH_CONFIG);
+    MR_CHECK(strstr(detail, "oauth_provider_id") != NULL);
     close_service(&service);
 }
 
@@ -841,6 +954,7 @@ static const mr_test_case cases[] = {
     {"servers_validation", servers_validation},
     {"servers_update_keeps_or_drops_mappings",
      servers_update_keeps_or_drops_mappings},
+    {"servers_update_clears_unused_auth", servers_update_clears_unused_auth},
     {"servers_delete_removes_everything", servers_delete_removes_everything},
     {"servers_headers_sealed_at_rest", servers_headers_sealed_at_rest},
     {"servers_update_keeps_headers_sealed",

@@ -19,12 +19,11 @@ reg_url_rules_free(reg_url_rules *rules)
     mr_allow_free(&rules->allow);
 }
 
-static mr_err
-invalid(char *detail, size_t detail_len, const char *text)
-{
-    snprintf(detail, detail_len, "%s", text);
-    return MR_EINVALID_URL;
-}
+/* The URLs that reg_url_check_named names in its details. */
+const reg_url_subject reg_url_mcp_server = {"url", "the MCP server URL",
+                                            "https://mcp.example.com/mcp"};
+const reg_url_subject reg_url_issuer = {"issuer", "the issuer URL",
+                                        "https://auth.example.com"};
 
 /*
  * Checks the raw text for what curl's parser accepts but an MCP server URL
@@ -33,49 +32,61 @@ invalid(char *detail, size_t detail_len, const char *text)
  * and decodes a percent-encoded host.
  */
 static mr_err
-check_text(const char *url, char *detail, size_t detail_len)
+check_text(const char *url, const reg_url_subject *subject, char *detail,
+           size_t detail_len)
 {
     const char *sep = strstr(url, "://");
+    const char *field = subject->field;
+    const char *noun = subject->noun;
     size_t authority_len;
 
     for (const char *c = url; *c != '\0'; c++) {
         if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-            return invalid(detail, detail_len,
-                           "Remove white space and control characters from "
-                           "'url': the MCP server URL contains one");
+            snprintf(detail, detail_len,
+                     "Remove white space and control characters from '%s': "
+                     "%s contains one",
+                     field, noun);
+            return MR_EINVALID_URL;
         }
     }
     if (strchr(url, '#') != NULL) {
-        return invalid(detail, detail_len,
-                       "Remove the fragment ('#...') from 'url': the MCP "
-                       "server URL must not have one");
+        snprintf(detail, detail_len,
+                 "Remove the fragment ('#...') from '%s': %s must not have "
+                 "one",
+                 field, noun);
+        return MR_EINVALID_URL;
     }
     if (sep == NULL || sep == url ||
         strcspn(url, ":/?") != (size_t)(sep - url) || sep[3] == '/') {
-        return invalid(detail, detail_len,
-                       "Set 'url' to an absolute URL such as "
-                       "https://mcp.example.com/mcp: the scheme must be "
-                       "followed by '://' and a host");
+        snprintf(detail, detail_len,
+                 "Set '%s' to an absolute URL such as %s: the scheme must be "
+                 "followed by '://' and a host",
+                 field, subject->example);
+        return MR_EINVALID_URL;
     }
 
     authority_len = strcspn(sep + 3, "/?");
     if (memchr(sep + 3, '@', authority_len) != NULL) {
-        return invalid(detail, detail_len,
-                       "Remove the user name and password from 'url': the "
-                       "MCP server URL must not contain user info");
+        snprintf(detail, detail_len,
+                 "Remove the user name and password from '%s': %s must not "
+                 "contain user info",
+                 field, noun);
+        return MR_EINVALID_URL;
     }
     if (memchr(sep + 3, '%', authority_len) != NULL) {
-        return invalid(detail, detail_len,
-                       "Write the host of 'url' without percent-encoding: "
-                       "the host contains '%'");
+        snprintf(detail, detail_len,
+                 "Write the host of '%s' without percent-encoding: the host "
+                 "contains '%%'",
+                 field);
+        return MR_EINVALID_URL;
     }
     return MR_OK;
 }
 
 /* Applies the scheme and port rules to a URL that curl parsed. */
 static mr_err
-check_parts(const reg_url_rules *rules, CURLU *u, char *detail,
-            size_t detail_len)
+check_parts(const reg_url_rules *rules, CURLU *u,
+            const reg_url_subject *subject, char *detail, size_t detail_len)
 {
     char *scheme = NULL;
     char *host = NULL;
@@ -87,27 +98,31 @@ check_parts(const reg_url_rules *rules, CURLU *u, char *detail,
     curl_url_get(u, CURLUPART_PORT, &port, 0);
 
     if (host == NULL || host[0] == '\0') {
-        err = invalid(detail, detail_len,
-                      "Set 'url' to a URL with a host: the host is missing");
+        snprintf(detail, detail_len,
+                 "Set '%s' to a URL with a host: the host is missing",
+                 subject->field);
+        err = MR_EINVALID_URL;
     } else if (port != NULL && strcmp(port, "0") == 0) {
-        err = invalid(detail, detail_len,
-                      "Use a port between 1 and 65535 in 'url': port 0 is "
-                      "not allowed");
+        snprintf(detail, detail_len,
+                 "Use a port between 1 and 65535 in '%s': port 0 is not "
+                 "allowed",
+                 subject->field);
+        err = MR_EINVALID_URL;
     } else if (scheme != NULL && strcmp(scheme, "https") == 0) {
         err = MR_OK;
     } else if (scheme != NULL && strcmp(scheme, "http") == 0) {
         if (!mr_allow_http(&rules->allow, host)) {
             snprintf(detail, detail_len,
-                     "Use an https URL: plain http is allowed only for the "
-                     "hosts and the IP addresses in the ranges set with "
-                     "--dev-allow-hosts, and '%s' is not one of them",
-                     host);
+                     "Use an https URL in '%s': plain http is allowed only "
+                     "for the hosts and the IP addresses in the ranges set "
+                     "with --dev-allow-hosts, and '%s' is not one of them",
+                     subject->field, host);
             err = MR_EINVALID_URL;
         }
     } else {
         snprintf(detail, detail_len,
-                 "Use an https URL: the scheme '%s' is not allowed",
-                 scheme ? scheme : "");
+                 "Use an https URL in '%s': the scheme '%s' is not allowed",
+                 subject->field, scheme ? scheme : "");
         err = MR_EINVALID_URL;
     }
 
@@ -121,18 +136,26 @@ mr_err
 reg_url_check(const reg_url_rules *rules, const char *url, char *detail,
               size_t detail_len)
 {
+    return reg_url_check_named(rules, url, &reg_url_mcp_server, detail,
+                               detail_len);
+}
+
+mr_err
+reg_url_check_named(const reg_url_rules *rules, const char *url,
+                    const reg_url_subject *subject, char *detail,
+                    size_t detail_len)
+{
     CURLU *u = NULL;
     CURLUcode rc;
     mr_err err;
 
     if (strlen(url) > REG_URL_MAX) {
         snprintf(detail, detail_len,
-                 "Use a shorter 'url': the MCP server URL is longer than %d "
-                 "bytes",
-                 REG_URL_MAX);
+                 "Use a shorter '%s': %s is longer than %d bytes",
+                 subject->field, subject->noun, REG_URL_MAX);
         return MR_EINVALID_URL;
     }
-    err = check_text(url, detail, detail_len);
+    err = check_text(url, subject, detail, detail_len);
     if (err != MR_OK) {
         goto out;
     }
@@ -145,16 +168,51 @@ reg_url_check(const reg_url_rules *rules, const char *url, char *detail,
     rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
     if (rc != CURLUE_OK) {
         snprintf(detail, detail_len,
-                 "Set 'url' to an absolute https URL: the MCP server URL "
-                 "could not be parsed (%s)",
-                 curl_url_strerror(rc));
+                 "Set '%s' to an absolute https URL: %s could not be parsed "
+                 "(%s)",
+                 subject->field, subject->noun, curl_url_strerror(rc));
         err = MR_EINVALID_URL;
         goto out;
     }
 
-    err = check_parts(rules, u, detail, detail_len);
+    err = check_parts(rules, u, subject, detail, detail_len);
 
 out:
     curl_url_cleanup(u);
     return err;
+}
+
+/* origin_len returns the length of the scheme, "://" and the authority at
+ * the start of url, or 0 when url has no "://". */
+static size_t
+origin_len(const char *url)
+{
+    const char *sep = strstr(url, "://");
+
+    if (sep == NULL) {
+        return 0;
+    }
+    return (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#");
+}
+
+static char
+ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+bool
+reg_url_same(const char *a, const char *b)
+{
+    size_t len = origin_len(a);
+
+    if (len != origin_len(b)) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
+            return false;
+        }
+    }
+    return strcmp(a + len, b + len) == 0;
 }

@@ -1,7 +1,9 @@
-/* reg_url.h - the rules an MCP server URL must follow. */
+/* reg_url.h - the rules an MCP server URL or an issuer URL must follow,
+ * and the comparison of MCP server URLs. */
 #ifndef REG_URL_H
 #define REG_URL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mr_allow.h"
@@ -42,5 +44,38 @@ void reg_url_rules_free(reg_url_rules *rules);
  */
 mr_err reg_url_check(const reg_url_rules *rules, const char *url, char *detail,
                      size_t detail_len);
+
+/* reg_url_subject names the URL that reg_url_check_named checks in its
+ * details: the request field, the noun for its value, and an example. */
+typedef struct {
+    const char *field;   /* "url" */
+    const char *noun;    /* "the MCP server URL" */
+    const char *example; /* "https://mcp.example.com/mcp" */
+} reg_url_subject;
+
+/* reg_url_mcp_server names the 'url' of an MCP server, and reg_url_issuer
+ * the 'issuer' of an operator client. */
+extern const reg_url_subject reg_url_mcp_server;
+extern const reg_url_subject reg_url_issuer;
+
+/*
+ * reg_url_check_named is reg_url_check for the URL that subject names, so
+ * that the detail about an invalid issuer names the issuer, not the MCP
+ * server URL.
+ */
+mr_err reg_url_check_named(const reg_url_rules *rules, const char *url,
+                           const reg_url_subject *subject, char *detail,
+                           size_t detail_len);
+
+/*
+ * reg_url_same returns whether a and b name the same MCP server URL: equal
+ * byte for byte once the scheme and the authority are ASCII case-folded,
+ * as RFC 3986 section 6.2.2.1 allows. The whole authority may be folded
+ * because reg_url_check admits no user info, whose case matters. Other
+ * spellings of one URL, such as a default port written out or a
+ * percent-encoded path character, count as different URLs. A text without
+ * "://" is compared byte for byte.
+ */
+bool reg_url_same(const char *a, const char *b);
 
 #endif

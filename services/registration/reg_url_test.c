@@ -193,6 +193,47 @@ rules_reject_invalid_entry(void)
     }
 }
 
+/* URLs that differ only in the case of their scheme or authority are the
+ * same; any other difference, the path's case included, is not. */
+static void
+url_same_folds_scheme_and_host(void)
+{
+    static const struct {
+        const char *a;
+        const char *b;
+        bool same;
+    } cases[] = {
+        {"https://mcp.example.com/mcp", "https://mcp.example.com/mcp", true},
+        {"HTTP://127.0.0.1:9100/mcp", "http://127.0.0.1:9100/mcp", true},
+        {"https://MCP.Example.COM/mcp", "hTTps://mcp.example.com/mcp", true},
+        {"https://[::1]:8443/x?q=A", "HTTPS://[::1]:8443/x?q=A", true},
+        {"https://MCP.example.com", "https://mcp.example.com", true},
+        {"https://mcp.example.com/MCP", "https://mcp.example.com/mcp", false},
+        {"https://mcp.example.com/mcp?A", "https://mcp.example.com/mcp?a",
+         false},
+        {"https://mcp.example.com/mcp", "https://mcp.example.com:443/mcp",
+         false},
+        {"https://mcp.example.com/mcp", "http://mcp.example.com/mcp", false},
+        {"https://mcp.example.com/mcp", "https://mcp.example.org/mcp", false},
+        {"https://a.example/mcp", "https://a.example?mcp", false},
+        {"https://a.example/mcp", "https://a.example/mcp/", false},
+        {"no-scheme", "NO-SCHEME", false},
+        {"no-scheme", "no-scheme", true},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool same = reg_url_same(cases[i].a, cases[i].b);
+        bool reverse = reg_url_same(cases[i].b, cases[i].a);
+
+        MR_CHECK(same == cases[i].same);
+        MR_CHECK(reverse == cases[i].same);
+        if (same != cases[i].same || reverse != cases[i].same) {
+            fprintf(stderr, "    %s vs %s: expected %s\n", cases[i].a,
+                    cases[i].b, cases[i].same ? "same" : "different");
+        }
+    }
+}
+
 static const mr_test_case test_cases[] = {
     {"url_accepts_https", url_accepts_https},
     {"url_rejects_bad_shapes", url_rejects_bad_shapes},
@@ -201,6 +242,7 @@ static const mr_test_case test_cases[] = {
     {"url_http_for_dev_hosts", url_http_for_dev_hosts},
     {"url_http_for_range_only", url_http_for_range_only},
     {"rules_reject_invalid_entry", rules_reject_invalid_entry},
+    {"url_same_folds_scheme_and_host", url_same_folds_scheme_and_host},
 };
 
 MR_TEST_MAIN(test_cases)

@@ -1,9 +1,9 @@
 // How discovery obtains a client when registration is not the way: a
 // client that the operator stored with `mcpreg client add` for the MCP
 // server and issuer, and the typed error when there is none. Also how the
-// operator lists and removes those clients, and that they go with their
-// MCP server. The MCP server and its authorization server are a scripted
-// fake (tests/fake/).
+// operator lists and removes those clients, that they go with their MCP
+// server, and what the CLI prints for input it cannot use. The MCP server
+// and its authorization server are a scripted fake (tests/fake/).
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ import { test } from 'node:test';
 
 import { assertError, assertStatus, assertUuid } from '../lib/assertions.mjs';
 import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
-import { useSystem } from '../lib/harness.mjs';
+import { flagValue } from '../lib/faults.mjs';
+import { REGISTRATION, useSystem } from '../lib/harness.mjs';
 import {
   json, postsBesidesProbe, serverMetadata, startScriptedFake, wellBehaved,
 } from '../fake/scenarios.mjs';
@@ -283,4 +284,50 @@ test('client add rejects invalid input', async (t) => {
   } finally {
     await scripted.fake.close();
   }
+});
+
+test('client add errors name the input', async () => {
+  const { scripted, server } = await setUp(withoutRegistration());
+  try {
+    const issuer = await addClient(['--server', server.id, '--issuer',
+      'not a url', '--client-id', 'c']);
+    assert.equal(issuer.code, 1, issuer.stderr);
+    assert.match(issuer.stderr, /'issuer'/);
+    assert.match(issuer.stderr, /\(invalid_field\)/);
+    assert.doesNotMatch(issuer.stderr, /'url'|MCP server/,
+      'the issuer is not the MCP server URL');
+
+    const directory = await addClient(['--server', server.id, '--issuer',
+      scripted.url, '--client-id', 'c', '--client-secret-file', system.dir]);
+    assert.equal(directory.code, 2, directory.stderr);
+    assert.match(directory.stderr, /is a directory/);
+    assert.doesNotMatch(directory.stderr, /empty|NUL/);
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
+test('key revoke rejects a non-UUID id', async () => {
+  const secret = 'mcpreg_not-a-key-id';
+  const result = await system.cli.run(['key', 'revoke', secret]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /not a canonical UUID/);
+  assert.doesNotMatch(result.stderr, /api_key_not_found/);
+  assert.ok(!result.stderr.includes(secret),
+    'the argument may be an API key, so it is not printed');
+});
+
+test('CLI at the jobs address names --registration', async () => {
+  const jobsUrl = flagValue(system.processes.get(REGISTRATION).args,
+    '--jobs-listen');
+  const timeoutMs = 1000;
+  const result = await system.cli.run(['--registration', jobsUrl,
+    '--timeout-ms', String(timeoutMs), 'key', 'list',
+    '--workspace', workspaceId]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /--registration/);
+  assert.ok(result.stderr.includes(`nothing answered at '${jobsUrl}' ` +
+    `within ${timeoutMs} ms`), result.stderr);
+  assert.doesNotMatch(result.stderr, /Retry-After/,
+    'a CLI user has no Retry-After to follow');
 });

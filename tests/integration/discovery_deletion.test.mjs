@@ -1,14 +1,14 @@
 // RFC 7592 client deletion: when mcpreg deletes or replaces a provider
-// mapping, a discovery worker deletes the registered client at its
-// authorization server, after the store write and without delaying the
-// REST call. A deletion that fails is retried, also across restarts,
-// until it succeeds. The authorization server is a scripted fake
-// (tests/fake/).
+// mapping, or does not store the client that a discovery job registered,
+// a discovery worker deletes the registered client at its authorization
+// server, after the store write and without delaying the REST call. A
+// deletion that fails is retried, also across restarts, until it
+// succeeds. The authorization server is a scripted fake (tests/fake/).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { assertStatus } from '../lib/assertions.mjs';
+import { assertError, assertStatus } from '../lib/assertions.mjs';
 import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
 import {
   providerPath, restartProcess, untilNot503,
@@ -20,6 +20,9 @@ import {
 } from '../fake/scenarios.mjs';
 
 const DELETE_WAIT_MS = 10000;
+// How long the fake delays its registration response, so that the test
+// can change the MCP server while the discovery job waits for it.
+const SLOW_REGISTRATION_MS = 1500;
 // Retried deletions wait 0.5 to 1 s after the first failure, doubling
 // from there, so a few rounds of retries fit in this time.
 const RETRY_WAIT_MS = 30000;
@@ -292,6 +295,78 @@ test('deletions resume after restart', async () => {
     await restartProcess(system, REGISTRATION);
     await restartProcess(system, DISCOVERY);
     await waitForEveryDelete(scripted, paths);
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
+// Starts the oauth-provider call of a server whose fake responds slowly to
+// the registration of clientId, and runs change(server, fake) once the
+// fake has received the registration request. Returns the call's response
+// and the fake.
+async function changeWhileRegistering(clientId, change) {
+  const scripted = await startManagedFake(clientId, { status: 204 }, {
+    [REGISTER_PATH]: { ...registered({ clientId }),
+      delay_ms: SLOW_REGISTRATION_MS },
+  });
+  try {
+    // An earlier test may have restarted the registration service, which
+    // the gateway then dials again.
+    const created = await untilNot503(() => system.api('POST',
+      '/mcp-servers', { key, body: oauthServerBody(scripted.mcpUrl) }),
+    { what: 'the creation of the MCP server' });
+    assertStatus(created, 201);
+    const server = created.json;
+    const pending = system.api('POST', providerPath(server.id),
+      { key, body: {} });
+    await pollUntil(async () => {
+      const log = await scripted.requests();
+      return log.counts[`POST ${REGISTER_PATH}`] > 0 ? true : undefined;
+    }, { what: 'the registration request at the fake', timeoutMs: 10000 });
+    await change(server, scripted);
+    return { response: await pending, scripted };
+  } catch (error) {
+    await scripted.fake.close();
+    throw error;
+  }
+}
+
+// Waits for the DELETE of clientId at the fake and checks that it came
+// once, with the client's registration access token.
+async function assertClientDeleted(scripted, clientId) {
+  const deletes = await waitForDelete(scripted,
+    `${REGISTER_PATH}/${clientId}`);
+  assert.equal(deletes.length, 1, 'one DELETE per client');
+  assert.equal(deletes[0].authorization, `Bearer rat-${clientId}`,
+    'the DELETE carries the registration access token');
+}
+
+test('url change mid-job deletes new client', async () => {
+  const clientId = 'client-url-changed';
+  const { response, scripted } = await changeWhileRegistering(clientId,
+    async (server, fake) => {
+      const patched = await system.api('PATCH', `/mcp-servers/${server.id}`,
+        { key, body: { url: `${fake.url}/moved/mcp` } });
+      assertStatus(patched, 200);
+    });
+  try {
+    assertError(response, 503, 'service_unavailable');
+    await assertClientDeleted(scripted, clientId);
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
+test('server delete mid-job deletes new client', async () => {
+  const clientId = 'client-server-gone';
+  const { response, scripted } = await changeWhileRegistering(clientId,
+    async (server) => {
+      assertStatus(await system.api('DELETE', `/mcp-servers/${server.id}`,
+        { key }), 204);
+    });
+  try {
+    assertError(response, 404, 'mcp_server_not_found');
+    await assertClientDeleted(scripted, clientId);
   } finally {
     await scripted.fake.close();
   }

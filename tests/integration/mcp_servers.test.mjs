@@ -1,5 +1,6 @@
 // CRUD routes of /v1/deepagents/mcp-servers: create, list, get, patch and
-// delete, with workspace isolation and deletion of provider mappings.
+// delete, with workspace isolation, deletion of provider mappings, and the
+// fields that a PATCH clears or keeps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -8,7 +9,7 @@ import {
   assertError, assertMcpServer, assertStatus, assertUuid,
 } from '../lib/assertions.mjs';
 import {
-  createServer, mcpEndpoint, oauthServerBody, uniqueSuffix,
+  createServer, mcpEndpoint, oauthServerBody, randomUUID, uniqueSuffix,
 } from '../lib/fixtures.mjs';
 import { useSystem } from '../lib/harness.mjs';
 
@@ -262,4 +263,79 @@ test('delete removes provider mappings', async () => {
   const after = await system.api('POST', providerPath, { key: keys.owner });
   assertError(after, 404, 'mcp_server_not_found');
   assert.equal((await system.registrations()).count, countBefore);
+});
+
+test('patch to headers clears oauth fields', async () => {
+  const perUser = await createServer(system, keys.owner,
+    oauthServerBody(mcpEndpoint(system)));
+  const providerPath = `/mcp-servers/${perUser.id}/oauth-provider`;
+  assertStatus(await system.api('POST', providerPath, { key: keys.owner }),
+    200);
+
+  const response = await system.api('PATCH', `/mcp-servers/${perUser.id}`, {
+    key: keys.owner, body: { auth_type: 'headers' },
+  });
+  assertStatus(response, 200);
+  assertMcpServer(response.json, {
+    id: perUser.id, auth_type: 'headers', oauth_mode: null,
+    oauth_provider_id: null,
+  });
+  assertError(await system.api('POST', providerPath, { key: keys.owner }),
+    400, 'mcp_server_not_per_user_oauth');
+
+  const sharedProviderId = randomUUID();
+  const legacy = await createServer(system, keys.owner, {
+    ...oauthServerBody(mcpEndpoint(system)),
+    oauth_mode: 'legacy_shared_provider',
+    oauth_provider_id: sharedProviderId,
+  });
+  assert.equal(legacy.oauth_provider_id, sharedProviderId);
+  const switched = await system.api('PATCH', `/mcp-servers/${legacy.id}`, {
+    key: keys.owner, body: { auth_type: 'headers' },
+  });
+  assertStatus(switched, 200);
+  assertMcpServer(switched.json, {
+    auth_type: 'headers', oauth_mode: null, oauth_provider_id: null,
+  });
+});
+
+test('patch to headers keeps explicit oauth_mode', async () => {
+  const oauthServer = await createServer(system, keys.owner,
+    oauthServerBody(mcpEndpoint(system)));
+  const path = `/mcp-servers/${oauthServer.id}`;
+  const response = await system.api('PATCH', path, {
+    key: keys.owner,
+    body: { auth_type: 'headers', oauth_mode: 'per_user_dynamic_client' },
+  });
+  assertError(response, 422, 'invalid_auth_config');
+
+  const stored = await system.api('GET', path, { key: keys.owner });
+  assertStatus(stored, 200);
+  assertMcpServer(stored.json, {
+    auth_type: 'oauth', oauth_mode: 'per_user_dynamic_client',
+  });
+});
+
+test('patch url in another case keeps provider', async () => {
+  const url = mcpEndpoint(system);
+  const oauthServer = await createServer(system, keys.owner,
+    oauthServerBody(url));
+  const providerPath = `/mcp-servers/${oauthServer.id}/oauth-provider`;
+  const first = await system.api('POST', providerPath, { key: keys.owner });
+  assertStatus(first, 200);
+  const countBefore = (await system.registrations()).count;
+
+  // Scheme and host are case-insensitive (RFC 3986, section 6.2.2.1).
+  const recased = url.replace(/^http:/, 'HTTP:');
+  assert.notEqual(recased, url);
+  const response = await system.api('PATCH', `/mcp-servers/${oauthServer.id}`,
+    { key: keys.owner, body: { url: recased } });
+  assertStatus(response, 200);
+  assert.equal(response.json.url, recased, 'the URL is stored as sent');
+
+  const again = await system.api('POST', providerPath, { key: keys.owner });
+  assertStatus(again, 200);
+  assert.equal(again.json.oauth_provider_id, first.json.oauth_provider_id);
+  assert.equal((await system.registrations()).count, countBefore,
+    'no new client is registered');
 });
