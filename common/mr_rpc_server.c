@@ -385,6 +385,8 @@ mr_rpc_server_start(mr_rpc_server **out, const mr_rpc_server_config *cfg)
 
     MR_INFO("rpc.server.start", NULL, "%s: %s %s with %d contexts", cfg->name,
             cfg->dial ? "dialling" : "listening on", cfg->url, ncalls);
+    /* Scripts wait for this line, so it does not wait for the flush. */
+    mr_log_flush();
     *out = server;
     return MR_OK;
 }

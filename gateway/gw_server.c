@@ -466,6 +466,8 @@ gw_server_start(const gw_config *cfg, gw_server **out)
             cfg->listen, gw_server_port(server), cfg->registration_url,
             cfg->threads, cfg->read_timeout_ms, cfg->max_connections,
             cfg->max_connections_per_ip);
+    /* Scripts wait for this line, so it does not wait for the flush. */
+    mr_log_flush();
     *out = server;
 
 out:
