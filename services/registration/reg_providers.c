@@ -169,7 +169,11 @@ reg_providers_reply(mr_rpc_call *call, int64_t started_ms,
 
     resp.oauth_provider_id = (char *)provider_id;
     resp.created = created;
-    reg_rpc_ok(call, started_ms, &resp.base);
+    if (created) {
+        reg_rpc_ok(call, started_ms, &resp.base);
+    } else {
+        reg_rpc_ok_read(call, started_ms, &resp.base);
+    }
 }
 
 void

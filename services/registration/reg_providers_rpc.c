@@ -138,7 +138,7 @@ reg_providers_handle_get(mr_rpc_call *call, void *arg)
     }
 
     fill_provider(&resp, rec);
-    reg_rpc_ok(call, started, &resp.base);
+    reg_rpc_ok_read(call, started, &resp.base);
     mcpreg__v1__provider_record__free_unpacked(rec, NULL);
 }
 

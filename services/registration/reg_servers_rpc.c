@@ -57,7 +57,7 @@ reg_servers_handle_list(mr_rpc_call *call, void *arg)
 
     resp.n_servers = list.n;
     resp.servers = list.servers;
-    reg_rpc_ok(call, started, &resp.base);
+    reg_rpc_ok_read(call, started, &resp.base);
     reg_server_list_free(&list);
 }
 
@@ -83,7 +83,7 @@ reg_servers_handle_get(mr_rpc_call *call, void *arg)
         return;
     }
 
-    reg_rpc_ok(call, started, &rec->server->base);
+    reg_rpc_ok_read(call, started, &rec->server->base);
     mcpreg__v1__mcp_server_record__free_unpacked(rec, NULL);
 }
 

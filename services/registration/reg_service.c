@@ -84,11 +84,16 @@ short_method(const mr_rpc_call *call)
     return slash ? slash + 1 : name;
 }
 
+/* log_outcome writes the "reg.rpc" line of call: at debug for a read that
+ * succeeded (quiet), whose request the gateway's access line records
+ * already, at info for other successes, and at warn or error for
+ * failures. */
 static void
-log_outcome(const mr_rpc_call *call, int64_t started_ms, mr_err err)
+log_outcome(const mr_rpc_call *call, int64_t started_ms, mr_err err,
+            bool quiet)
 {
     int64_t duration = mr_mono_ms() - started_ms;
-    mr_log_level level = MR_LOG_INFO;
+    mr_log_level level = quiet ? MR_LOG_DEBUG : MR_LOG_INFO;
     mr_log_field fields[] = {
         MR_FSTR("method", short_method(call)),
         MR_FSTR("error", mr_err_code(err)),
@@ -110,7 +115,15 @@ reg_rpc_ok(mr_rpc_call *call, int64_t started_ms,
            const ProtobufCMessage *response)
 {
     /* Log first: the call, and its request id, are gone after the reply. */
-    log_outcome(call, started_ms, MR_OK);
+    log_outcome(call, started_ms, MR_OK, false);
+    mr_rpc_reply(call, response);
+}
+
+void
+reg_rpc_ok_read(mr_rpc_call *call, int64_t started_ms,
+                const ProtobufCMessage *response)
+{
+    log_outcome(call, started_ms, MR_OK, true);
     mr_rpc_reply(call, response);
 }
 
@@ -121,7 +134,7 @@ reg_rpc_fail(mr_rpc_call *call, int64_t started_ms, mr_err err,
     if (detail != NULL && detail[0] == '\0') {
         detail = NULL;
     }
-    log_outcome(call, started_ms, err);
+    log_outcome(call, started_ms, err, false);
     mr_rpc_fail(call, err, detail, retry_after);
 }
 

@@ -41,6 +41,14 @@ void reg_rpc_ok(mr_rpc_call *call, int64_t started_ms,
                 const ProtobufCMessage *response);
 
 /*
+ * reg_rpc_ok_read is reg_rpc_ok for a call that changed nothing, such as a
+ * repeat RegisterOAuthProvider or a Get: its "reg.rpc" line is at debug,
+ * because the gateway's access line records the request already.
+ */
+void reg_rpc_ok_read(mr_rpc_call *call, int64_t started_ms,
+                     const ProtobufCMessage *response);
+
+/*
  * reg_rpc_fail finishes call with err and logs the "reg.rpc" line. detail
  * replaces err's default detail unless it is NULL or empty; it must hold no
  * secret. retry_after is in seconds.
