@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -14,6 +15,7 @@
 #include "reg_deletions.h"
 #include "reg_flights.h"
 #include "reg_providers.h"
+#include "reg_reseal.h"
 #include "reg_service.h"
 
 #define USAGE                                                                 \
@@ -21,7 +23,11 @@
     "\n"                                                                      \
     "Serves the Registration RPCs and sends discovery jobs to the workers\n"  \
     "that dial --jobs-listen. The sealing key comes from --secret-key-file\n" \
-    "or MCPREG_SECRET_KEY (64 hex characters); --demo makes one instead."
+    "or MCPREG_SECRET_KEY (64 hex characters); --demo makes one instead.\n"   \
+    "\n"                                                                      \
+    "To rotate the key, give the new key a new --secret-key-id, list the\n"   \
+    "old one in --retired-key-files, and run once with --reseal while the\n"  \
+    "service is stopped; after that the old key is no longer needed."
 
 /* The largest settings accepted; they guard against typos, not tuning. */
 #define CACHE_MB_MAX   (1L << 20)
@@ -39,7 +45,9 @@ typedef struct {
     long cache_mb;
     const char *secret_key_file;
     long secret_key_id;
+    const char *retired_key_files;
     bool demo;
+    bool reseal;
     const char *listen;
     long contexts;
     const char *jobs_listen;
@@ -65,6 +73,15 @@ parse_config(config *cfg, int argc, char **argv)
          "file with the 32-byte sealing key, raw or as 64 hex characters"},
         {"secret-key-id", "MCPREG_SECRET_KEY_ID", MR_OPT_INT,
          &cfg->secret_key_id, "id stored with every sealed secret, 1 or more"},
+        {"retired-key-files", "MCPREG_RETIRED_KEY_FILES", MR_OPT_STR,
+         &cfg->retired_key_files,
+         "comma-separated ID:PATH items: earlier sealing keys and their ids, "
+         "in files like --secret-key-file's, that only open secrets sealed "
+         "before a rotation (paths must not contain commas)"},
+        {"reseal", NULL, MR_OPT_BOOL, &cfg->reseal,
+         "seal every stored secret again under the current key, print a "
+         "JSON summary and exit (status 1 when a record failed); the "
+         "service must be stopped"},
         {"demo", "MCPREG_DEMO", MR_OPT_BOOL, &cfg->demo,
          "without a key, create and reuse DATA/demo-secret.key (not for "
          "production)"},
@@ -185,7 +202,13 @@ load_seal(const config *cfg, reg_seal *seal)
     }
     reg_seal_init(seal, key, (uint32_t)cfg->secret_key_id);
     sodium_memzero(key, sizeof(key));
-    return MR_OK;
+
+    err = reg_seal_add_retired_files(seal, cfg->retired_key_files, why,
+                                     sizeof(why));
+    if (err != MR_OK) {
+        MR_ERROR("reg.seal.retired", NULL, "--retired-key-files: %s", why);
+    }
+    return err;
 }
 
 /* Returns whether a sealing key is configured, so --demo is not needed. */
@@ -283,6 +306,69 @@ stop(const config *cfg, reg_service *service, mr_rpc_server *server)
     reg_seal_wipe(&service->seal);
 }
 
+/* Returns whether dir contains a RocksDB store, so that --reseal does not
+ * create an empty one from a mistyped --data. */
+static bool
+store_exists(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+
+    if (snprintf(path, sizeof(path), "%s/CURRENT", dir) >= (int)sizeof(path)) {
+        return false;
+    }
+    return stat(path, &st) == 0;
+}
+
+/* Runs --reseal: seals every stored secret again under the current key and
+ * prints the summary on stdout. RocksDB's LOCK file makes the open fail
+ * while the service runs on the same store. Returns the exit status. */
+static int
+reseal(const config *cfg)
+{
+    reg_reseal_summary summary;
+    reg_store *store = NULL;
+    reg_seal seal = {0};
+    char why[1024] = "";
+    int status = 1;
+    mr_err err;
+
+    if (!key_configured(cfg)) {
+        MR_ERROR("reg.reseal.key", NULL,
+                 "--reseal needs the current key in --secret-key-file or "
+                 "MCPREG_SECRET_KEY; --demo is not accepted");
+        return 2;
+    }
+    if (!store_exists(cfg->data_dir)) {
+        MR_ERROR("reg.reseal.store", NULL,
+                 "no RocksDB store in %s; pass the --data of the service",
+                 cfg->data_dir);
+        return 2;
+    }
+
+    err = load_seal(cfg, &seal);
+    if (err == MR_OK) {
+        err = reg_store_open(&store, cfg->data_dir, cfg->cache_mb, why,
+                             sizeof(why));
+        if (err != MR_OK) {
+            MR_ERROR("reg.reseal.open", NULL,
+                     "%s; stop the registration service before --reseal", why);
+        }
+    }
+    if (err == MR_OK) {
+        err = reg_reseal_run(store, &seal, REG_RESEAL_BATCH, &summary);
+        reg_reseal_print_json(&summary, stdout);
+        fflush(stdout);
+    }
+    if (err == MR_OK && reg_reseal_failed(&summary) == 0) {
+        status = 0;
+    }
+
+    reg_store_close(store);
+    reg_seal_wipe(&seal);
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -290,6 +376,7 @@ main(int argc, char **argv)
         .data_dir = "./data",
         .cache_mb = 64,
         .secret_key_id = 1,
+        .retired_key_files = "",
         .listen = "tcp://127.0.0.1:7401",
         .contexts = 256,
         .jobs_listen = "tcp://127.0.0.1:7402",
@@ -325,6 +412,13 @@ main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", why);
         return 2;
     }
+    if (cfg.reseal) {
+        /* The log goes to stderr, so that stdout holds the summary only. */
+        mr_log_init("registration", level, 2);
+        rc = reseal(&cfg);
+        reg_url_rules_free(&service.url_rules);
+        return rc;
+    }
     mr_log_init("registration", level, 1);
     mr_log_buffer(MR_LOG_FLUSH_MS);
 
@@ -333,8 +427,10 @@ main(int argc, char **argv)
         return 1;
     }
     MR_INFO("reg.start", NULL,
-            "registration service ready on %s; store %s; sealing key id %ld",
-            cfg.listen, cfg.data_dir, cfg.secret_key_id);
+            "registration service ready on %s; store %s; sealing key id %ld "
+            "and %zu retired keys",
+            cfg.listen, cfg.data_dir, cfg.secret_key_id,
+            service.seal.n_retired);
 
     sig = mr_signals_wait();
     MR_INFO("reg.stop", NULL, "signal %d: stopping within %ld ms", sig,

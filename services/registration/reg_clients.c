@@ -386,6 +386,7 @@ visit_client(void *arg, const char *key, size_t keylen, const char *value,
     Mcpreg__V1__OperatorClient *item = NULL;
     char *secret = NULL;
     size_t secret_len = 0;
+    char why[256];
     mr_err err = MR_EINTERNAL;
 
     if (state->out->count == REG_CLIENTS_MAX) {
@@ -402,9 +403,11 @@ visit_client(void *arg, const char *key, size_t keylen, const char *value,
     if (rec->client_secret != NULL &&
         reg_seal_decrypt(&state->service->seal, rec->client_secret, key,
                          keylen, &secret, &secret_len) != MR_OK) {
+        reg_seal_explain(&state->service->seal, rec->client_secret, why,
+                         sizeof(why));
         MR_ERROR("reg.client.unseal", NULL,
-                 "the secret of operator client %.*s cannot be unsealed",
-                 (int)keylen, key);
+                 "the secret of operator client %.*s cannot be unsealed: %s",
+                 (int)keylen, key, why);
         goto out;
     }
 

@@ -297,6 +297,8 @@ send_all(reg_deletion_queue *q, pending *list)
 {
     while (list != NULL) {
         pending *p = list;
+        char why[256];
+        char detail[REG_DETAIL_MAX];
         mr_err err;
 
         list = list->next;
@@ -308,12 +310,16 @@ send_all(reg_deletion_queue *q, pending *list)
             continue;
         }
         err = send_one(q, p);
-        if (err != MR_OK) {
-            record_outcome(p, err,
-                           err == MR_EINTERNAL
-                               ? "the registration access token cannot be "
-                                 "unsealed with the loaded sealing key"
-                               : "the DeleteClient call could not be sent");
+        if (err == MR_EINTERNAL) {
+            reg_seal_explain(&q->service->seal,
+                             p->rec->registration_access_token, why,
+                             sizeof(why));
+            snprintf(detail, sizeof(detail),
+                     "the registration access token cannot be unsealed: %s",
+                     why);
+            record_outcome(p, err, detail);
+        } else if (err != MR_OK) {
+            record_outcome(p, err, "the DeleteClient call could not be sent");
         }
     }
 }

@@ -22,12 +22,84 @@ reg_seal_init(reg_seal *seal, const uint8_t key[REG_SEAL_KEY_LEN],
 {
     memcpy(seal->key, key, REG_SEAL_KEY_LEN);
     seal->key_id = key_id;
+    seal->retired = NULL;
+    seal->n_retired = 0;
+}
+
+/* Returns the key of seal whose id is key_id, or NULL. */
+static const uint8_t *
+find_key(const reg_seal *seal, uint32_t key_id)
+{
+    if (key_id == seal->key_id) {
+        return seal->key;
+    }
+    for (size_t i = 0; i < seal->n_retired; i++) {
+        if (seal->retired[i].key_id == key_id) {
+            return seal->retired[i].key;
+        }
+    }
+    return NULL;
+}
+
+bool
+reg_seal_has_key(const reg_seal *seal, uint32_t key_id)
+{
+    return find_key(seal, key_id) != NULL;
+}
+
+mr_err
+reg_seal_add_retired(reg_seal *seal, const uint8_t key[REG_SEAL_KEY_LEN],
+                     uint32_t key_id, char *why, size_t whylen)
+{
+    reg_seal_key *grown;
+
+    if (key_id == 0) {
+        snprintf(why, whylen, "retired key id 0 is invalid; ids start at 1");
+        return MR_EINVALID_FIELD;
+    }
+    if (key_id == seal->key_id) {
+        snprintf(why, whylen,
+                 "retired key id %u is also the current key id; give the "
+                 "current key a new id",
+                 (unsigned)key_id);
+        return MR_EINVALID_FIELD;
+    }
+    if (reg_seal_has_key(seal, key_id)) {
+        snprintf(why, whylen, "retired key id %u is given twice",
+                 (unsigned)key_id);
+        return MR_EINVALID_FIELD;
+    }
+
+    /* A new array, so that the old one can be wiped before it is freed. */
+    grown = malloc((seal->n_retired + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return MR_ENOMEM;
+    }
+    if (seal->n_retired > 0) {
+        memcpy(grown, seal->retired, seal->n_retired * sizeof(*grown));
+        sodium_memzero(seal->retired, seal->n_retired * sizeof(*grown));
+    }
+    free(seal->retired);
+
+    memcpy(grown[seal->n_retired].key, key, REG_SEAL_KEY_LEN);
+    grown[seal->n_retired].key_id = key_id;
+    seal->retired = grown;
+    seal->n_retired++;
+    return MR_OK;
 }
 
 void
 reg_seal_wipe(reg_seal *seal)
 {
     sodium_memzero(seal->key, sizeof(seal->key));
+    if (seal->retired != NULL) {
+        sodium_memzero(seal->retired,
+                       seal->n_retired * sizeof(*seal->retired));
+        free(seal->retired);
+    }
+    seal->retired = NULL;
+    seal->n_retired = 0;
 }
 
 /* Decodes exactly HEX_KEY_LEN hex characters of text. */
@@ -138,6 +210,79 @@ out:
     return err;
 }
 
+/* Parses the decimal key id at the start of item, which ends at the ':'
+ * that colon points to, into *key_id. */
+static bool
+parse_key_id(const char *item, const char *colon, uint32_t *key_id)
+{
+    unsigned long long value = 0;
+
+    if (colon == item || colon - item > 10) {
+        return false;
+    }
+    for (const char *c = item; c < colon; c++) {
+        if (*c < '0' || *c > '9') {
+            return false;
+        }
+        value = value * 10 + (unsigned long long)(*c - '0');
+    }
+    if (value > UINT32_MAX) {
+        return false;
+    }
+    *key_id = (uint32_t)value;
+    return true;
+}
+
+/* Reads and adds the retired key of one ID:PATH item. */
+static mr_err
+add_retired_item(reg_seal *seal, const char *item, char *why, size_t whylen)
+{
+    uint8_t key[REG_SEAL_KEY_LEN];
+    const char *colon = strchr(item, ':');
+    uint32_t key_id = 0;
+    mr_err err;
+
+    if (colon == NULL || colon[1] == '\0' ||
+        !parse_key_id(item, colon, &key_id)) {
+        snprintf(why, whylen,
+                 "retired key '%s' is not ID:PATH with a decimal key id "
+                 "from 1 to %u",
+                 item, (unsigned)UINT32_MAX);
+        return MR_EINVALID_FIELD;
+    }
+
+    err = reg_seal_key_from_file(colon + 1, key, why, whylen);
+    if (err == MR_OK) {
+        err = reg_seal_add_retired(seal, key, key_id, why, whylen);
+    }
+    sodium_memzero(key, sizeof(key));
+    return err;
+}
+
+mr_err
+reg_seal_add_retired_files(reg_seal *seal, const char *list, char *why,
+                           size_t whylen)
+{
+    char *copy = strdup(list);
+    char *save = NULL;
+    mr_err err = MR_OK;
+
+    if (copy == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return MR_ENOMEM;
+    }
+
+    for (char *item = strtok_r(copy, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        err = add_retired_item(seal, item, why, whylen);
+        if (err != MR_OK) {
+            break;
+        }
+    }
+    free(copy);
+    return err;
+}
+
 /* Writes a new random key as hex to path, which must not exist yet. Returns
  * 0, or -1 with errno set (EEXIST when another process won the race). */
 static int
@@ -224,12 +369,13 @@ mr_err
 reg_seal_decrypt(const reg_seal *seal, const Mcpreg__V1__Sealed *sealed,
                  const void *ad, size_t adlen, char **plaintext, size_t *len)
 {
+    const uint8_t *key = find_key(seal, sealed->key_id);
     unsigned long long plen = 0;
     char *buf;
 
     *plaintext = NULL;
     *len = 0;
-    if (sealed->key_id != seal->key_id ||
+    if (key == NULL ||
         sealed->nonce.len != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
         sealed->ciphertext.len < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
         return MR_EINTERNAL;
@@ -241,8 +387,7 @@ reg_seal_decrypt(const reg_seal *seal, const Mcpreg__V1__Sealed *sealed,
     }
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             (unsigned char *)buf, &plen, NULL, sealed->ciphertext.data,
-            sealed->ciphertext.len, ad, adlen, sealed->nonce.data,
-            seal->key) != 0) {
+            sealed->ciphertext.len, ad, adlen, sealed->nonce.data, key) != 0) {
         free(buf);
         return MR_EINTERNAL;
     }
@@ -251,6 +396,28 @@ reg_seal_decrypt(const reg_seal *seal, const Mcpreg__V1__Sealed *sealed,
     *plaintext = buf;
     *len = (size_t)plen;
     return MR_OK;
+}
+
+void
+reg_seal_explain(const reg_seal *seal, const Mcpreg__V1__Sealed *sealed,
+                 char *why, size_t whylen)
+{
+    if (sealed == NULL) {
+        snprintf(why, whylen, "the record holds no sealed value");
+    } else if (!reg_seal_has_key(seal, sealed->key_id)) {
+        snprintf(why, whylen,
+                 "it was sealed under key id %u, which is not loaded (the "
+                 "current key id is %u); load that key with "
+                 "--retired-key-files %u:PATH",
+                 (unsigned)sealed->key_id, (unsigned)seal->key_id,
+                 (unsigned)sealed->key_id);
+    } else {
+        snprintf(why, whylen,
+                 "it was sealed under key id %u, and the loaded key of that "
+                 "id does not open it: the key file differs from the one "
+                 "that sealed it, or the record was altered",
+                 (unsigned)sealed->key_id);
+    }
 }
 
 void

@@ -78,6 +78,7 @@ decrypt_headers(const reg_seal *seal, const Mcpreg__V1__McpServerRecord *rec,
     const Mcpreg__V1__McpServer *server = rec->server;
     char *plain = NULL;
     size_t len = 0;
+    char why[256];
     reg_key ad;
     mr_err err = build_ad(server, &ad);
 
@@ -86,14 +87,11 @@ decrypt_headers(const reg_seal *seal, const Mcpreg__V1__McpServerRecord *rec,
                                &plain, &len);
     }
     if (err == MR_EINTERNAL) {
+        reg_seal_explain(seal, rec->sealed_headers, why, sizeof(why));
         MR_ERROR("reg.servers.headers_undecryptable", NULL,
                  "cannot decrypt the headers of MCP server %s in workspace "
-                 "%s: they were sealed under key id %u and the service's "
-                 "key id is %u, so the secret key differs from theirs or "
-                 "the record was altered",
-                 server->id, server->workspace_id,
-                 (unsigned)rec->sealed_headers->key_id,
-                 (unsigned)seal->key_id);
+                 "%s: %s",
+                 server->id, server->workspace_id, why);
         snprintf(detail, detail_len,
                  "Send the headers of MCP server %s again with PATCH, or "
                  "report the request id: the stored headers do not decrypt "
