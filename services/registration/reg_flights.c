@@ -11,67 +11,9 @@
 #include "mr_log.h"
 #include "reg_clients.h"
 #include "reg_flights.h"
+#include "reg_flights_internal.h"
 
 #define NO_WORKER_DETAIL "Retry later: no discovery worker is connected"
-
-#define WAITER_TIMEOUT_DETAIL                                                 \
-    "Retry later: the registration did not finish within the request's "      \
-    "deadline; it goes on, and a later call returns its result"
-
-/* waiter is one RegisterOAuthProvider call that waits for a job. */
-typedef struct waiter {
-    struct waiter *next;
-    mr_rpc_call *call;
-    int64_t started_ms;
-    int64_t deadline_ms; /* the caller's own deadline, on mr_mono_ms */
-    bool leader;         /* the call that started the job */
-} waiter;
-
-/* FLIGHT_BUCKETS is the size of the table that finds a flight by its prov/
- * key; a power of two. */
-#define FLIGHT_BUCKETS 4096
-
-/* flight is one discovery job in flight and the calls that wait for it.
- * It is on the list of all flights and in one bucket of the table. */
-typedef struct flight {
-    struct flight *next;
-    struct flight *prev;
-    struct flight *bucket_next;
-    uint32_t hash;
-    reg_providers *owner;
-    reg_target target;
-    char job_id[MR_UUID_LEN + 1];
-    char request_id[MR_RPC_ID_MAX + 1]; /* of the leader, for the worker */
-    int64_t started_ms;
-    uint32_t timeout_ms;
-    waiter *waiters;
-    size_t nwaiters; /* every call that joined, for the log */
-} flight;
-
-struct reg_providers {
-    reg_service *service;
-    mr_rpc_client *jobs;
-    long max_jobs;
-    uint32_t job_timeout_ms;
-    pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t idle;  /* signalled when nflights drops to 0 */
-    pthread_cond_t wake;  /* signalled for an earlier deadline, or at close */
-    /* When the deadline thread sleeps, the deadline it wakes up for
-     * (INT64_MAX: none); INT64_MIN while it runs, because it scans every
-     * waiter before it sleeps again. A joining waiter signals wake only
-     * when its deadline comes earlier. */
-    int64_t next_wake_ms;
-    pthread_t deadline_thread;
-    bool deadline_thread_started;
-    bool stopping; /* the deadline thread exits */
-    flight *flights;
-    flight *buckets[FLIGHT_BUCKETS];
-    long nflights;
-    bool draining; /* no new jobs */
-    bool closed;   /* no new waiters either */
-};
-
-static void *expire_waiters(void *arg);
 
 typedef enum {
     JOIN_ATTACHED, /* the waiter joined a job in flight */
@@ -140,8 +82,8 @@ reg_providers_open(reg_providers **out, reg_service *service,
 
     err = mr_rpc_client_open_watched(&p->jobs, cfg->jobs_url, true,
                                      log_worker_change, NULL);
-    if (err == MR_OK &&
-        pthread_create(&p->deadline_thread, NULL, expire_waiters, p) != 0) {
+    if (err == MR_OK && pthread_create(&p->deadline_thread, NULL,
+                                       reg_flights__expire_waiters, p) != 0) {
         err = MR_ENOMEM;
     }
     if (err != MR_OK) {
@@ -246,16 +188,6 @@ new_flight(reg_providers *p, waiter *leader, const reg_target *target)
     return f;
 }
 
-/* wake_for wakes the deadline thread when w's deadline comes before the
- * one it sleeps until. The caller holds p->lock. */
-static void
-wake_for(reg_providers *p, const waiter *w)
-{
-    if (w->deadline_ms < p->next_wake_ms) {
-        pthread_cond_signal(&p->wake);
-    }
-}
-
 /* Attaches w to the job for target, or starts one. The caller holds
  * p->lock. */
 static join_outcome
@@ -275,7 +207,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
         w->next = f->waiters;
         f->waiters = w;
         f->nwaiters++;
-        wake_for(p, w);
+        reg_flights__wake_for(p, w);
         return JOIN_ATTACHED;
     }
 
@@ -308,7 +240,7 @@ attach_or_start(reg_providers *p, waiter *w, const reg_target *target,
     *started = new_flight(p, w, target);
     if (*started != NULL) {
         (*started)->target.replacing = stale;
-        wake_for(p, w);
+        reg_flights__wake_for(p, w);
     }
     *err = *started ? MR_OK : MR_ENOMEM;
     return *started ? JOIN_STARTED : JOIN_FAILED;
@@ -443,86 +375,6 @@ start_job(reg_providers *p, flight *f)
     if (err != MR_OK) {
         finish_flight(f, err, NULL, 1, NULL);
     }
-}
-
-/* Moves the waiters whose deadline is at or before now_ms from every
- * flight to *expired, and returns the earliest deadline left (INT64_MAX
- * when none). The caller holds p->lock. */
-static int64_t
-take_expired(reg_providers *p, int64_t now_ms, waiter **expired)
-{
-    int64_t next = INT64_MAX;
-
-    for (flight *f = p->flights; f != NULL; f = f->next) {
-        waiter **link = &f->waiters;
-
-        while (*link != NULL) {
-            waiter *w = *link;
-
-            if (w->deadline_ms > now_ms) {
-                next = w->deadline_ms < next ? w->deadline_ms : next;
-                link = &w->next;
-                continue;
-            }
-            *link = w->next;
-            w->next = *expired;
-            *expired = w;
-        }
-    }
-    return next;
-}
-
-/* Waits on p->wake until deadline_ms, on mr_mono_ms's clock, or until a
- * signal. The caller holds p->lock. */
-static void
-sleep_until(reg_providers *p, int64_t deadline_ms)
-{
-    struct timespec until;
-
-    if (deadline_ms == INT64_MAX) {
-        pthread_cond_wait(&p->wake, &p->lock);
-        return;
-    }
-    until.tv_sec = (time_t)(deadline_ms / 1000);
-    until.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
-    pthread_cond_timedwait(&p->wake, &p->lock, &until);
-}
-
-/* Fails each waiting call at its own deadline with MR_ETIMEDOUT, while
- * its job goes on for the other waiters and for the store. Runs on its
- * own thread until reg_providers_close. */
-static void *
-expire_waiters(void *arg)
-{
-    reg_providers *p = arg;
-
-    pthread_mutex_lock(&p->lock);
-    while (!p->stopping) {
-        waiter *expired = NULL;
-        int64_t next = take_expired(p, mr_mono_ms(), &expired);
-
-        if (expired == NULL) {
-            p->next_wake_ms = next;
-            sleep_until(p, next);
-            p->next_wake_ms = INT64_MIN;
-            continue;
-        }
-        pthread_mutex_unlock(&p->lock);
-        while (expired != NULL) {
-            waiter *w = expired;
-
-            expired = w->next;
-            MR_INFO("reg.job.waiter_timeout", mr_rpc_request_id(w->call),
-                    "the caller's deadline passed while its discovery job "
-                    "runs; the job goes on");
-            reg_rpc_fail(w->call, w->started_ms, MR_ETIMEDOUT,
-                         WAITER_TIMEOUT_DETAIL, 1);
-            free(w);
-        }
-        pthread_mutex_lock(&p->lock);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
 }
 
 void
