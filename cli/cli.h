@@ -8,12 +8,16 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "mr_err.h"
+#include "mr_opts.h"
 
 /* Exit statuses: CLI_EXIT_ERROR when the call failed, CLI_EXIT_USAGE for a
  * command line that cannot be run. */
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_ERROR 1
 #define CLI_EXIT_USAGE 2
+
+/* CLI_PARSED is what cli_parse_options returns when the command runs. */
+#define CLI_PARSED (-1)
 
 /* cli_context is the connection settings of every command. */
 typedef struct {
@@ -32,6 +36,15 @@ int cli_call(const cli_context *ctx, const char *method,
              const ProtobufCMessage *request,
              const ProtobufCMessageDescriptor *response_type,
              ProtobufCMessage **response);
+
+/*
+ * cli_parse_options parses the options of the subcommand named name (such
+ * as "client list"), which takes no other arguments; usage is its help
+ * text. It returns CLI_PARSED when the command should run, CLI_EXIT_OK
+ * after printing --help, or CLI_EXIT_USAGE after printing what is wrong.
+ */
+int cli_parse_options(const mr_opt *opts, size_t nopts, int argc, char **argv,
+                      const char *usage, const char *name);
 
 /* cli_print_json writes value as one line on stdout and releases it. It
  * returns CLI_EXIT_OK, or CLI_EXIT_ERROR when stdout fails. */

@@ -134,15 +134,11 @@ client_add(const cli_context *ctx, int argc, char **argv)
     Mcpreg__V1__AddOperatorClientResponse *resp = NULL;
     char secret[SECRET_MAX + 1] = "";
     json_t *out;
-    int rest = 0;
-    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
-                           CLIENT_USAGE, &rest);
+    int rc = cli_parse_options(opts, sizeof(opts) / sizeof(opts[0]), argc,
+                               argv, CLIENT_USAGE, "client add");
 
-    if (rc != 0) {
-        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    }
-    if (rest < argc) {
-        return usage_error("'client add' takes no arguments");
+    if (rc != CLI_PARSED) {
+        return rc;
     }
     if (workspace[0] == '\0' || server[0] == '\0' || issuer[0] == '\0' ||
         client_id[0] == '\0') {
@@ -214,15 +210,11 @@ client_list(const cli_context *ctx, int argc, char **argv)
         MCPREG__V1__LIST_OPERATOR_CLIENTS_REQUEST__INIT;
     Mcpreg__V1__ListOperatorClientsResponse *resp = NULL;
     json_t *list;
-    int rest = 0;
-    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
-                           CLIENT_USAGE, &rest);
+    int rc = cli_parse_options(opts, sizeof(opts) / sizeof(opts[0]), argc,
+                               argv, CLIENT_USAGE, "client list");
 
-    if (rc != 0) {
-        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    }
-    if (rest < argc) {
-        return usage_error("'client list' takes no arguments");
+    if (rc != CLI_PARSED) {
+        return rc;
     }
     if (workspace[0] == '\0') {
         return usage_error("'client list' needs --workspace UUID");
@@ -261,15 +253,11 @@ client_remove(const cli_context *ctx, int argc, char **argv)
         MCPREG__V1__REMOVE_OPERATOR_CLIENT_REQUEST__INIT;
     Mcpreg__V1__RemoveOperatorClientResponse *resp = NULL;
     json_t *out;
-    int rest = 0;
-    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
-                           CLIENT_USAGE, &rest);
+    int rc = cli_parse_options(opts, sizeof(opts) / sizeof(opts[0]), argc,
+                               argv, CLIENT_USAGE, "client remove");
 
-    if (rc != 0) {
-        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    }
-    if (rest < argc) {
-        return usage_error("'client remove' takes no arguments");
+    if (rc != CLI_PARSED) {
+        return rc;
     }
     if (workspace[0] == '\0' || server[0] == '\0' || issuer[0] == '\0') {
         return usage_error("'client remove' needs --workspace, --server and "

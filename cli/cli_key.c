@@ -54,15 +54,11 @@ key_create(const cli_context *ctx, int argc, char **argv)
     Mcpreg__V1__CreateApiKeyRequest req =
         MCPREG__V1__CREATE_API_KEY_REQUEST__INIT;
     Mcpreg__V1__CreateApiKeyResponse *resp = NULL;
-    int rest = 0;
-    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
-                           KEY_USAGE, &rest);
+    int rc = cli_parse_options(opts, sizeof(opts) / sizeof(opts[0]), argc,
+                               argv, KEY_USAGE, "key create");
 
-    if (rc != 0) {
-        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    }
-    if (rest < argc) {
-        return usage_error("'key create' takes no arguments");
+    if (rc != CLI_PARSED) {
+        return rc;
     }
     /* An empty --user, say from an unset variable, must not silently make
      * a service key, which may act for any user. */
@@ -117,15 +113,11 @@ key_list(const cli_context *ctx, int argc, char **argv)
         MCPREG__V1__LIST_API_KEYS_REQUEST__INIT;
     Mcpreg__V1__ListApiKeysResponse *resp = NULL;
     json_t *list;
-    int rest = 0;
-    int rc = mr_opts_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv,
-                           KEY_USAGE, &rest);
+    int rc = cli_parse_options(opts, sizeof(opts) / sizeof(opts[0]), argc,
+                               argv, KEY_USAGE, "key list");
 
-    if (rc != 0) {
-        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    }
-    if (rest < argc) {
-        return usage_error("'key list' takes no arguments");
+    if (rc != CLI_PARSED) {
+        return rc;
     }
     if (workspace[0] == '\0') {
         return usage_error("'key list' needs --workspace UUID");

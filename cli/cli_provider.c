@@ -13,9 +13,6 @@
     "       mcpreg provider invalid-client --workspace UUID --id UUID "       \
     "--client-id ID"
 
-/* HELP_SHOWN is what parse_ids returns after printing --help. */
-#define HELP_SHOWN (-1)
-
 static int
 usage_error(const char *message)
 {
@@ -59,8 +56,8 @@ provider_json(const Mcpreg__V1__OAuthProvider *p)
 }
 
 /* parse_ids parses the options of a provider subcommand; client_id is NULL
- * for subcommands without --client-id. It returns CLI_EXIT_OK, HELP_SHOWN,
- * or CLI_EXIT_USAGE after printing the usage error. */
+ * for subcommands without --client-id. It returns what cli_parse_options
+ * does, and CLI_EXIT_USAGE when a required option is missing. */
 static int
 parse_ids(int argc, char **argv, const char **workspace, const char **id,
           const char **client_id)
@@ -72,14 +69,12 @@ parse_ids(int argc, char **argv, const char **workspace, const char **id,
          "client_id that the authorization server rejected"},
     };
     size_t nopts = client_id != NULL ? 3 : 2;
-    int rest = 0;
-    int rc = mr_opts_parse(opts, nopts, argc, argv, PROVIDER_USAGE, &rest);
+    int rc = cli_parse_options(opts, nopts, argc, argv, PROVIDER_USAGE,
+                               client_id != NULL ? "provider invalid-client"
+                                                 : "provider show");
 
-    if (rc != 0) {
-        return rc > 0 ? HELP_SHOWN : CLI_EXIT_USAGE;
-    }
-    if (rest < argc) {
-        return usage_error("'provider' subcommands take no arguments");
+    if (rc != CLI_PARSED) {
+        return rc;
     }
     if ((*workspace)[0] == '\0' || (*id)[0] == '\0' ||
         (client_id != NULL && (*client_id)[0] == '\0')) {
@@ -88,7 +83,7 @@ parse_ids(int argc, char **argv, const char **workspace, const char **id,
                                  "--workspace, --id and --client-id"
                                : "'provider show' needs --workspace and --id");
     }
-    return CLI_EXIT_OK;
+    return CLI_PARSED;
 }
 
 static int
@@ -102,8 +97,8 @@ provider_show(const cli_context *ctx, int argc, char **argv)
     json_t *out;
     int rc = parse_ids(argc, argv, &workspace, &id, NULL);
 
-    if (rc != CLI_EXIT_OK) {
-        return rc == HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (rc != CLI_PARSED) {
+        return rc;
     }
 
     req.workspace_id = (char *)workspace;
@@ -131,8 +126,8 @@ provider_invalid_client(const cli_context *ctx, int argc, char **argv)
     json_t *out;
     int rc = parse_ids(argc, argv, &workspace, &id, &client_id);
 
-    if (rc != CLI_EXIT_OK) {
-        return rc == HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (rc != CLI_PARSED) {
+        return rc;
     }
 
     req.workspace_id = (char *)workspace;

@@ -132,6 +132,28 @@ cli_call(const cli_context *ctx, const char *method,
 }
 
 int
+cli_parse_options(const mr_opt *opts, size_t nopts, int argc, char **argv,
+                  const char *usage, const char *name)
+{
+    const char *command = strchr(name, ' ');
+    int rest = 0;
+    int rc = mr_opts_parse(opts, nopts, argc, argv, usage, &rest);
+
+    if (rc != 0) {
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    if (rest < argc) {
+        fprintf(stderr,
+                "mcpreg: '%s' takes no arguments; see 'mcpreg %.*s "
+                "--help'\n",
+                name, command ? (int)(command - name) : (int)strlen(name),
+                name);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_PARSED;
+}
+
+int
 cli_print_json(json_t *value)
 {
     int rc = json_dumpf(value, stdout, JSON_PRESERVE_ORDER);
