@@ -134,6 +134,17 @@ mr_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec
+mr_mono_timespec(int64_t mono_ms)
+{
+    struct timespec ts = {
+        .tv_sec = (time_t)(mono_ms / 1000),
+        .tv_nsec = (long)(mono_ms % 1000) * 1000000L,
+    };
+
+    return ts;
+}
+
 void
 mr_format_time(int64_t ms, char out[32])
 {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mr_err.h"
 
@@ -46,6 +47,11 @@ int64_t mr_now_ms(void);
 
 /* mr_mono_ms returns a monotonic clock in milliseconds, for deadlines. */
 int64_t mr_mono_ms(void);
+
+/* mr_mono_timespec returns the instant mono_ms of mr_mono_ms's clock as an
+ * absolute time of CLOCK_MONOTONIC, for pthread_cond_timedwait on a
+ * condition variable that uses that clock. */
+struct timespec mr_mono_timespec(int64_t mono_ms);
 
 /* mr_format_time writes ms (Unix milliseconds) as RFC 3339 UTC with
  * milliseconds, such as "2026-12-04T15:38:21.123Z", into out. */

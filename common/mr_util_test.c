@@ -102,7 +102,25 @@ test_sanitize(void)
     MR_CHECK_STR(out, "");
 }
 
+static void
+test_mono_timespec_splits_ms(void)
+{
+    struct timespec ts = mr_mono_timespec(12345);
+    struct timespec now;
+    int64_t now_ms = mr_mono_ms();
+
+    MR_CHECK_INT(ts.tv_sec, ==, 12);
+    MR_CHECK_INT(ts.tv_nsec, ==, 345000000L);
+
+    /* The same clock: now in mr_mono_ms is now in CLOCK_MONOTONIC. */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ts = mr_mono_timespec(now_ms);
+    MR_CHECK_INT(now.tv_sec - ts.tv_sec, <=, 1);
+    MR_CHECK_INT(now.tv_sec - ts.tv_sec, >=, 0);
+}
+
 static const mr_test_case cases[] = {
+    {"mono_timespec_splits_ms", test_mono_timespec_splits_ms},
     {"uuid_v4_is_canonical", test_uuid_v4_is_canonical},
     {"uuid_rejects_bad_forms", test_uuid_rejects_bad_forms},
     {"uuid_lowers_case", test_uuid_lowers_case},

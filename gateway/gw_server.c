@@ -491,16 +491,8 @@ gw_server_port(const gw_server *server)
 static int
 wait_idle(gw_server *server, int timeout_ms)
 {
-    struct timespec deadline;
+    struct timespec deadline = mr_mono_timespec(mr_mono_ms() + timeout_ms);
     int active;
-
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
 
     pthread_mutex_lock(&server->lock);
     while (server->active > 0) {

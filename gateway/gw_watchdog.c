@@ -127,22 +127,6 @@ gw_watchdog_sweep(gw_watchdog *watchdog, int64_t now_ms)
     return count;
 }
 
-/* Returns the monotonic time ms from now, for pthread_cond_timedwait. */
-static struct timespec
-time_after(uint32_t ms)
-{
-    struct timespec at;
-
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    at.tv_sec += ms / 1000;
-    at.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
-    return at;
-}
-
 /* The thread: sweeps every period_ms until gw_watchdog_stop. A spurious
  * wake-up only delays the next sweep by up to one period. */
 static void *
@@ -152,7 +136,8 @@ run(void *arg)
 
     pthread_mutex_lock(&watchdog->lock);
     while (!watchdog->stopping) {
-        struct timespec at = time_after(watchdog->period_ms);
+        struct timespec at =
+            mr_mono_timespec(mr_mono_ms() + watchdog->period_ms);
         int rc = pthread_cond_timedwait(&watchdog->wake, &watchdog->lock, &at);
 
         if (rc == ETIMEDOUT && !watchdog->stopping) {

@@ -421,8 +421,7 @@ wait_for_work(reg_deletion_queue *q)
     if (due <= mr_mono_ms()) {
         return;
     }
-    until.tv_sec = (time_t)(due / 1000);
-    until.tv_nsec = (long)(due % 1000) * 1000000L;
+    until = mr_mono_timespec(due);
     pthread_cond_timedwait(&q->cv, &q->mu, &until);
 }
 

@@ -436,17 +436,9 @@ detach_waiters(reg_providers *p)
 void
 reg_providers_drain(reg_providers *p, int grace_ms)
 {
-    struct timespec until;
+    struct timespec until = mr_mono_timespec(mr_mono_ms() + grace_ms);
     waiter *w;
     long running;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += grace_ms / 1000;
-    until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
 
     pthread_mutex_lock(&p->lock);
     p->draining = true;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "mr_log.h"
+#include "mr_util.h"
 #include "reg_flights_internal.h"
 
 #define WAITER_TIMEOUT_DETAIL                                                 \
@@ -57,8 +58,7 @@ sleep_until(reg_providers *p, int64_t deadline_ms)
         pthread_cond_wait(&p->wake, &p->lock);
         return;
     }
-    until.tv_sec = (time_t)(deadline_ms / 1000);
-    until.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+    until = mr_mono_timespec(deadline_ms);
     pthread_cond_timedwait(&p->wake, &p->lock, &until);
 }
 
