@@ -346,6 +346,7 @@ disc_flow_result(const disc_flow *flow, disc_result *out)
         .redirect_uri = flow->cfg.redirect_uri,
         .client_source = or_empty(flow->client_source),
         .client = &flow->client,
+        .delete_status = flow->delete_status,
     };
 }
 

@@ -101,6 +101,7 @@ typedef struct {
      * "dynamic_registration". */
     const char *client_source;
     const disc_client *client;
+    long delete_status; /* HTTP status of a client deletion, else 0 */
 } disc_result;
 
 /* disc_flow_state is what disc_flow_step returns: make the request of

@@ -86,6 +86,7 @@ disc_flow_finish_delete(disc_flow *flow, const disc_response *resp)
     /* A client that the server no longer has needs no deletion either. */
     if ((resp->status >= 200 && resp->status <= 299) || resp->status == 404 ||
         resp->status == 410) {
+        flow->delete_status = resp->status;
         flow->stage = DISC_STAGE_DONE;
         return DISC_FLOW_DONE;
     }

@@ -93,6 +93,7 @@ struct disc_flow {
      * token, and its header list. */
     char *auth_header;
     const char *delete_headers[3];
+    long delete_status; /* the DELETE's HTTP status once it succeeded */
 
     /* Set by disc_flow_use_cached: the first step goes straight to
      * obtaining a client with metadata that an earlier job discovered. */

@@ -189,11 +189,11 @@ reply_delete(void *arg, mr_err err, const char *detail,
     Mcpreg__V1__DeleteClientResponse out =
         MCPREG__V1__DELETE_CLIENT_RESPONSE__INIT;
 
-    (void)result;
     if (err != MR_OK) {
         fail_job(call, err, detail);
         return;
     }
+    out.http_status = (int32_t)result->delete_status;
     mr_rpc_reply(call, &out.base);
 }
 

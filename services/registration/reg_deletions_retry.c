@@ -26,9 +26,10 @@ struct pending {
     reg_key key; /* its clientdel/ key */
     Mcpreg__V1__PendingDeletionRecord *rec;
     reg_deletion_queue *queue;
-    int attempts;   /* failed attempts so far */
-    int64_t due_ms; /* next attempt, on mr_mono_ms's clock */
-    mr_err outcome; /* of the last attempt */
+    int attempts;    /* failed attempts so far */
+    int64_t due_ms;  /* next attempt, on mr_mono_ms's clock */
+    mr_err outcome;  /* of the last attempt */
+    int http_status; /* of the DELETE that ended it, 0 when unknown */
     char detail[REG_DETAIL_MAX];
     pending *next; /* in a list of attempts taken out of the heap */
 };
@@ -251,10 +252,14 @@ record_outcome(pending *p, mr_err err, const char *detail)
 static void
 on_reply(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
 {
-    record_outcome(arg, status->err, status->detail);
+    pending *p = arg;
+
     if (response != NULL) {
+        p->http_status =
+            ((Mcpreg__V1__DeleteClientResponse *)response)->http_status;
         protobuf_c_message_free_unpacked(response, NULL);
     }
+    record_outcome(p, status->err, status->detail);
 }
 
 /* send_one unseals the access token of p and sends its DeleteClient, with
@@ -340,15 +345,26 @@ log_retry(const pending *p, int64_t delay_ms)
            mr_err_code(p->outcome), p->detail, (long long)delay_ms);
 }
 
+/* log_deleted logs a deletion that ended well. A 404 or 410 (and a 401,
+ * which the worker reports as a rejection) does not prove a deletion: the
+ * server has no such client, or offers no RFC 7592 deletion at that URL. */
 static void
 log_deleted(const pending *p)
 {
-    MR_INFO("reg.client.deleted", p->rec->deletion_id,
-            "deleted client %s of provider %s at its authorization server%s",
+    if (p->outcome == MR_OK && p->http_status >= 200 &&
+        p->http_status <= 299) {
+        MR_INFO("reg.client.deleted", p->rec->deletion_id,
+                "deleted client %s of provider %s at its authorization "
+                "server (HTTP %d)",
+                p->rec->client_id, p->rec->oauth_provider_id, p->http_status);
+        return;
+    }
+    MR_INFO("reg.client.delete_gone", p->rec->deletion_id,
+            "ended the deletion of client %s of provider %s: the "
+            "authorization server answered HTTP %d, so it has no such "
+            "client or offers no RFC 7592 deletion there; nothing is retried",
             p->rec->client_id, p->rec->oauth_provider_id,
-            p->outcome == MR_OK
-                ? ""
-                : " (HTTP 401: the server has no such client)");
+            p->outcome == MR_OK ? p->http_status : 401);
 }
 
 /* finish_one ends p when its last attempt finished the deletion, else

@@ -5,6 +5,7 @@
 // deletion that fails is retried, also across restarts, until it
 // succeeds. The authorization server is a scripted fake (tests/fake/).
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -148,6 +149,42 @@ test('server delete deletes its client', async () => {
       'the DELETE carries the registration access token');
   } finally {
     await scripted.fake.close();
+  }
+});
+
+// Returns the registration service's log lines with msgId that name
+// clientId.
+async function registrationLines(msgId, clientId) {
+  const text = await readFile(system.logs[REGISTRATION].stdout, 'utf8');
+  return text.split('\n').filter((line) =>
+    line.includes(`"msg_id":"${msgId}"`) && line.includes(clientId));
+}
+
+test('a 404 ends a deletion without claiming it', async () => {
+  const goneId = 'client-delete-404';
+  const deletedId = 'client-delete-204';
+  const gone = await startManagedFake(goneId, { status: 404 });
+  const done = await startManagedFake(deletedId, { status: 204 });
+  try {
+    for (const scripted of [gone, done]) {
+      const { server } = await registerProvider(scripted);
+      assertStatus(await system.api('DELETE', `/mcp-servers/${server.id}`,
+        { key }), 204);
+    }
+    await waitForDelete(gone, `${REGISTER_PATH}/${goneId}`);
+    await waitForDelete(done, `${REGISTER_PATH}/${deletedId}`);
+
+    // Info lines reach the log within the services' flush interval.
+    await pollUntil(async () =>
+      (await registrationLines('reg.client.delete_gone', goneId)).length > 0 &&
+      (await registrationLines('reg.client.deleted', deletedId)).length > 0
+        ? true : undefined,
+    { what: 'the log lines of both deletions', timeoutMs: 5000 });
+    assert.deepEqual(await registrationLines('reg.client.deleted', goneId),
+      [], 'a 404 is not logged as a deletion');
+  } finally {
+    await gone.fake.close();
+    await done.fake.close();
   }
 });
 
