@@ -153,7 +153,7 @@ read_prefix(const char *digits, size_t n, int family, unsigned *out, char *why,
     for (size_t i = 0; i < n; i++) {
         if (digits[i] < '0' || digits[i] > '9' || i == 3) {
             snprintf(why, whylen,
-                     "has a prefix length that is not a number from 0 to %u",
+                     "has a prefix length that is not a number from 1 to %u",
                      max);
             return MR_EINVALID_FIELD;
         }
@@ -164,6 +164,13 @@ read_prefix(const char *digits, size_t n, int family, unsigned *out, char *why,
         snprintf(why, whylen,
                  "has prefix length %u, over the maximum of %u for IPv%d",
                  value, max, family == AF_INET ? 4 : 6);
+        return MR_EINVALID_FIELD;
+    }
+    if (value == 0) {
+        snprintf(why, whylen,
+                 "has prefix length 0, which covers every IPv%d address, the "
+                 "cloud metadata address and private ranges included",
+                 family == AF_INET ? 4 : 6);
         return MR_EINVALID_FIELD;
     }
     *out = value;
@@ -469,4 +476,47 @@ bool
 mr_allow_http(const mr_allow_list *list, const char *host)
 {
     return mr_allow_contains(list, host) || literal_in_range(list, host);
+}
+
+/* is_loopback_range returns whether every address of range is a loopback
+ * address: in 127.0.0.0/8, or ::1. */
+static bool
+is_loopback_range(const mr_allow_range *range)
+{
+    static const uint8_t ipv6_loopback[16] = {[15] = 1};
+
+    if (range->family == AF_INET) {
+        return range->prefix >= 8 && range->bytes[0] == 127;
+    }
+    return range->prefix == 128 &&
+           memcmp(range->bytes, ipv6_loopback, sizeof(ipv6_loopback)) == 0;
+}
+
+size_t
+mr_allow_ranges_beyond_loopback(const mr_allow_list *list, char *out,
+                                size_t outlen)
+{
+    size_t count = 0;
+    size_t used = 0;
+
+    if (outlen > 0) {
+        out[0] = '\0';
+    }
+    for (size_t i = 0; i < list->nranges; i++) {
+        const mr_allow_range *range = &list->ranges[i];
+        char text[INET6_ADDRSTRLEN] = "";
+        int written;
+
+        if (is_loopback_range(range)) {
+            continue;
+        }
+        inet_ntop(range->family, range->bytes, text, sizeof(text));
+        if (used < outlen) {
+            written = snprintf(out + used, outlen - used, "%s%s/%u",
+                               count > 0 ? ", " : "", text, range->prefix);
+            used += written > 0 ? (size_t)written : 0;
+        }
+        count++;
+    }
+    return count;
 }

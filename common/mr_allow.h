@@ -36,9 +36,9 @@ typedef struct {
  * empty entries are skipped. An invalid entry returns MR_EINVALID_FIELD
  * and points *bad into text at the start of that entry, which
  * mr_allow_error then describes. Invalid are a character that no host
- * name or address has, a ':' outside an IPv6 address, a prefix length over
- * 32 or 128, and address bits set after the prefix. It returns MR_ENOMEM
- * when memory runs out. Free *out with mr_allow_free.
+ * name or address has, a ':' outside an IPv6 address, a prefix length of 0
+ * or over 32 or 128, and address bits set after the prefix. It returns
+ * MR_ENOMEM when memory runs out. Free *out with mr_allow_free.
  */
 mr_err mr_allow_parse(const char *text, mr_allow_list *out, const char **bad);
 
@@ -86,5 +86,14 @@ bool mr_allow_covers(const mr_allow_list *list, const struct sockaddr *addr);
  * internal address (DNS rebinding) fails the handshake.
  */
 bool mr_allow_http(const mr_allow_list *list, const char *host);
+
+/*
+ * mr_allow_ranges_beyond_loopback writes into out, cut to fit outlen (0
+ * allowed), the CIDR ranges of list that contain an address outside
+ * loopback (127.0.0.0/8 and ::1), as "10.0.0.0/8, fd00::/8". It returns
+ * how many there are, so that the services can warn about them at start.
+ */
+size_t mr_allow_ranges_beyond_loopback(const mr_allow_list *list, char *out,
+                                       size_t outlen);
 
 #endif

@@ -96,7 +96,7 @@ test_parse_ranges(void)
     mr_allow_list list;
     uint8_t v6[16];
 
-    parse_or_fail("127.0.0.0/8, ::1/128,dev.example,[fd00::]/8,0.0.0.0/0",
+    parse_or_fail("127.0.0.0/8, ::1/128,dev.example,[fd00::]/8,0.0.0.0/1",
                   &list);
     MR_CHECK_INT(list.count, ==, 1);
     MR_CHECK_STR(list.hosts[0], "dev.example");
@@ -113,7 +113,7 @@ test_parse_ranges(void)
 
     MR_CHECK_INT(list.ranges[2].family, ==, AF_INET6);
     MR_CHECK_INT(list.ranges[2].prefix, ==, 8);
-    MR_CHECK_INT(list.ranges[3].prefix, ==, 0);
+    MR_CHECK_INT(list.ranges[3].prefix, ==, 1);
 
     /* Ranges are not host entries. */
     MR_CHECK(!mr_allow_contains(&list, "127.0.0.1"));
@@ -137,17 +137,26 @@ test_parse_rejects(void)
         {"::/129", 0,
          "entry \"::/129\" has prefix length 129, over the maximum of 128 "
          "for IPv6"},
+        {"0.0.0.0/0", 0,
+         "entry \"0.0.0.0/0\" has prefix length 0, which covers every IPv4 "
+         "address, the cloud metadata address and private ranges included"},
+        {"127.0.0.0/8, ::/0", 13,
+         "entry \"::/0\" has prefix length 0, which covers every IPv6 "
+         "address, the cloud metadata address and private ranges included"},
+        {"[::]/0", 0,
+         "entry \"[::]/0\" has prefix length 0, which covers every IPv6 "
+         "address, the cloud metadata address and private ranges included"},
         {"10.0.0.0/", 0,
          "entry \"10.0.0.0/\" has no prefix length after "
          "\"/\""},
         {"10.0.0.0/-1", 0,
          "entry \"10.0.0.0/-1\" has a prefix length that is not a number "
-         "from 0 to 32"},
+         "from 1 to 32"},
         {"10.0.0.0/8a", 0,
          "entry \"10.0.0.0/8a\" has a prefix length that is not a number "
-         "from 0 to 32"},
+         "from 1 to 32"},
         {"::/0128", 0,
-         "entry \"::/0128\" has a prefix length that is not a number from 0 "
+         "entry \"::/0128\" has a prefix length that is not a number from 1 "
          "to 128"},
         {"127.0.0.1/8", 0,
          "entry \"127.0.0.1/8\" has address bits set after its /8 prefix. "
@@ -162,7 +171,7 @@ test_parse_rejects(void)
          "entry \"10.0.0/8\" is not an IPv4 or IPv6 address before \"/\""},
         {"10.0.0.0/8/8", 0,
          "entry \"10.0.0.0/8/8\" has a prefix length that is not a number "
-         "from 0 to 32"},
+         "from 1 to 32"},
         {"[127.0.0.0]/8", 0,
          "entry \"[127.0.0.0]/8\" has brackets but is not an IPv6 address"},
         {"localhost, 127.0.0.1:8080", 11,
@@ -260,9 +269,10 @@ test_covers_ipv4(void)
     MR_CHECK(!covers("10.1.2.3/32", "10.1.2.2"));
     MR_CHECK(!covers("10.1.2.3/32", "10.1.2.4"));
 
-    MR_CHECK(covers("0.0.0.0/0", "0.0.0.0"));
-    MR_CHECK(covers("0.0.0.0/0", "255.255.255.255"));
-    MR_CHECK(!covers("0.0.0.0/0", "::1"));
+    MR_CHECK(covers("0.0.0.0/1", "0.0.0.0"));
+    MR_CHECK(covers("0.0.0.0/1", "127.255.255.255"));
+    MR_CHECK(!covers("0.0.0.0/1", "128.0.0.0"));
+    MR_CHECK(!covers("0.0.0.0/1", "::1"));
     MR_CHECK(!covers("", "127.0.0.1"));
 }
 
@@ -279,9 +289,10 @@ test_covers_ipv6(void)
     MR_CHECK(covers("fd00::/8", "fdff:ffff:ffff::1"));
     MR_CHECK(!covers("fd00::/8", "fc00::1"));
 
-    MR_CHECK(covers("::/0", "::1"));
-    MR_CHECK(covers("::/0", "2001:db8::1"));
-    MR_CHECK(!covers("::/0", "127.0.0.1"));
+    MR_CHECK(covers("::/1", "::1"));
+    MR_CHECK(covers("::/1", "2001:db8::1"));
+    MR_CHECK(!covers("::/1", "8000::1"));
+    MR_CHECK(!covers("::/1", "127.0.0.1"));
 }
 
 /* An IPv4-mapped IPv6 address reaches its IPv4 address, so IPv4 ranges
@@ -331,6 +342,55 @@ test_http_by_host_or_literal(void)
     MR_CHECK(!http("", "127.0.0.1"));
 }
 
+/* Each list, the ranges of it that reach beyond loopback, and how many. */
+static void
+test_ranges_beyond_loopback(void)
+{
+    static const struct {
+        const char *text;
+        size_t count;
+        const char *ranges;
+    } cases[] = {
+        {"", 0, ""},
+        {"localhost, 10.0.0.1, 127.0.0.0/8, 127.1.0.0/16, ::1/128", 0, ""},
+        {"10.0.0.0/8", 1, "10.0.0.0/8"},
+        {"127.0.0.0/8, 10.0.0.0/8, ::1/128, fd00::/8", 2,
+         "10.0.0.0/8, fd00::/8"},
+        {"126.0.0.0/7", 1, "126.0.0.0/7"},
+        {"::/127", 1, "::/127"},
+        {"::ffff:127.0.0.0/104", 1, "::ffff:127.0.0.0/104"},
+        {"169.254.169.254/32", 1, "169.254.169.254/32"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mr_allow_list list;
+        char ranges[128] = "unchanged";
+
+        parse_or_fail(cases[i].text, &list);
+        MR_CHECK_INT(
+            mr_allow_ranges_beyond_loopback(&list, ranges, sizeof(ranges)), ==,
+            cases[i].count);
+        MR_CHECK_STR(ranges, cases[i].ranges);
+        mr_allow_free(&list);
+    }
+}
+
+/* A message buffer too small for every range is cut, and the count still
+ * includes every range. */
+static void
+test_ranges_beyond_loopback_cut(void)
+{
+    mr_allow_list list;
+    char ranges[12] = "";
+
+    parse_or_fail("10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16", &list);
+    MR_CHECK_INT(
+        mr_allow_ranges_beyond_loopback(&list, ranges, sizeof(ranges)), ==, 3);
+    MR_CHECK_STR(ranges, "10.0.0.0/8,");
+    MR_CHECK_INT(mr_allow_ranges_beyond_loopback(&list, NULL, 0), ==, 3);
+    mr_allow_free(&list);
+}
+
 static const mr_test_case cases[] = {
     {"allow_list", test_allow_list},
     {"allow_list_empty", test_allow_list_empty},
@@ -342,6 +402,8 @@ static const mr_test_case cases[] = {
     {"covers_ipv6", test_covers_ipv6},
     {"covers_ipv4_mapped", test_covers_ipv4_mapped},
     {"http_by_host_or_literal", test_http_by_host_or_literal},
+    {"ranges_beyond_loopback", test_ranges_beyond_loopback},
+    {"ranges_beyond_loopback_cut", test_ranges_beyond_loopback_cut},
 };
 
 MR_TEST_MAIN(cases)

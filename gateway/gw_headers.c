@@ -10,6 +10,7 @@ typedef struct {
     int content_lengths;
     int transfer_encodings;
     const char *coding; /* the value of the last Transfer-Encoding */
+    int blank_names;    /* field names that contain a space or a tab */
 } framing;
 
 /* The MHD_KeyValueIterator that counts the framing fields into cls. */
@@ -20,7 +21,9 @@ count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
     framing *counts = cls;
 
     (void)kind;
-    if (strcasecmp(key, "Content-Length") == 0) {
+    if (strpbrk(key, " \t") != NULL) {
+        counts->blank_names++;
+    } else if (strcasecmp(key, "Content-Length") == 0) {
         counts->content_lengths++;
     } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
         counts->transfer_encodings++;
@@ -35,6 +38,10 @@ count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
  * coding until the connection closes. A proxy in front that frames the body
  * the other way would pass on the rest of it as a request of its own
  * (request smuggling, RFC 9112 section 6.1).
+ *
+ * libmicrohttpd 0.9.75 also keeps the whitespace before the colon in a
+ * field name, so "Content-Length : 5" is a field it does not frame the
+ * body by, while a proxy may. RFC 9112 section 5.1 requires a 400 for it.
  */
 mr_err
 gw_check_framing(struct MHD_Connection *conn, const char **detail)
@@ -42,7 +49,10 @@ gw_check_framing(struct MHD_Connection *conn, const char **detail)
     framing counts = {0};
 
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &counts);
-    if (counts.transfer_encodings > 0 && counts.content_lengths > 0) {
+    if (counts.blank_names > 0) {
+        *detail = "Remove the space or tab from the header field name: no "
+                  "whitespace is allowed in a name or before its colon";
+    } else if (counts.transfer_encodings > 0 && counts.content_lengths > 0) {
         *detail = "Send either Content-Length or Transfer-Encoding: the "
                   "request has both";
     } else if (counts.content_lengths > 1) {

@@ -16,7 +16,8 @@
 /*
  * gw_check_framing checks that the request on conn frames its body in one
  * way only: at most one Content-Length, or one Transfer-Encoding whose value
- * is "chunked" and no Content-Length. It returns MR_OK, or
+ * is "chunked" and no Content-Length, and no header field name that
+ * contains a space or a tab. It returns MR_OK, or
  * MR_EINVALID_BODY with *detail set to a static string that gives the
  * reason.
  */

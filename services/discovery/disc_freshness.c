@@ -288,8 +288,13 @@ disc_cache_control_parse(const char *value, disc_cache_control *out)
             out->no_reuse = true;
         } else if (span_is(d.name, d.name_len, "max-age") && !max_age_seen) {
             max_age_seen = true;
-            out->has_max_age = parse_delta_seconds(d.value, d.value_len,
-                                                   d.quoted, &out->max_age_s);
+            out->has_max_age = true;
+            /* RFC 9111 section 4.2.1 encourages treating an invalid
+             * freshness lifetime as stale. */
+            if (!parse_delta_seconds(d.value, d.value_len, d.quoted,
+                                     &out->max_age_s)) {
+                out->max_age_s = 0;
+            }
         }
     }
 }

@@ -46,17 +46,17 @@ void disc_cache_headers_free(disc_cache_headers *headers);
  * cache. */
 typedef struct {
     bool no_reuse;     /* no-store or no-cache, with or without a value */
-    bool has_max_age;  /* a valid max-age */
-    int64_t max_age_s; /* at most DISC_DELTA_SECONDS_MAX */
+    bool has_max_age;  /* a max-age directive, valid or not */
+    int64_t max_age_s; /* 0 when invalid; at most DISC_DELTA_SECONDS_MAX */
 } disc_cache_control;
 
 /*
  * disc_cache_control_parse reads a Cache-Control value (RFC 9111 section
  * 5.2). Directive names are compared ignoring ASCII case, values may be
  * tokens or quoted strings, and commas inside quotes do not split. Only
- * the first max-age counts, and it is ignored unless its value is all
- * digits. s-maxage is for shared caches and is ignored, like every other
- * directive. value may be NULL.
+ * the first max-age counts, and a value that is not all digits gives a
+ * max-age of 0, so the response is stale. s-maxage is for shared caches
+ * and is ignored, like every other directive. value may be NULL.
  */
 void disc_cache_control_parse(const char *value, disc_cache_control *out);
 

@@ -123,24 +123,36 @@ test_cache_control_max_age_overflow(void)
                  DISC_DELTA_SECONDS_MAX);
 }
 
-/* A max-age whose value is not all digits is ignored, and so is every
- * other directive that merely looks like it. */
+/* A max-age whose value is not all digits gives 0, so the response is
+ * stale, and every other directive that merely looks like it is ignored. */
 static void
 test_cache_control_bad_max_age(void)
 {
-    const char *bad[] = {
-        "max-age",     "max-age=",       "max-age=abc",   "max-age=-1",
-        "max-age=1.5", "max-age=\"\"",   "max-age=5x",    "max-age=\"5",
-        "max-age=5 6", "s-maxage=10",    "s-max-age=10",  "max-ages=10",
-        "xmax-age=10", "\"max-age=10\"", "no-max-age=10", "max-age=\"1 2\"",
+    const char *invalid[] = {
+        "max-age",     "max-age=",     "max-age=abc",     "max-age=-1",
+        "max-age=1.5", "max-age=\"\"", "max-age=5x",      "max-age=\"5",
+        "max-age=5 6", "MAX-AGE=x",    "max-age=\"1 2\"",
+    };
+    const char *other[] = {
+        "s-maxage=10", "s-max-age=10",   "max-ages=10",
+        "xmax-age=10", "\"max-age=10\"", "no-max-age=10",
     };
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        disc_cache_control control = parse(bad[i]);
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        disc_cache_control control = parse(invalid[i]);
+
+        if (!control.has_max_age || control.max_age_s != 0 ||
+            control.no_reuse) {
+            mr_test__fail(__FILE__, __LINE__, "\"%s\" gave max-age %lld",
+                          invalid[i], (long long)control.max_age_s);
+        }
+    }
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        disc_cache_control control = parse(other[i]);
 
         if (control.has_max_age || control.no_reuse) {
             mr_test__fail(__FILE__, __LINE__, "\"%s\" gave max-age %lld",
-                          bad[i], (long long)control.max_age_s);
+                          other[i], (long long)control.max_age_s);
         }
     }
 }
@@ -150,7 +162,8 @@ static void
 test_cache_control_first_max_age(void)
 {
     MR_CHECK_INT(parse("max-age=5, max-age=100").max_age_s, ==, 5);
-    MR_CHECK(!parse("max-age=x, max-age=100").has_max_age);
+    MR_CHECK(parse("max-age=x, max-age=100").has_max_age);
+    MR_CHECK_INT(parse("max-age=x, max-age=100").max_age_s, ==, 0);
 }
 
 static void
@@ -285,10 +298,11 @@ test_lifetime_sources(void)
     MR_CHECK_INT(lifetime("public", NULL, NULL, "5"), ==, DISC_FRESHNESS_NONE);
     MR_CHECK_INT(lifetime("max-age=90", NULL, NULL, NULL), ==, 90000);
 
-    /* max-age wins over Expires, whichever is shorter. */
+    /* max-age wins over Expires, whichever is shorter, and an invalid
+     * max-age makes the response stale. */
     MR_CHECK_INT(lifetime("max-age=90", minute_later, at_now, NULL), ==,
                  90000);
-    MR_CHECK_INT(lifetime("max-age=x", minute_later, at_now, NULL), ==, 60000);
+    MR_CHECK_INT(lifetime("max-age=x", minute_later, at_now, NULL), ==, 0);
 
     /* Expires minus Date, both on the server's clock. Without a valid
      * Date, the current time stands in. */
@@ -304,6 +318,15 @@ test_lifetime_invalid_expires(void)
 {
     MR_CHECK_INT(lifetime(NULL, "0", NULL, NULL), ==, 0);
     MR_CHECK_INT(lifetime(NULL, "tomorrow", NULL, NULL), ==, 0);
+}
+
+/* RFC 9111 4.2.1: an invalid max-age is stale, not the default lifetime. */
+static void
+test_lifetime_invalid_max_age(void)
+{
+    MR_CHECK_INT(lifetime("max-age=abc", NULL, NULL, NULL), ==, 0);
+    MR_CHECK_INT(lifetime("max-age=-1", NULL, NULL, NULL), ==, 0);
+    MR_CHECK_INT(lifetime("public, max-age", NULL, NULL, "5"), ==, 0);
 }
 
 static void
@@ -391,6 +414,7 @@ static const mr_test_case cases[] = {
     {"http_date_invalid", test_http_date_invalid},
     {"lifetime_sources", test_lifetime_sources},
     {"lifetime_invalid_expires", test_lifetime_invalid_expires},
+    {"lifetime_invalid_max_age", test_lifetime_invalid_max_age},
     {"lifetime_no_reuse", test_lifetime_no_reuse},
     {"lifetime_minus_age", test_lifetime_minus_age},
     {"lifetime_clamped", test_lifetime_clamped},

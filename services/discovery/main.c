@@ -267,6 +267,12 @@ configure(const options *o, mr_allow_list *allow, char **redirect_uri,
         fprintf(stderr, "error: %s\n", why);
         return false;
     }
+    if (mr_allow_ranges_beyond_loopback(allow, why, sizeof(why)) > 0) {
+        MR_WARN("disc.allow.beyond_loopback", NULL,
+                "--dev-allow-hosts ranges %s contain addresses outside "
+                "loopback, and the worker connects to any address in them",
+                why);
+    }
     *redirect_uri = make_public_url(o->public_base_url, MR_CALLBACK_PATH);
     return *redirect_uri != NULL &&
            make_client_metadata_url(o, client_metadata_url);

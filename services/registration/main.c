@@ -421,6 +421,14 @@ main(int argc, char **argv)
     }
     mr_log_init("registration", level, 1);
     mr_log_buffer(MR_LOG_FLUSH_MS);
+    if (mr_allow_ranges_beyond_loopback(&service.url_rules.allow, why,
+                                        sizeof(why)) > 0) {
+        MR_WARN("reg.allow.beyond_loopback", NULL,
+                "--dev-allow-hosts ranges %s contain addresses outside "
+                "loopback, and the service accepts http URLs whose host is "
+                "an address in them",
+                why);
+    }
 
     if (start(&cfg, &service, &server) != MR_OK) {
         stop(&cfg, &service, server);

@@ -60,6 +60,26 @@ empty_path_slash(char *url)
     return slash != NULL && slash[1] == '\0' ? slash : NULL;
 }
 
+/* lower_origin writes the scheme and host of url, the part before the
+ * first '/' after "://", in lower case, because both are case-insensitive
+ * (RFC 3986 section 6.2.2.1) and discovery compares issuers as strings. */
+static void
+lower_origin(char *url)
+{
+    char *authority = strstr(url, "://");
+    char *end;
+
+    if (authority == NULL) {
+        return;
+    }
+    end = authority + 3 + strcspn(authority + 3, "/");
+    for (char *c = url; c < end; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+        }
+    }
+}
+
 mr_err
 reg_clients_issuer_canonical(const reg_url_rules *rules, const char *issuer,
                              char out[REG_URL_MAX + 1], char *detail,
@@ -85,6 +105,7 @@ reg_clients_issuer_canonical(const reg_url_rules *rules, const char *issuer,
 
     /* reg_url_check_named bounds the length by REG_URL_MAX. */
     snprintf(out, REG_URL_MAX + 1, "%s", issuer);
+    lower_origin(out);
     slash = empty_path_slash(out);
     if (slash != NULL) {
         *slash = '\0';

@@ -28,7 +28,8 @@ typedef struct {
  * a host on rules, as for MCP server URLs; see reg_url_check) without
  * query or fragment. Discovery compares issuers as strings and accepts
  * only a trailing "/" on an empty path as a difference, so the canonical
- * form drops that "/": "https://as.example/" becomes "https://as.example".
+ * form drops that "/" and writes the scheme and host in lower case:
+ * "HTTPS://AS.example/" becomes "https://as.example".
  * It returns MR_EMISSING_FIELD or MR_EINVALID_FIELD with a detail.
  */
 mr_err reg_clients_issuer_canonical(const reg_url_rules *rules,

@@ -12,6 +12,26 @@
 
 #include "reg_text.h"
 
+/* Characters that are neither format characters nor default-ignorable,
+ * but fonts usually draw as blank space or a placeholder box. */
+static const ucs4_t blank_symbols[] = {
+    0x2800,  /* BRAILLE PATTERN BLANK */
+    0xFFFC,  /* OBJECT REPLACEMENT CHARACTER */
+    0x1D159, /* MUSICAL SYMBOL NULL NOTEHEAD */
+};
+
+static bool
+is_blank_symbol(ucs4_t c)
+{
+    for (size_t i = 0; i < sizeof(blank_symbols) / sizeof(blank_symbols[0]);
+         i++) {
+        if (blank_symbols[i] == c) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Returns why code point c is not allowed in an id, or NULL when it is. */
 static const char *
 rejection_reason(ucs4_t c)
@@ -30,6 +50,9 @@ rejection_reason(ucs4_t c)
      * by category, but drawn as nothing. */
     if (uc_is_property_default_ignorable_code_point(c)) {
         return "invisible (default-ignorable) characters are not allowed";
+    }
+    if (is_blank_symbol(c)) {
+        return "symbols drawn as blank space are not allowed";
     }
     if (uc_is_general_category(c, UC_CATEGORY_Co)) {
         return "private-use characters are not allowed";

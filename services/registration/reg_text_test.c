@@ -105,6 +105,20 @@ text_rejects_invisible_letters(void)
 }
 
 static void
+text_rejects_blank_symbols(void)
+{
+    static const text_case cases[] = {
+        {"braille pattern blank", "\xe2\xa0\x80", "U+2800", "blank space"},
+        {"object replacement character", "\xef\xbf\xbc", "U+FFFC",
+         "blank space"},
+        {"musical symbol null notehead", "\xf0\x9d\x85\x99", "U+1D159",
+         "blank space"},
+    };
+
+    run_rejected(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
 text_rejects_private_and_unassigned(void)
 {
     static const text_case cases[] = {
@@ -196,6 +210,7 @@ static const mr_test_case cases[] = {
     {"text_rejects_unicode_spaces", text_rejects_unicode_spaces},
     {"text_rejects_format_characters", text_rejects_format_characters},
     {"text_rejects_invisible_letters", text_rejects_invisible_letters},
+    {"text_rejects_blank_symbols", text_rejects_blank_symbols},
     {"text_rejects_private_and_unassigned",
      text_rejects_private_and_unassigned},
     {"text_rejects_controls", text_rejects_controls},
