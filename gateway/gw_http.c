@@ -567,9 +567,7 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         }
         *con_cls = req;
 
-        pthread_mutex_lock(&server->lock);
-        server->active++;
-        pthread_mutex_unlock(&server->lock);
+        atomic_fetch_add(&server->active, 1);
 
         if (gw_check_framing(conn, &detail) != MR_OK) {
             req->close_connection = true;
@@ -619,12 +617,11 @@ gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req->conn = NULL;
     pthread_mutex_unlock(&req->lock);
 
-    pthread_mutex_lock(&server->lock);
-    server->active--;
-    if (server->active == 0) {
+    if (atomic_fetch_sub(&server->active, 1) == 1) {
+        pthread_mutex_lock(&server->lock);
         pthread_cond_broadcast(&server->idle);
+        pthread_mutex_unlock(&server->lock);
     }
-    pthread_mutex_unlock(&server->lock);
 
     request_unref(req);
 }

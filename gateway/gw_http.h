@@ -26,10 +26,12 @@ struct gw_server {
     struct MHD_Daemon *daemon;
     mr_rpc_client *rpc;
 
-    /* lock protects active, and idle is signalled when active drops to 0. */
+    /* active counts the requests between their first call and their
+     * completion without the lock. The one that brings it to 0 takes lock
+     * to signal idle, for which gw_server_stop waits under lock. */
     pthread_mutex_t lock;
     pthread_cond_t idle;
-    int active; /* requests between their first call and completion */
+    atomic_int active;
 
     atomic_bool draining; /* new requests get 503 and Connection: close */
 

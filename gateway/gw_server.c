@@ -495,13 +495,13 @@ wait_idle(gw_server *server, int timeout_ms)
     int active;
 
     pthread_mutex_lock(&server->lock);
-    while (server->active > 0) {
+    while (atomic_load(&server->active) > 0) {
         if (pthread_cond_timedwait(&server->idle, &server->lock, &deadline) ==
             ETIMEDOUT) {
             break;
         }
     }
-    active = server->active;
+    active = atomic_load(&server->active);
     pthread_mutex_unlock(&server->lock);
     return active;
 }
