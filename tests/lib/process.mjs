@@ -26,8 +26,9 @@ export function childEnvironment(extra = {}) {
 
 // Returns a TCP port on 127.0.0.1 that was free a moment ago. The OS picks
 // it (listen on port 0) and the port is released right away, so another
-// process may take it before the caller binds it. NOTE: that race is
-// accepted because the C services take a fixed port on their command line.
+// process may take it before the caller binds it. The C services take a
+// fixed port on their command line, so startSystem (harness.mjs) starts
+// again with new ports when a service finds its port in use.
 export async function findFreePort() {
   const server = net.createServer();
   await new Promise((resolve, reject) => {
