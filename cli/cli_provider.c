@@ -20,7 +20,7 @@ usage_error(const char *message)
     return CLI_EXIT_USAGE;
 }
 
-/* provider_json returns the JSON form of p, which holds no secret. */
+/* provider_json returns the JSON form of p, which contains no secret. */
 static json_t *
 provider_json(const Mcpreg__V1__OAuthProvider *p)
 {

@@ -86,7 +86,7 @@ test_long_line_stays_json(void)
     free(value);
 }
 
-/* read_now returns what the pipe holds now, without waiting; the caller
+/* read_now returns what the pipe contains now, without waiting; the caller
  * frees it. */
 static char *
 read_now(int fd)

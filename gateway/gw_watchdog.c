@@ -45,8 +45,8 @@ struct gw_watchdog {
     int64_t last_late_ms;
 };
 
-/* Logs the cuts since the last line, naming the latest; the lock is held,
- * which the MHD threads take only to add or remove a connection. */
+/* Logs the cuts since the last line, naming the latest. The caller holds
+ * the lock, which the MHD threads take only to add or remove a connection. */
 static void
 log_cuts(const gw_watchdog *watchdog, uint64_t cuts)
 {

@@ -305,7 +305,7 @@ test_lifetime_sources(void)
     MR_CHECK_INT(lifetime("max-age=x", minute_later, at_now, NULL), ==, 0);
 
     /* Expires minus Date, both on the server's clock. Without a valid
-     * Date, the current time stands in. */
+     * Date, the current time is used. */
     MR_CHECK_INT(lifetime(NULL, hour_later, minute_later, NULL), ==, 3540000);
     MR_CHECK_INT(lifetime(NULL, minute_later, NULL, NULL), ==, 60000);
     MR_CHECK_INT(lifetime(NULL, minute_later, "garbage", NULL), ==, 60000);

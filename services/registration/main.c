@@ -413,7 +413,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (cfg.reseal) {
-        /* The log goes to stderr, so that stdout holds the summary only. */
+        /* The log goes to stderr, so that stdout contains the summary only. */
         mr_log_init("registration", level, 2);
         rc = reseal(&cfg);
         reg_url_rules_free(&service.url_rules);

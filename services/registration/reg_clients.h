@@ -63,8 +63,8 @@ void reg_clients_handle_add(mr_rpc_call *call, void *arg);
 /*
  * reg_clients_handle_list handles ListOperatorClients; arg is the
  * reg_service. It returns the clients of the workspace, or of one server
- * of it, ordered by server id and issuer, and says only whether each has
- * a secret. A server id that names no server of the workspace is
+ * of it, ordered by server id and issuer, and tells only whether each
+ * has a secret. A server id that names no server of the workspace is
  * MR_ESERVER_NOT_FOUND.
  */
 void reg_clients_handle_list(mr_rpc_call *call, void *arg);

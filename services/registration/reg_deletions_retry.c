@@ -399,7 +399,8 @@ finish_one(reg_deletion_queue *q, pending *p)
 /* ---- the thread ---- */
 
 /* take_due takes the waiting deletions that are due, as many as there
- * are free send slots, and returns them as a list. The caller holds mu. */
+ * are free send slots, and returns them as a list. The caller has locked mu.
+ */
 static pending *
 take_due(reg_deletion_queue *q)
 {
@@ -419,7 +420,7 @@ take_due(reg_deletion_queue *q)
 
 /* wait_for_work waits until an outcome arrives, the queue stops, or the
  * earliest waiting deletion is due while a send slot is free. The caller
- * holds mu. */
+ * has locked mu. */
 static void
 wait_for_work(reg_deletion_queue *q)
 {

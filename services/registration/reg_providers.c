@@ -71,10 +71,9 @@ resolve_target(reg_service *service,
                          target->server_id, target->user_id, NULL);
 }
 
-/* needs_new_client returns whether the record's client can no longer be
- * used, so that the mapping registers a new one under the same id: its
- * secret has expired (0 means never, and a client without a secret has
- * nothing to expire), or ReportInvalidClient marked it. */
+/* needs_new_client returns whether the mapping must register a new client
+ * under the same id. That is so when ReportInvalidClient marked the client,
+ * or its secret has expired (0 means never; no secret, nothing to expire). */
 static bool
 needs_new_client(const Mcpreg__V1__ProviderRecord *rec)
 {

@@ -52,8 +52,8 @@ void reg_providers_handle_register(mr_rpc_call *call, void *arg);
 
 /*
  * reg_providers_handle_get handles GetOAuthProvider; arg is the
- * reg_service. The reply holds no secret: has_client_secret says whether
- * the client has one.
+ * reg_service. The reply contains no secret, and has_client_secret tells
+ * whether the client has one.
  */
 void reg_providers_handle_get(mr_rpc_call *call, void *arg);
 

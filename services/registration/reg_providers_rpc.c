@@ -35,7 +35,7 @@ find_prov_key(reg_store *store, const char *id, reg_key *prov_key)
  * read_provider reads the mapping whose id is provider_id in workspace ws
  * into *out, which the caller frees with
  * mcpreg__v1__provider_record__free_unpacked. A mapping of another
- * workspace is MR_EPROVIDER_NOT_FOUND, the same answer as an unknown id.
+ * workspace is MR_EPROVIDER_NOT_FOUND, the same error as an unknown id.
  */
 static mr_err
 read_provider(reg_store *store, const char *ws, const char *provider_id,

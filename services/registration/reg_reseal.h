@@ -31,7 +31,7 @@ typedef struct {
 } reg_reseal_summary;
 
 /*
- * reg_reseal_run walks the records of every table that holds sealed values
+ * reg_reseal_run walks the records of every table that contains sealed values
  * and re-seals each value whose key id is not the current key's of seal,
  * with the same associated data, writing batch_size records per synced
  * batch. A record that does not decode or whose value does not open is

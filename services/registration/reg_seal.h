@@ -60,7 +60,7 @@ mr_err reg_seal_add_retired(reg_seal *seal,
 mr_err reg_seal_add_retired_files(reg_seal *seal, const char *list, char *why,
                                   size_t whylen);
 
-/* reg_seal_has_key returns whether seal holds a key, current or retired,
+/* reg_seal_has_key returns whether seal has a key, current or retired,
  * whose id is key_id. */
 bool reg_seal_has_key(const reg_seal *seal, uint32_t key_id);
 
@@ -106,7 +106,7 @@ mr_err reg_seal_encrypt(const reg_seal *seal, const void *plaintext,
  * reg_seal_decrypt checks and decrypts sealed with ad as associated data,
  * with the key of seal whose id is sealed->key_id. On success *plaintext is
  * a NUL-terminated buffer of *len bytes that the caller frees with
- * reg_seal_free. It returns MR_EINTERNAL when seal holds no key with that
+ * reg_seal_free. It returns MR_EINTERNAL when seal has no key with that
  * id (see reg_seal_has_key), or the key, ciphertext, nonce or associated
  * data differ from those used to seal.
  */

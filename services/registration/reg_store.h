@@ -37,11 +37,11 @@
 #define REG_T_PROV    "prov"
 #define REG_T_PROVID  "provid"
 
-/* REG_T_OPCLIENT holds the clients that the operator registered by hand
+/* REG_T_OPCLIENT contains the clients that the operator registered by hand
  * (`mcpreg client add`), with the issuer in the form reg_clients stores. */
 #define REG_T_OPCLIENT "opclient"
 
-/* REG_T_CLIENTDEL holds the RFC 7592 client deletions that have not
+/* REG_T_CLIENTDEL contains the RFC 7592 client deletions that have not
  * succeeded yet (reg_deletions.h). */
 #define REG_T_CLIENTDEL "clientdel"
 

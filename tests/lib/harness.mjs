@@ -111,9 +111,8 @@ export async function startSystem(options = {}) {
   }
 }
 
-// Returns whether a failed start failed because a port that
-// findFreePorts picked was taken before its service could bind it, which
-// another socket of the machine may do in between; the start is then
+// Returns whether a start failed because another socket took a port that
+// findFreePorts picked before its service could bind it. Such a start is
 // tried again with new ports.
 async function lostPortRace(error) {
   if (!error.logDir) return false;
