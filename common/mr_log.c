@@ -51,12 +51,38 @@ mr_log_parse_level(const char *text, mr_log_level *level)
     return -1;
 }
 
+/* needs_escape returns whether c cannot stand as itself in a JSON
+ * string. */
+static bool
+needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f || c == '"' || c == '\\';
+}
+
 static void
 put_raw(line *l, const char *s, size_t n)
 {
     if (l->full || l->len + n + TAIL_RESERVE > sizeof(l->buf)) {
         l->full = true;
         return;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+/* put_cut writes what fits of the n bytes at s, like the bytes one by
+ * one would. */
+static void
+put_cut(line *l, const char *s, size_t n)
+{
+    size_t room = sizeof(l->buf) - TAIL_RESERVE - l->len;
+
+    if (l->full) {
+        return;
+    }
+    if (n > room) {
+        n = room;
+        l->full = true;
     }
     memcpy(l->buf + l->len, s, n);
     l->len += n;
@@ -69,25 +95,36 @@ put_str(line *l, const char *s)
 }
 
 /* put_escaped writes s as the body of a JSON string. Control bytes become
- * \u escapes; other bytes pass through, so UTF-8 stays intact. */
+ * \u escapes; other bytes pass through, so UTF-8 stays intact. Runs of
+ * bytes that need no escape are copied at once. */
 static void
 put_escaped(line *l, const char *s)
 {
     char esc[8];
 
-    for (; *s != '\0' && !l->full; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s != '\0' && !l->full) {
+        size_t run = 0;
+        unsigned char c;
 
+        while (s[run] != '\0' && !needs_escape((unsigned char)s[run])) {
+            run++;
+        }
+        put_cut(l, s, run);
+        s += run;
+
+        c = (unsigned char)*s;
+        if (c == '\0') {
+            break;
+        }
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             put_raw(l, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
+        } else {
             snprintf(esc, sizeof(esc), "\\u%04x", c);
             put_raw(l, esc, 6);
-        } else {
-            put_raw(l, (const char *)&c, 1);
         }
+        s++;
     }
 }
 

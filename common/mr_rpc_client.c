@@ -1,5 +1,7 @@
 /* mr_rpc_client.c - the REQ side: one context and aio per call. */
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +31,18 @@
 
 struct mr_rpc_client {
     nng_socket sock;
-    nng_mtx *mtx;
-    nng_cv *cv;
-    int peers;
+    nng_mtx *mtx; /* guards the lists and closing */
+    /* Starting a send or a receive holds start_lock for reading, and a
+     * peer change holds it for writing. So the last peer leaves either
+     * before a start, which then sees peers at 0 or the call cancelled,
+     * or after it, and cancels what was started. nng is never called with
+     * mtx held, which every call takes. */
+    pthread_rwlock_t start_lock;
+    atomic_int peers;        /* written under start_lock and mtx */
     bool closing;            /* mr_rpc_client_close started; guarded by mtx */
     mr_rpc_peer_watch watch; /* called on each peer change, or NULL */
     void *watch_arg;
-    int pending;           /* calls whose done has not returned yet */
+    atomic_int pending;    /* calls whose done has not returned yet */
     struct pending *calls; /* calls not finished yet, guarded by mtx */
     struct pending *idle;  /* finished calls kept for reuse, by mtx */
     int nidle;
@@ -56,7 +63,7 @@ typedef enum {
  * client's idle list for reuse, or frees itself. */
 typedef struct pending {
     struct pending *prev, *next; /* in client->calls */
-    bool cancelled;              /* the last peer left; guarded by mtx */
+    bool cancelled; /* the last peer left; written under start_lock and mtx */
     mr_rpc_client *client;
     nng_ctx ctx;
     bool ctx_open;
@@ -115,6 +122,7 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
         peer_address(pipe, address);
     }
 
+    pthread_rwlock_wrlock(&client->start_lock);
     nng_mtx_lock(client->mtx);
     client->peers += connected ? 1 : -1;
     peers = client->peers;
@@ -127,6 +135,7 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
     }
     report = client->watch != NULL && !client->closing;
     nng_mtx_unlock(client->mtx);
+    pthread_rwlock_unlock(&client->start_lock);
 
     if (report) {
         client->watch(client->watch_arg, connected, peers, nng_pipe_id(pipe),
@@ -144,7 +153,7 @@ link_call(mr_rpc_client *client, pending *p)
         client->calls->prev = p;
     }
     client->calls = p;
-    client->pending++;
+    atomic_fetch_add(&client->pending, 1);
 }
 
 /* Removes p from the client's calls. The caller holds client->mtx. */
@@ -168,37 +177,42 @@ nng_error(int rv)
     return rv == NNG_ETIMEDOUT ? MR_ETIMEDOUT : MR_EUNAVAILABLE;
 }
 
+/* finish keeps the call for reuse or frees it, then runs the caller's
+ * callback last, so that what the callback wakes finds nothing left to
+ * wait for on this thread. */
 static void
 finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
 {
     mr_rpc_client *client = p->client;
-
-    nng_mtx_lock(client->mtx);
-    unlink_call(client, p);
-    nng_mtx_unlock(client->mtx);
-
-    p->done(p->arg, status, response);
+    mr_rpc_done done = p->done;
+    void *arg = p->arg;
+    pending *spare = p;
 
     /* nng allows a new operation on an aio from its own callback, so the
      * call can be reused before this callback returns. */
     nng_mtx_lock(client->mtx);
+    unlink_call(client, p);
     if (client->nidle < IDLE_MAX && p->ctx_open && !p->cancelled) {
         p->next = client->idle;
         client->idle = p;
         client->nidle++;
-        p = NULL;
+        spare = NULL;
     }
-    client->pending--;
-    nng_cv_wake(client->cv);
     nng_mtx_unlock(client->mtx);
 
-    if (p != NULL) {
-        if (p->ctx_open) {
-            nng_ctx_close(p->ctx);
+    if (spare != NULL) {
+        if (spare->ctx_open) {
+            nng_ctx_close(spare->ctx);
         }
-        nng_aio_reap(p->aio);
-        free(p);
+        nng_aio_reap(spare->aio);
+        free(spare);
     }
+
+    done(arg, status, response);
+
+    /* The last touch of client: mr_rpc_client_close frees it once every
+     * call has come this far. */
+    atomic_fetch_sub(&client->pending, 1);
 }
 
 static void
@@ -247,6 +261,7 @@ pending_cb(void *arg)
 {
     pending *p = arg;
     int rv = nng_aio_result(p->aio);
+    bool cancelled;
     int64_t left;
 
     if (p->state == PENDING_FAIL) {
@@ -270,17 +285,19 @@ pending_cb(void *arg)
 
     /* The request is on its way; wait for the rest of the deadline,
      * unless the last peer left meanwhile. */
-    nng_mtx_lock(p->client->mtx);
-    if (p->cancelled) {
-        nng_mtx_unlock(p->client->mtx);
-        finish_error(p, MR_EUNAVAILABLE, PEER_LOST_DETAIL, 1);
-        return;
+    pthread_rwlock_rdlock(&p->client->start_lock);
+    cancelled = p->cancelled;
+    if (!cancelled) {
+        left = p->deadline - mr_mono_ms();
+        p->state = PENDING_RECV;
+        nng_aio_set_timeout(p->aio, left > 0 ? (nng_duration)left : 1);
+        nng_ctx_recv(p->ctx, p->aio);
     }
-    left = p->deadline - mr_mono_ms();
-    p->state = PENDING_RECV;
-    nng_aio_set_timeout(p->aio, left > 0 ? (nng_duration)left : 1);
-    nng_ctx_recv(p->ctx, p->aio);
-    nng_mtx_unlock(p->client->mtx);
+    pthread_rwlock_unlock(&p->client->start_lock);
+
+    if (cancelled) {
+        finish_error(p, MR_EUNAVAILABLE, PEER_LOST_DETAIL, 1);
+    }
 }
 
 /* pack_envelope builds the Request message for the call. */
@@ -329,8 +346,8 @@ new_call(mr_rpc_client *client)
     return p;
 }
 
-/* take_call returns an idle call, reset, or a new one; NULL without
- * memory. */
+/* take_call returns an idle call, reset, or a new one, among the client's
+ * calls; NULL without memory. */
 static pending *
 take_call(mr_rpc_client *client)
 {
@@ -341,16 +358,21 @@ take_call(mr_rpc_client *client)
     if (p != NULL) {
         client->idle = p->next;
         client->nidle--;
+        p->cancelled = false;
+        link_call(client, p);
     }
     nng_mtx_unlock(client->mtx);
 
-    if (p == NULL) {
-        return new_call(client);
+    if (p != NULL) {
+        return p;
     }
-    p->prev = NULL;
-    p->next = NULL;
-    p->cancelled = false;
-    p->err = MR_OK;
+
+    p = new_call(client);
+    if (p != NULL) {
+        nng_mtx_lock(client->mtx);
+        link_call(client, p);
+        nng_mtx_unlock(client->mtx);
+    }
     return p;
 }
 
@@ -363,6 +385,7 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
 {
     nng_msg *msg = pack_envelope(method, request, request_id, timeout_ms);
     pending *p = msg != NULL ? take_call(client) : NULL;
+    bool lost;
 
     if (p == NULL) {
         nng_msg_free(msg);
@@ -370,30 +393,32 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
     }
 
     p->client = client;
+    p->err = MR_OK;
     p->deadline = mr_mono_ms() + timeout_ms;
     p->response_type = response_type;
     p->done = done;
     p->arg = arg;
 
-    /* The send starts under the lock, so pipe_event cancels it when the
-     * last peer leaves at any point after this. */
-    nng_mtx_lock(client->mtx);
-    link_call(client, p);
-    if (client->peers == 0) {
+    /* Once the send starts, p may finish on an nng thread at any moment,
+     * so it is not touched after nng_ctx_send. */
+    pthread_rwlock_rdlock(&client->start_lock);
+    lost = client->peers == 0 || p->cancelled;
+    if (!lost) {
+        p->state = PENDING_SEND;
+        nng_aio_set_timeout(p->aio, (nng_duration)timeout_ms);
+        nng_aio_set_msg(p->aio, msg);
+        nng_ctx_send(p->ctx, p->aio);
+    }
+    pthread_rwlock_unlock(&client->start_lock);
+
+    if (lost) {
         /* Fails at once, from an nng thread, so done never runs inside
          * the caller's locks. */
-        nng_mtx_unlock(client->mtx);
         nng_msg_free(msg);
         p->state = PENDING_FAIL;
         p->err = MR_EUNAVAILABLE;
         nng_sleep_aio(0, p->aio);
-        return MR_OK;
     }
-    p->state = PENDING_SEND;
-    nng_aio_set_timeout(p->aio, (nng_duration)timeout_ms);
-    nng_aio_set_msg(p->aio, msg);
-    nng_ctx_send(p->ctx, p->aio);
-    nng_mtx_unlock(client->mtx);
     return MR_OK;
 }
 
@@ -416,10 +441,8 @@ mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
     }
     client->watch = watch;
     client->watch_arg = arg;
+    pthread_rwlock_init(&client->start_lock, NULL);
     rv = nng_mtx_alloc(&client->mtx);
-    if (rv == 0) {
-        rv = nng_cv_alloc(&client->cv, client->mtx);
-    }
     if (rv == 0) {
         rv = nng_req0_open(&client->sock);
     }
@@ -473,14 +496,11 @@ mr_rpc_client_close(mr_rpc_client *client)
     }
 
     /* Closing the socket fails every call in flight; wait until their
-     * callbacks have returned before freeing what they use. */
+     * callbacks have returned before freeing what they use. A poll, so
+     * that finishing a call never takes a lock for this. */
     nng_close(client->sock);
-    if (client->mtx != NULL && client->cv != NULL) {
-        nng_mtx_lock(client->mtx);
-        while (client->pending > 0) {
-            nng_cv_wait(client->cv);
-        }
-        nng_mtx_unlock(client->mtx);
+    while (atomic_load(&client->pending) > 0) {
+        nng_msleep(1);
     }
 
     /* No callback runs any more, so the idle calls can be freed here. */
@@ -492,24 +512,17 @@ mr_rpc_client_close(mr_rpc_client *client)
         client->idle = next;
     }
 
-    if (client->cv != NULL) {
-        nng_cv_free(client->cv);
-    }
     if (client->mtx != NULL) {
         nng_mtx_free(client->mtx);
     }
+    pthread_rwlock_destroy(&client->start_lock);
     free(client);
 }
 
 int
 mr_rpc_client_peers(const mr_rpc_client *client)
 {
-    int peers;
-
-    nng_mtx_lock(client->mtx);
-    peers = client->peers;
-    nng_mtx_unlock(client->mtx);
-    return peers;
+    return atomic_load(&client->peers);
 }
 
 /* sync_wait is the rendezvous of mr_rpc_call_sync with its callback. */

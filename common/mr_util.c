@@ -148,13 +148,28 @@ mr_mono_timespec(int64_t mono_ms)
 void
 mr_format_time(int64_t ms, char out[32])
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char date[24];
+    /* Each log line formats the time; the date and seconds change once a
+     * second, so each thread keeps them. */
+    static _Thread_local int64_t cached_secs = -1;
+    static _Thread_local char date[24];
+    int64_t secs = ms / 1000;
+    int milli = (int)(ms % 1000);
 
-    gmtime_r(&secs, &tm);
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 32, "%.19s.%03dZ", date, (int)(ms % 1000));
+    if (secs != cached_secs) {
+        time_t t = (time_t)secs;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_secs = secs;
+    }
+    memcpy(out, date, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + milli / 100);
+    out[21] = (char)('0' + milli / 10 % 10);
+    out[22] = (char)('0' + milli % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 static void

@@ -1,4 +1,5 @@
 /* gw_http.c - libmicrohttpd callbacks and the state of one request. */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,14 +33,16 @@ typedef enum {
  * of the access handler until gw_http_completed, and an RPC in flight
  * holds another until its callback has run. So a client that disconnects
  * while its call is out frees nothing the callback still uses.
+ *
+ * The connection is suspended before its RPC goes out and resumed only
+ * once the outcome is written, so MHD neither runs the handler nor
+ * completes the request meanwhile: the outcome needs no lock.
  */
 typedef struct {
-    pthread_mutex_t lock; /* guards conn, suspended and the outcome */
-    int refs;
+    atomic_int refs;
     gw_server *server;
-    struct MHD_Connection *conn; /* NULL once MHD completed the request */
+    struct MHD_Connection *conn;
     request_phase phase;
-    bool suspended;
 
     int64_t start_ms;
     char request_id[GW_REQUEST_ID_MAX + 1];
@@ -64,8 +67,8 @@ typedef struct {
 
     gw_call call;
 
-    /* The outcome of the RPC, set once by rpc_done. */
-    bool done;
+    /* The outcome of the RPC, written once, before done is set. */
+    atomic_bool done;
     mr_err err;
     uint32_t retry_after;
     ProtobufCMessage *reply;
@@ -116,8 +119,7 @@ request_new(gw_server *server, struct MHD_Connection *conn, const char *url,
     if (req == NULL) {
         return NULL;
     }
-    pthread_mutex_init(&req->lock, NULL);
-    req->refs = 1;
+    atomic_init(&req->refs, 1);
     req->server = server;
     req->conn = conn;
     req->start_ms = mr_mono_ms();
@@ -137,12 +139,7 @@ request_new(gw_server *server, struct MHD_Connection *conn, const char *url,
 static void
 request_unref(request *req)
 {
-    bool last;
-
-    pthread_mutex_lock(&req->lock);
-    last = --req->refs == 0;
-    pthread_mutex_unlock(&req->lock);
-    if (!last) {
+    if (atomic_fetch_sub(&req->refs, 1) != 1) {
         return;
     }
 
@@ -151,7 +148,6 @@ request_unref(request *req)
     if (req->reply != NULL) {
         protobuf_c_message_free_unpacked(req->reply, NULL);
     }
-    pthread_mutex_destroy(&req->lock);
     free(req);
 }
 
@@ -277,7 +273,8 @@ respond_reply(request *req)
         return queue(req, 204, NULL, MR_OK, NULL, NULL);
     }
     if (err != MR_OK) {
-        return respond_error(req, err, req->detail, NULL);
+        return respond_error(req, err, req->detail[0] ? req->detail : NULL,
+                             NULL);
     }
 
     err = gw_route_render(req->route, req->reply, &status, &body);
@@ -299,11 +296,7 @@ static void
 rpc_done(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
 {
     request *req = arg;
-    struct MHD_Connection *conn;
-    bool resume;
 
-    pthread_mutex_lock(&req->lock);
-    req->done = true;
     req->err = status->err;
     gw_copy_text(req->detail, sizeof(req->detail), status->detail);
     req->retry_after = status->retry_after;
@@ -313,18 +306,12 @@ rpc_done(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
         req->detail[0] = '\0';
     }
     req->reply = response;
-    conn = req->conn;
-    resume = req->suspended && conn != NULL;
-    req->suspended = false;
-    pthread_mutex_unlock(&req->lock);
+    atomic_store_explicit(&req->done, true, memory_order_release);
 
-    /* Outside the lock, because MHD takes its own locks in resume. conn is
-     * still valid: MHD neither closes nor times out a suspended connection,
-     * only this callback resumes it, and gw_server_stop stops the daemon
-     * only after every callback has run. */
-    if (resume) {
-        MHD_resume_connection(conn);
-    }
+    /* conn is still valid: MHD neither closes nor times out a suspended
+     * connection, only this callback resumes it, and gw_server_stop stops
+     * the daemon only after every callback has run. */
+    MHD_resume_connection(req->conn);
     request_unref(req);
 }
 
@@ -341,16 +328,11 @@ send_rpc(request *req)
 
     pthread_rwlock_rdlock(&server->rpc_lock);
     if (!atomic_load(&server->closing)) {
-        pthread_mutex_lock(&req->lock);
-        req->refs++; /* released by rpc_done */
-        req->phase = PHASE_WAITING;
-        pthread_mutex_unlock(&req->lock);
-
+        atomic_fetch_add(&req->refs, 1); /* released by rpc_done */
         err = mr_rpc_call_async(server->rpc, route->rpc_method,
                                 &req->call.msg.base, route->response_type,
                                 req->request_id, timeout_ms, rpc_done, req);
         if (err != MR_OK) {
-            req->phase = PHASE_READING;
             request_unref(req); /* rpc_done will not run */
         }
     }
@@ -364,7 +346,6 @@ start_call(request *req)
 {
     const char *key = NULL;
     size_t key_len = 0;
-    bool suspend;
     mr_err err;
 
     if (req->received > GW_BODY_MAX) {
@@ -381,21 +362,19 @@ start_call(request *req)
     free(req->body); /* call->body contains what the message points into */
     req->body = NULL;
 
+    /* Suspended before the RPC goes out, because rpc_done may resume it
+     * on another thread before this returns. A call that cannot start
+     * resumes at once with its error, which the next call of the handler
+     * answers like any outcome. */
+    req->phase = PHASE_WAITING;
+    MHD_suspend_connection(req->conn);
     err = send_rpc(req);
     if (err != MR_OK) {
-        return respond_error(req, err, NULL, NULL);
+        req->err = err;
+        atomic_store_explicit(&req->done, true, memory_order_release);
+        MHD_resume_connection(req->conn);
     }
-
-    /* rpc_done may already have run, on this thread or another one. */
-    pthread_mutex_lock(&req->lock);
-    suspend = !req->done;
-    if (suspend) {
-        req->suspended = true;
-        MHD_suspend_connection(req->conn);
-    }
-    pthread_mutex_unlock(&req->lock);
-
-    return suspend ? MHD_YES : respond_reply(req);
+    return MHD_YES;
 }
 
 /* Appends a part of the body, or drops it once the body is too large. */
@@ -588,7 +567,8 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
     if (req->phase == PHASE_READING) {
         return start_call(req);
     }
-    if (req->phase == PHASE_WAITING) {
+    if (req->phase == PHASE_WAITING &&
+        atomic_load_explicit(&req->done, memory_order_acquire)) {
         return respond_reply(req);
     }
     return MHD_YES;
@@ -612,10 +592,6 @@ gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 "%s %s closed before a response was queued (reason %d)",
                 req->method, req->path, (int)toe);
     }
-
-    pthread_mutex_lock(&req->lock);
-    req->conn = NULL;
-    pthread_mutex_unlock(&req->lock);
 
     if (atomic_fetch_sub(&server->active, 1) == 1) {
         pthread_mutex_lock(&server->lock);

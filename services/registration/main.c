@@ -32,6 +32,7 @@
 /* The largest settings accepted; they guard against typos, not tuning. */
 #define CACHE_MB_MAX   (1L << 20)
 #define CONTEXTS_MAX   65536L
+#define KEY_CACHE_MAX  (1L << 24)
 #define MAX_JOBS_MAX   65536L
 #define TIMEOUT_MS_MAX 3600000L
 #define MAX_AGE_S_MAX  (365L * 24 * 3600)
@@ -43,6 +44,7 @@
 typedef struct {
     const char *data_dir;
     long cache_mb;
+    long key_cache_entries;
     const char *secret_key_file;
     long secret_key_id;
     const char *retired_key_files;
@@ -68,6 +70,11 @@ parse_config(config *cfg, int argc, char **argv)
          "folder of the RocksDB store, created when missing"},
         {"cache-mb", "MCPREG_CACHE_MB", MR_OPT_INT, &cfg->cache_mb,
          "size of the RocksDB block cache, in MiB"},
+        {"key-cache-entries", "MCPREG_KEY_CACHE_ENTRIES", MR_OPT_INT,
+         &cfg->key_cache_entries,
+         "API keys kept resolved in memory, about 110 bytes each plus the "
+         "user id; revoking a key drops it at once. 0: read every key from "
+         "the store"},
         {"secret-key-file", "MCPREG_SECRET_KEY_FILE", MR_OPT_STR,
          &cfg->secret_key_file,
          "file with the 32-byte sealing key, raw or as 64 hex characters"},
@@ -150,6 +157,8 @@ check_config(const config *cfg, mr_log_level *level)
         return false;
     }
     return in_range("cache-mb", cfg->cache_mb, 1, CACHE_MB_MAX) &&
+           in_range("key-cache-entries", cfg->key_cache_entries, 0,
+                    KEY_CACHE_MAX) &&
            in_range("secret-key-id", cfg->secret_key_id, 1, UINT32_MAX) &&
            in_range("contexts", cfg->contexts, 1, CONTEXTS_MAX) &&
            in_range("job-timeout-ms", cfg->job_timeout_ms, 1,
@@ -267,6 +276,9 @@ start(const config *cfg, reg_service *service, mr_rpc_server **server)
         err = load_seal(cfg, &service->seal);
     }
     if (err == MR_OK) {
+        err = reg_keycache_new((size_t)cfg->key_cache_entries, &service->keys);
+    }
+    if (err == MR_OK) {
         err = reg_providers_open(&providers, service, &jobs);
     }
     if (err == MR_OK) {
@@ -302,6 +314,8 @@ stop(const config *cfg, reg_service *service, mr_rpc_server *server)
     reg_deletions_close(service);
     reg_store_close(service->store);
     service->store = NULL;
+    reg_keycache_free(service->keys);
+    service->keys = NULL;
     reg_url_rules_free(&service->url_rules);
     reg_seal_wipe(&service->seal);
 }
@@ -375,6 +389,7 @@ main(int argc, char **argv)
     config cfg = {
         .data_dir = "./data",
         .cache_mb = 64,
+        .key_cache_entries = 16384,
         .secret_key_id = 1,
         .retired_key_files = "",
         .listen = "tcp://127.0.0.1:7401",

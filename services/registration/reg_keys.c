@@ -11,9 +11,10 @@
 
 #define HASH_HEX_LEN (2 * MR_SHA256_LEN)
 
-mr_err
-reg_keys_resolve(reg_store *store, const Mcpreg__V1__Caller *caller,
-                 Mcpreg__V1__ApiKeyRecord **record)
+/* Reads the key record of hash from the store into *out. */
+static mr_err
+read_caller(reg_store *store, const uint8_t hash[MR_SHA256_LEN],
+            reg_caller *out)
 {
     char hex[HASH_HEX_LEN + 1];
     reg_key key;
@@ -21,12 +22,7 @@ reg_keys_resolve(reg_store *store, const Mcpreg__V1__Caller *caller,
     Mcpreg__V1__ApiKeyRecord *rec;
     mr_err err;
 
-    *record = NULL;
-    if (caller == NULL || caller->api_key_sha256.len != MR_SHA256_LEN) {
-        return MR_EFORBIDDEN;
-    }
-    sodium_bin2hex(hex, sizeof(hex), caller->api_key_sha256.data,
-                   MR_SHA256_LEN);
+    sodium_bin2hex(hex, sizeof(hex), hash, MR_SHA256_LEN);
     reg_key_build(&key, REG_T_KEY, hex, NULL);
 
     err = reg_store_get_msg(store, &key,
@@ -39,17 +35,44 @@ reg_keys_resolve(reg_store *store, const Mcpreg__V1__Caller *caller,
      * hash as well keeps the check constant-time if the lookup changes. */
     if (rec == NULL || rec->info == NULL || rec->info->revoked_at_ms != 0 ||
         rec->key_sha256.len != MR_SHA256_LEN ||
-        !mr_equal_ct(rec->key_sha256.data, caller->api_key_sha256.data,
-                     MR_SHA256_LEN)) {
+        !mr_equal_ct(rec->key_sha256.data, hash, MR_SHA256_LEN)) {
         err = MR_EFORBIDDEN;
         goto out;
     }
-    *record = rec;
-    rec = NULL;
+    snprintf(out->key_id, sizeof(out->key_id), "%s", rec->info->key_id);
+    snprintf(out->workspace_id, sizeof(out->workspace_id), "%s",
+             rec->info->workspace_id);
+    snprintf(out->user_id, sizeof(out->user_id), "%s", rec->info->user_id);
 
 out:
     if (rec != NULL) {
         mcpreg__v1__api_key_record__free_unpacked(rec, NULL);
+    }
+    return err;
+}
+
+mr_err
+reg_keys_resolve(reg_store *store, reg_keycache *cache,
+                 const Mcpreg__V1__Caller *caller, reg_caller *out)
+{
+    const uint8_t *hash;
+    uint64_t epoch;
+    mr_err err;
+
+    if (caller == NULL || caller->api_key_sha256.len != MR_SHA256_LEN) {
+        return MR_EFORBIDDEN;
+    }
+    hash = caller->api_key_sha256.data;
+    if (reg_keycache_get(cache, hash, out)) {
+        return MR_OK;
+    }
+
+    /* Read before the store, so that a revocation in between keeps this
+     * read out of the cache. */
+    epoch = reg_keycache_epoch(cache);
+    err = read_caller(store, hash, out);
+    if (err == MR_OK) {
+        reg_keycache_put(cache, hash, out, epoch);
     }
     return err;
 }
@@ -327,7 +350,8 @@ write_revoked(reg_store *store, Mcpreg__V1__ApiKeyRecord *rec,
 }
 
 mr_err
-reg_keys_revoke(reg_store *store, const char *key_id, bool *revoked)
+reg_keys_revoke(reg_store *store, reg_keycache *cache, const char *key_id,
+                bool *revoked)
 {
     char id[MR_UUID_LEN + 1];
     Mcpreg__V1__ApiKeyRecord *rec = NULL;
@@ -347,6 +371,9 @@ reg_keys_revoke(reg_store *store, const char *key_id, bool *revoked)
     if (err == MR_OK && rec->info->revoked_at_ms == 0) {
         err = write_revoked(store, rec, &record_key);
         *revoked = err == MR_OK;
+    }
+    if (*revoked && rec->key_sha256.len == MR_SHA256_LEN) {
+        reg_keycache_forget(cache, rec->key_sha256.data);
     }
     reg_store_unlock(store);
 
@@ -429,7 +456,8 @@ reg_keys_handle_revoke(mr_rpc_call *call, void *arg)
     bool revoked = false;
     mr_err err;
 
-    err = reg_keys_revoke(service->store, req->key_id, &revoked);
+    err =
+        reg_keys_revoke(service->store, service->keys, req->key_id, &revoked);
     if (err != MR_OK) {
         reg_rpc_fail(call, started, err, NULL, 0);
         return;

@@ -10,6 +10,7 @@
 #include "mcpreg/v1/store.pb-c.h"
 #include "mr_rpc.h"
 #include "mr_util.h"
+#include "reg_keycache.h"
 #include "reg_store.h"
 
 /* REG_API_KEY_PREFIX starts every API key, so leaked keys are easy to find
@@ -40,14 +41,14 @@ typedef struct {
 } reg_key_list;
 
 /*
- * reg_keys_resolve finds the API key whose SHA-256 caller carries. It
- * returns MR_EFORBIDDEN, without saying why, when caller is NULL, the hash
- * is not 32 bytes, or the key is unknown or revoked; MR_EINTERNAL when the
- * store fails. On MR_OK the caller frees *record with
- * mcpreg__v1__api_key_record__free_unpacked(*record, NULL).
+ * reg_keys_resolve finds the API key whose SHA-256 caller carries, in cache
+ * (which may be NULL) or else in the store, and fills *out. It returns
+ * MR_EFORBIDDEN, without saying why, when caller is NULL, the hash is not
+ * 32 bytes, or the key is unknown or revoked; MR_EINTERNAL when the store
+ * fails.
  */
-mr_err reg_keys_resolve(reg_store *store, const Mcpreg__V1__Caller *caller,
-                        Mcpreg__V1__ApiKeyRecord **record);
+mr_err reg_keys_resolve(reg_store *store, reg_keycache *cache,
+                        const Mcpreg__V1__Caller *caller, reg_caller *out);
 
 /*
  * reg_keys_create makes a new key for req's workspace (a new workspace when
@@ -71,10 +72,12 @@ mr_err reg_keys_list(reg_store *store, const char *workspace_id,
 void reg_key_list_free(reg_key_list *list);
 
 /*
- * reg_keys_revoke sets the revocation time of key_id; *revoked is false when
- * it was already revoked. It returns MR_EKEY_NOT_FOUND for an unknown id.
+ * reg_keys_revoke sets the revocation time of key_id and drops the key from
+ * cache (which may be NULL); *revoked is false when it was already revoked.
+ * It returns MR_EKEY_NOT_FOUND for an unknown id.
  */
-mr_err reg_keys_revoke(reg_store *store, const char *key_id, bool *revoked);
+mr_err reg_keys_revoke(reg_store *store, reg_keycache *cache,
+                       const char *key_id, bool *revoked);
 
 /* reg_keys_handle_create handles CreateApiKey; arg is the reg_service. */
 void reg_keys_handle_create(mr_rpc_call *call, void *arg);

@@ -2,6 +2,8 @@
  * a RocksDB store in a temporary folder. */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "mr_test.h"
 #include "mr_util.h"
 #include "reg_keys.h"
@@ -42,9 +44,11 @@ create(reg_store *store, const char *ws, const char *user, reg_new_key *out)
     return reg_keys_create(store, &req, out, detail, sizeof(detail));
 }
 
-/* Resolves the caller that presents key; returns the error. */
+/* Resolves the caller that presents key through cache (NULL for none);
+ * returns the error. */
 static mr_err
-resolve(reg_store *store, const char *key, Mcpreg__V1__ApiKeyRecord **rec)
+resolve(reg_store *store, reg_keycache *cache, const char *key,
+        reg_caller *out)
 {
     Mcpreg__V1__Caller caller = MCPREG__V1__CALLER__INIT;
     uint8_t hash[MR_SHA256_LEN];
@@ -52,14 +56,14 @@ resolve(reg_store *store, const char *key, Mcpreg__V1__ApiKeyRecord **rec)
     mr_sha256(key, strlen(key), hash);
     caller.api_key_sha256.data = hash;
     caller.api_key_sha256.len = sizeof(hash);
-    return reg_keys_resolve(store, &caller, rec);
+    return reg_keys_resolve(store, cache, &caller, out);
 }
 
 static void
 keys_create_and_resolve(void)
 {
     reg_store *store = open_store();
-    Mcpreg__V1__ApiKeyRecord *rec = NULL;
+    reg_caller who;
     reg_new_key key;
 
     MR_CHECK_INT(create(store, "", "alice", &key), ==, MR_OK);
@@ -68,14 +72,10 @@ keys_create_and_resolve(void)
     MR_CHECK(mr_uuid_canonical(key.workspace_id, (char[MR_UUID_LEN + 1]){0}));
     MR_CHECK(mr_uuid_canonical(key.key_id, (char[MR_UUID_LEN + 1]){0}));
 
-    MR_CHECK_INT(resolve(store, key.key, &rec), ==, MR_OK);
-    MR_CHECK(rec != NULL);
-    if (rec != NULL) {
-        MR_CHECK_STR(rec->info->key_id, key.key_id);
-        MR_CHECK_STR(rec->info->workspace_id, key.workspace_id);
-        MR_CHECK_STR(rec->info->user_id, "alice");
-        mcpreg__v1__api_key_record__free_unpacked(rec, NULL);
-    }
+    MR_CHECK_INT(resolve(store, NULL, key.key, &who), ==, MR_OK);
+    MR_CHECK_STR(who.key_id, key.key_id);
+    MR_CHECK_STR(who.workspace_id, key.workspace_id);
+    MR_CHECK_STR(who.user_id, "alice");
     close_store(store);
 }
 
@@ -107,36 +107,90 @@ static void
 keys_resolve_forbids_unknown(void)
 {
     reg_store *store = open_store();
-    Mcpreg__V1__ApiKeyRecord *rec = NULL;
+    reg_keycache *cache = NULL;
+    reg_caller who;
     Mcpreg__V1__Caller caller = MCPREG__V1__CALLER__INIT;
     uint8_t short_hash[16] = {0};
 
-    MR_CHECK_INT(resolve(store, "mcpreg_unknown", &rec), ==, MR_EFORBIDDEN);
-    MR_CHECK(rec == NULL);
+    MR_CHECK_INT(reg_keycache_new(16, &cache), ==, MR_OK);
+    MR_CHECK_INT(resolve(store, cache, "mcpreg_unknown", &who), ==,
+                 MR_EFORBIDDEN);
+    MR_CHECK_INT(reg_keycache_size(cache), ==, 0);
 
     caller.api_key_sha256.data = short_hash;
     caller.api_key_sha256.len = sizeof(short_hash);
-    MR_CHECK_INT(reg_keys_resolve(store, &caller, &rec), ==, MR_EFORBIDDEN);
-    MR_CHECK_INT(reg_keys_resolve(store, NULL, &rec), ==, MR_EFORBIDDEN);
+    MR_CHECK_INT(reg_keys_resolve(store, cache, &caller, &who), ==,
+                 MR_EFORBIDDEN);
+    MR_CHECK_INT(reg_keys_resolve(store, cache, NULL, &who), ==,
+                 MR_EFORBIDDEN);
+    reg_keycache_free(cache);
     close_store(store);
 }
 
+/* keys_revoke_forbids_key: a revoked key fails at once, also when the
+ * cache held it. */
 static void
 keys_revoke_forbids_key(void)
 {
     reg_store *store = open_store();
-    Mcpreg__V1__ApiKeyRecord *rec = NULL;
+    reg_keycache *cache = NULL;
+    reg_caller who;
     reg_new_key key;
     bool revoked = false;
 
+    MR_CHECK_INT(reg_keycache_new(16, &cache), ==, MR_OK);
     MR_CHECK_INT(create(store, "", "", &key), ==, MR_OK);
-    MR_CHECK_INT(reg_keys_revoke(store, key.key_id, &revoked), ==, MR_OK);
-    MR_CHECK(revoked);
-    MR_CHECK_INT(resolve(store, key.key, &rec), ==, MR_EFORBIDDEN);
-    MR_CHECK(rec == NULL);
+    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_OK);
+    MR_CHECK_INT(reg_keycache_size(cache), ==, 1);
+    MR_CHECK_STR(who.user_id, "");
 
-    MR_CHECK_INT(reg_keys_revoke(store, key.key_id, &revoked), ==, MR_OK);
+    MR_CHECK_INT(reg_keys_revoke(store, cache, key.key_id, &revoked), ==,
+                 MR_OK);
+    MR_CHECK(revoked);
+    MR_CHECK_INT(reg_keycache_size(cache), ==, 0);
+    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_EFORBIDDEN);
+    MR_CHECK_INT(resolve(store, NULL, key.key, &who), ==, MR_EFORBIDDEN);
+
+    MR_CHECK_INT(reg_keys_revoke(store, cache, key.key_id, &revoked), ==,
+                 MR_OK);
     MR_CHECK(!revoked);
+    reg_keycache_free(cache);
+    close_store(store);
+}
+
+/* keys_cache_serves_without_store: a cached key resolves without a store
+ * read, which a key deleted from the store behind the cache's back shows. */
+static void
+keys_cache_serves_without_store(void)
+{
+    reg_store *store = open_store();
+    reg_keycache *cache = NULL;
+    reg_caller who;
+    reg_new_key key;
+    uint8_t hash[MR_SHA256_LEN];
+    char hex[2 * MR_SHA256_LEN + 1];
+    reg_batch *batch = reg_batch_new();
+    reg_key record_key;
+
+    MR_CHECK_INT(reg_keycache_new(16, &cache), ==, MR_OK);
+    MR_CHECK_INT(create(store, "", "bob", &key), ==, MR_OK);
+    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_OK);
+
+    mr_sha256(key.key, strlen(key.key), hash);
+    sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+    reg_key_build(&record_key, REG_T_KEY, hex, NULL);
+    reg_batch_delete(batch, &record_key);
+    reg_store_lock(store);
+    MR_CHECK_INT(reg_store_write(store, batch), ==, MR_OK);
+    reg_store_unlock(store);
+    reg_batch_free(batch);
+
+    memset(&who, 0, sizeof(who));
+    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_OK);
+    MR_CHECK_STR(who.user_id, "bob");
+    MR_CHECK_STR(who.workspace_id, key.workspace_id);
+    MR_CHECK_INT(resolve(store, NULL, key.key, &who), ==, MR_EFORBIDDEN);
+    reg_keycache_free(cache);
     close_store(store);
 }
 
@@ -146,11 +200,12 @@ keys_revoke_unknown_id(void)
     reg_store *store = open_store();
     bool revoked = true;
 
-    MR_CHECK_INT(reg_keys_revoke(store, "0f8fad5b-d9cb-469f-a165-70867728950e",
+    MR_CHECK_INT(reg_keys_revoke(store, NULL,
+                                 "0f8fad5b-d9cb-469f-a165-70867728950e",
                                  &revoked),
                  ==, MR_EKEY_NOT_FOUND);
     MR_CHECK(!revoked);
-    MR_CHECK_INT(reg_keys_revoke(store, "nope", &revoked), ==,
+    MR_CHECK_INT(reg_keys_revoke(store, NULL, "nope", &revoked), ==,
                  MR_EKEY_NOT_FOUND);
     close_store(store);
 }
@@ -168,7 +223,7 @@ keys_list_one_workspace(void)
     usleep(2000); /* so the two creation times differ */
     MR_CHECK_INT(create(store, first.workspace_id, "", &second), ==, MR_OK);
     MR_CHECK_INT(create(store, "", "bob", &other), ==, MR_OK);
-    reg_keys_revoke(store, second.key_id, &revoked);
+    reg_keys_revoke(store, NULL, second.key_id, &revoked);
 
     MR_CHECK_INT(reg_keys_list(store, first.workspace_id, &list, detail,
                                sizeof(detail)),
@@ -219,6 +274,7 @@ static const mr_test_case cases[] = {
     {"keys_create_in_given_workspace", keys_create_in_given_workspace},
     {"keys_resolve_forbids_unknown", keys_resolve_forbids_unknown},
     {"keys_revoke_forbids_key", keys_revoke_forbids_key},
+    {"keys_cache_serves_without_store", keys_cache_serves_without_store},
     {"keys_revoke_unknown_id", keys_revoke_unknown_id},
     {"keys_list_one_workspace", keys_list_one_workspace},
 };

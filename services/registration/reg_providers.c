@@ -16,8 +16,8 @@
 /* Checks the user of a RegisterOAuthProvider call: a personal key registers
  * for its own user, a service key for the user named in ls_user_id. */
 static mr_err
-pick_user(const Mcpreg__V1__ApiKey *key, const char *ls_user_id,
-          reg_target *target, char *detail, size_t detail_len)
+pick_user(const reg_caller *key, const char *ls_user_id, reg_target *target,
+          char *detail, size_t detail_len)
 {
     mr_err err = reg_check_text("ls_user_id", ls_user_id, detail, detail_len);
 
@@ -49,17 +49,16 @@ resolve_target(reg_service *service,
                const Mcpreg__V1__RegisterOAuthProviderRequest *req,
                reg_target *target, char *detail, size_t detail_len)
 {
-    Mcpreg__V1__ApiKeyRecord *key = NULL;
+    reg_caller key;
     mr_err err;
 
     memset(target, 0, sizeof(*target));
-    err = reg_keys_resolve(service->store, req->caller, &key);
+    err = reg_keys_resolve(service->store, service->keys, req->caller, &key);
     if (err != MR_OK) {
         return err;
     }
-    snprintf(target->ws, sizeof(target->ws), "%s", key->info->workspace_id);
-    err = pick_user(key->info, req->ls_user_id, target, detail, detail_len);
-    mcpreg__v1__api_key_record__free_unpacked(key, NULL);
+    memcpy(target->ws, key.workspace_id, sizeof(target->ws));
+    err = pick_user(&key, req->ls_user_id, target, detail, detail_len);
     if (err != MR_OK) {
         return err;
     }

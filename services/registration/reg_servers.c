@@ -11,18 +11,17 @@
 #include "reg_url.h"
 
 mr_err
-reg_servers_resolve_workspace(reg_store *store,
+reg_servers_resolve_workspace(reg_store *store, reg_keycache *keys,
                               const Mcpreg__V1__Caller *caller,
                               char ws[MR_UUID_LEN + 1])
 {
-    Mcpreg__V1__ApiKeyRecord *key = NULL;
-    mr_err err = reg_keys_resolve(store, caller, &key);
+    reg_caller who;
+    mr_err err = reg_keys_resolve(store, keys, caller, &who);
 
     if (err != MR_OK) {
         return err;
     }
-    snprintf(ws, MR_UUID_LEN + 1, "%s", key->info->workspace_id);
-    mcpreg__v1__api_key_record__free_unpacked(key, NULL);
+    memcpy(ws, who.workspace_id, MR_UUID_LEN + 1);
     return MR_OK;
 }
 

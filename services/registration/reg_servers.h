@@ -140,10 +140,10 @@ mr_err reg_servers_delete(reg_service *service, const char *ws, const char *id,
                           bool *deleted);
 
 /*
- * reg_servers_resolve_workspace resolves caller (see reg_keys_resolve) and
- * copies the workspace id of its key into ws.
+ * reg_servers_resolve_workspace resolves caller through keys (see
+ * reg_keys_resolve) and copies the workspace id of its key into ws.
  */
-mr_err reg_servers_resolve_workspace(reg_store *store,
+mr_err reg_servers_resolve_workspace(reg_store *store, reg_keycache *keys,
                                      const Mcpreg__V1__Caller *caller,
                                      char ws[MR_UUID_LEN + 1]);
 

@@ -16,7 +16,8 @@ reg_servers_handle_create(mr_rpc_call *call, void *arg)
     Mcpreg__V1__McpServer *server = NULL;
     mr_err err;
 
-    err = reg_servers_resolve_workspace(service->store, req->caller, ws);
+    err = reg_servers_resolve_workspace(service->store, service->keys,
+                                        req->caller, ws);
     if (err == MR_OK) {
         err = reg_servers_create(service, ws, req, &server, detail,
                                  sizeof(detail));
@@ -46,7 +47,8 @@ reg_servers_handle_list(mr_rpc_call *call, void *arg)
     reg_server_list list = {0};
     mr_err err;
 
-    err = reg_servers_resolve_workspace(service->store, req->caller, ws);
+    err = reg_servers_resolve_workspace(service->store, service->keys,
+                                        req->caller, ws);
     if (err == MR_OK) {
         err = reg_servers_list(service, ws, &list, detail, sizeof(detail));
     }
@@ -73,7 +75,8 @@ reg_servers_handle_get(mr_rpc_call *call, void *arg)
     Mcpreg__V1__McpServerRecord *rec = NULL;
     mr_err err;
 
-    err = reg_servers_resolve_workspace(service->store, req->caller, ws);
+    err = reg_servers_resolve_workspace(service->store, service->keys,
+                                        req->caller, ws);
     if (err == MR_OK) {
         err = reg_servers_get(service, ws, req->id, &rec, detail,
                               sizeof(detail));
@@ -99,7 +102,8 @@ reg_servers_handle_update(mr_rpc_call *call, void *arg)
     Mcpreg__V1__McpServer *server = NULL;
     mr_err err;
 
-    err = reg_servers_resolve_workspace(service->store, req->caller, ws);
+    err = reg_servers_resolve_workspace(service->store, service->keys,
+                                        req->caller, ws);
     if (err == MR_OK) {
         err = reg_servers_update(service, ws, req, &server, detail,
                                  sizeof(detail));
@@ -126,7 +130,8 @@ reg_servers_handle_delete(mr_rpc_call *call, void *arg)
     bool deleted = false;
     mr_err err;
 
-    err = reg_servers_resolve_workspace(service->store, req->caller, ws);
+    err = reg_servers_resolve_workspace(service->store, service->keys,
+                                        req->caller, ws);
     if (err == MR_OK) {
         err = reg_servers_delete(service, ws, req->id, &deleted);
     }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "mr_rpc.h"
+#include "reg_keycache.h"
 #include "reg_seal.h"
 #include "reg_store.h"
 #include "reg_text.h"
@@ -23,6 +24,7 @@ typedef struct {
     reg_url_rules url_rules;
     reg_providers *providers;
     reg_deletion_queue *deletions; /* see reg_deletions_start */
+    reg_keycache *keys;            /* resolved API keys, or NULL */
 } reg_service;
 
 /*
