@@ -7,6 +7,7 @@
  *   probe_shape store URL DBDIR [CONTEXTS]
  *   probe_shape http PORT URL [THREADS]
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,52 +118,99 @@ run_store(const char *url, const char *dir, int contexts)
 
 /* ---- HTTP side ---- */
 
-typedef struct {
-    struct MHD_Connection *conn;
+typedef struct http_call http_call;
+
+/* rpc_slot is a context with its two aios, kept for reuse as mcpreg's RPC
+ * client keeps its calls. */
+typedef struct rpc_slot {
+    struct rpc_slot *next;
     nng_ctx ctx;
-    nng_aio *aio;
+    nng_aio *aio;      /* receives the reply */
+    nng_aio *send_aio; /* sends the request, without a callback */
+    http_call *call;
+} rpc_slot;
+
+struct http_call {
+    struct MHD_Connection *conn;
     atomic_int phase; /* 0 new, 1 waiting, 2 replied */
     char reply[256];
     size_t reply_len;
-    bool sent_request;
-} http_call;
+};
 
 static nng_socket req_sock;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static rpc_slot *pool;
+
+static void http_cb(void *arg);
+
+/* take_slot returns a pooled slot or a new one. */
+static rpc_slot *
+take_slot(void)
+{
+    rpc_slot *slot;
+
+    pthread_mutex_lock(&pool_lock);
+    slot = pool;
+    if (slot != NULL) {
+        pool = slot->next;
+    }
+    pthread_mutex_unlock(&pool_lock);
+
+    if (slot == NULL) {
+        slot = calloc(1, sizeof(*slot));
+        nng_aio_alloc(&slot->aio, http_cb, slot);
+        nng_aio_alloc(&slot->send_aio, NULL, NULL);
+        nng_ctx_open(&slot->ctx, req_sock);
+    }
+    return slot;
+}
 
 static void
 http_cb(void *arg)
 {
-    http_call *c = arg;
+    rpc_slot *slot = arg;
+    http_call *c = slot->call;
     nng_msg *msg;
 
-    if (nng_aio_result(c->aio) == 0 && !c->sent_request) {
-        c->sent_request = true;
-        nng_ctx_recv(c->ctx, c->aio);
-        return;
+    nng_aio_cancel(slot->send_aio);
+    nng_aio_wait(slot->send_aio);
+    if (nng_aio_result(slot->send_aio) != 0) {
+        nng_msg_free(nng_aio_get_msg(slot->send_aio));
     }
-    if (nng_aio_result(c->aio) == 0) {
-        msg = nng_aio_get_msg(c->aio);
+    if (nng_aio_result(slot->aio) == 0) {
+        msg = nng_aio_get_msg(slot->aio);
         c->reply_len = nng_msg_len(msg) < sizeof(c->reply) ? nng_msg_len(msg)
                                                            : sizeof(c->reply);
         memcpy(c->reply, nng_msg_body(msg), c->reply_len);
         nng_msg_free(msg);
     }
+
+    pthread_mutex_lock(&pool_lock);
+    slot->next = pool;
+    pool = slot;
+    pthread_mutex_unlock(&pool_lock);
+
     atomic_store(&c->phase, 2);
     MHD_resume_connection(c->conn);
 }
 
+/* start_call sends the request and waits for the reply at once, as
+ * mcpreg's RPC client does: a REQ context may receive as soon as its
+ * request is queued, so no thread wakes for the send's completion. */
 static void
 start_call(http_call *c)
 {
+    rpc_slot *slot = take_slot();
     nng_msg *msg = NULL;
 
-    nng_aio_alloc(&c->aio, http_cb, c);
-    nng_ctx_open(&c->ctx, req_sock);
+    slot->call = c;
     nng_msg_alloc(&msg, 0);
     nng_msg_append(msg, "get", 3);
-    nng_aio_set_timeout(c->aio, 5000);
-    nng_aio_set_msg(c->aio, msg);
-    nng_ctx_send(c->ctx, c->aio);
+    nng_aio_set_timeout(slot->send_aio, 5000);
+    nng_aio_set_msg(slot->send_aio, msg);
+    nng_ctx_send(slot->ctx, slot->send_aio);
+    nng_aio_set_timeout(slot->aio, 5000);
+    nng_ctx_recv(slot->ctx, slot->aio);
 }
 
 static enum MHD_Result
@@ -208,10 +256,6 @@ completed(void *cls, struct MHD_Connection *conn, void **state,
 
     (void)cls, (void)conn, (void)code;
     if (c != NULL) {
-        if (c->aio != NULL) {
-            nng_aio_free(c->aio);
-            nng_ctx_close(c->ctx);
-        }
         free(c);
         *state = NULL;
     }

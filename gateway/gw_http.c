@@ -18,6 +18,10 @@
  * the connection is closed without a response. */
 #define DISCARD_MAX (1024 * 1024)
 
+/* SMALL_BODY_MAX bytes of body fit in the request itself, which saves an
+ * allocation for the repeat call, whose body is "{}" or a user id. */
+#define SMALL_BODY_MAX 256
+
 /* Bytes of the method and path copied into the log line. */
 #define LOG_METHOD_MAX 16
 #define LOG_PATH_MAX   256
@@ -51,9 +55,10 @@ typedef struct {
     const gw_route *route;
     char id[MR_UUID_LEN + 1];
 
-    char *body;
+    char *body; /* small_body or malloc'd, NULL until the first part */
     size_t body_len;
     size_t body_cap;
+    char small_body[SMALL_BODY_MAX];
     size_t received; /* body bytes, counting those dropped */
 
     /* A failed check of the headers, whose response waits for the end of
@@ -136,6 +141,18 @@ request_new(gw_server *server, struct MHD_Connection *conn, const char *url,
     return req;
 }
 
+/* drop_body frees the body, unless it is held in the request itself. */
+static void
+drop_body(request *req)
+{
+    if (req->body != req->small_body) {
+        free(req->body);
+    }
+    req->body = NULL;
+    req->body_len = 0;
+    req->body_cap = 0;
+}
+
 static void
 request_unref(request *req)
 {
@@ -144,7 +161,7 @@ request_unref(request *req)
     }
 
     gw_call_clear(&req->call);
-    free(req->body);
+    drop_body(req);
     if (req->reply != NULL) {
         protobuf_c_message_free_unpacked(req->reply, NULL);
     }
@@ -359,8 +376,7 @@ start_call(request *req)
     if (err != MR_OK) {
         return respond_error(req, err, req->detail, NULL);
     }
-    free(req->body); /* call->body contains what the message points into */
-    req->body = NULL;
+    drop_body(req); /* call->body holds what the message points into */
 
     /* Suspended before the RPC goes out, because rpc_done may resume it
      * on another thread before this returns. A call that cannot start
@@ -377,6 +393,33 @@ start_call(request *req)
     return MHD_YES;
 }
 
+/* grow_body makes room for len more bytes of body. It returns false,
+ * logged, without memory. */
+static bool
+grow_body(request *req, size_t len)
+{
+    size_t cap = req->body_cap * 2;
+    char *grown;
+
+    while (cap < req->body_len + len) {
+        cap *= 2;
+    }
+    grown = malloc(cap);
+    if (grown == NULL) {
+        MR_ERROR("gw.body.nomem", req->request_id,
+                 "closed the connection: no memory for a %zu-byte body", cap);
+        return false;
+    }
+
+    memcpy(grown, req->body, req->body_len);
+    if (req->body != req->small_body) {
+        free(req->body);
+    }
+    req->body = grown;
+    req->body_cap = cap;
+    return true;
+}
+
 /* Appends a part of the body, or drops it once the body is too large. */
 static enum MHD_Result
 receive_body(request *req, const char *data, size_t *size)
@@ -386,9 +429,7 @@ receive_body(request *req, const char *data, size_t *size)
     *size = 0;
     req->received += len;
     if (req->received > GW_BODY_MAX) {
-        free(req->body);
-        req->body = NULL;
-        req->body_len = 0;
+        drop_body(req);
         if (req->received > DISCARD_MAX) {
             MR_WARN("gw.body.aborted", req->request_id,
                     "closed the connection: the body exceeds %d bytes",
@@ -398,22 +439,12 @@ receive_body(request *req, const char *data, size_t *size)
         return MHD_YES;
     }
 
-    if (req->body_len + len > req->body_cap) {
-        size_t cap = req->body_cap > 0 ? req->body_cap * 2 : 4096;
-        char *grown;
-
-        while (cap < req->body_len + len) {
-            cap *= 2;
-        }
-        grown = realloc(req->body, cap);
-        if (grown == NULL) {
-            MR_ERROR("gw.body.nomem", req->request_id,
-                     "closed the connection: no memory for a %zu-byte body",
-                     cap);
-            return MHD_NO;
-        }
-        req->body = grown;
-        req->body_cap = cap;
+    if (req->body == NULL) {
+        req->body = req->small_body;
+        req->body_cap = sizeof(req->small_body);
+    }
+    if (req->body_len + len > req->body_cap && !grow_body(req, len)) {
+        return MHD_NO;
     }
     memcpy(req->body + req->body_len, data, len);
     req->body_len += len;
