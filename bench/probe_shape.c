@@ -120,13 +120,13 @@ run_store(const char *url, const char *dir, int contexts)
 
 typedef struct http_call http_call;
 
-/* rpc_slot is a context with its two aios, kept for reuse as mcpreg's RPC
+/* rpc_slot is a context with its aio, kept for reuse as mcpreg's RPC
  * client keeps its calls. */
 typedef struct rpc_slot {
     struct rpc_slot *next;
     nng_ctx ctx;
-    nng_aio *aio;      /* receives the reply */
-    nng_aio *send_aio; /* sends the request, without a callback */
+    nng_aio *aio;
+    bool sent; /* the request is out, and aio waits for the reply */
     http_call *call;
 } rpc_slot;
 
@@ -159,7 +159,6 @@ take_slot(void)
     if (slot == NULL) {
         slot = calloc(1, sizeof(*slot));
         nng_aio_alloc(&slot->aio, http_cb, slot);
-        nng_aio_alloc(&slot->send_aio, NULL, NULL);
         nng_ctx_open(&slot->ctx, req_sock);
     }
     return slot;
@@ -172,10 +171,13 @@ http_cb(void *arg)
     http_call *c = slot->call;
     nng_msg *msg;
 
-    nng_aio_cancel(slot->send_aio);
-    nng_aio_wait(slot->send_aio);
-    if (nng_aio_result(slot->send_aio) != 0) {
-        nng_msg_free(nng_aio_get_msg(slot->send_aio));
+    if (nng_aio_result(slot->aio) == 0 && !slot->sent) {
+        slot->sent = true;
+        nng_ctx_recv(slot->ctx, slot->aio);
+        return;
+    }
+    if (nng_aio_result(slot->aio) != 0 && !slot->sent) {
+        nng_msg_free(nng_aio_get_msg(slot->aio));
     }
     if (nng_aio_result(slot->aio) == 0) {
         msg = nng_aio_get_msg(slot->aio);
@@ -194,9 +196,7 @@ http_cb(void *arg)
     MHD_resume_connection(c->conn);
 }
 
-/* start_call sends the request and waits for the reply at once, as
- * mcpreg's RPC client does: a REQ context may receive as soon as its
- * request is queued, so no thread wakes for the send's completion. */
+/* start_call sends the request; http_cb then waits for the reply. */
 static void
 start_call(http_call *c)
 {
@@ -204,13 +204,12 @@ start_call(http_call *c)
     nng_msg *msg = NULL;
 
     slot->call = c;
+    slot->sent = false;
     nng_msg_alloc(&msg, 0);
     nng_msg_append(msg, "get", 3);
-    nng_aio_set_timeout(slot->send_aio, 5000);
-    nng_aio_set_msg(slot->send_aio, msg);
-    nng_ctx_send(slot->ctx, slot->send_aio);
     nng_aio_set_timeout(slot->aio, 5000);
-    nng_ctx_recv(slot->ctx, slot->aio);
+    nng_aio_set_msg(slot->aio, msg);
+    nng_ctx_send(slot->ctx, slot->aio);
 }
 
 static enum MHD_Result

@@ -35,8 +35,8 @@ struct mr_rpc_client {
     /* Starting a send or a receive holds start_lock for reading, and a
      * peer change holds it for writing. So the last peer leaves either
      * before a start, which then sees peers at 0 or the call cancelled,
-     * or after it, and cancels what was started. Sends and receives start
-     * outside mtx, which every call takes. */
+     * or after it, and cancels what was started. nng is never called with
+     * mtx held, which every call takes. */
     pthread_rwlock_t start_lock;
     atomic_int peers;        /* written under start_lock and mtx */
     bool closing;            /* mr_rpc_client_close started; guarded by mtx */
@@ -54,7 +54,8 @@ struct mr_rpc_client {
 #define IDLE_MAX 256
 
 typedef enum {
-    PENDING_RECV, /* sent, or being sent, and waiting for the reply */
+    PENDING_SEND,
+    PENDING_RECV,
     PENDING_FAIL, /* failed before sending; err is set */
 } pending_state;
 
@@ -62,12 +63,11 @@ typedef enum {
  * client's idle list for reuse, or frees itself. */
 typedef struct pending {
     struct pending *prev, *next; /* in client->calls */
-    atomic_bool cancelled;       /* the last peer left; set under start_lock */
+    bool cancelled; /* the last peer left; written under start_lock and mtx */
     mr_rpc_client *client;
     nng_ctx ctx;
     bool ctx_open;
-    nng_aio *aio;      /* receives the reply, and its callback ends the call */
-    nng_aio *send_aio; /* sends the request, without a callback */
+    nng_aio *aio;
     pending_state state;
     mr_err err;
     int64_t deadline;
@@ -130,7 +130,6 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
         for (pending *p = client->calls; p != NULL; p = p->next) {
             p->cancelled = true;
             /* The callback runs on an nng thread, after this unlocks. */
-            nng_aio_cancel(p->send_aio);
             nng_aio_cancel(p->aio);
         }
     }
@@ -205,7 +204,6 @@ finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
         if (spare->ctx_open) {
             nng_ctx_close(spare->ctx);
         }
-        nng_aio_free(spare->send_aio);
         nng_aio_reap(spare->aio);
         free(spare);
     }
@@ -258,46 +256,48 @@ finish_reply(pending *p, nng_msg *msg)
     mcpreg__v1__reply__free_unpacked(reply, NULL);
 }
 
-/*
- * settle_send ends the send of a call whose receive has completed. After a
- * reply the send finished long ago; after a failure it may still wait for
- * a peer, and is cancelled. A message that was not sent is freed.
- */
-static void
-settle_send(pending *p)
-{
-    nng_msg *unsent;
-
-    nng_aio_cancel(p->send_aio);
-    nng_aio_wait(p->send_aio);
-    unsent = nng_aio_get_msg(p->send_aio);
-    if (nng_aio_result(p->send_aio) != 0 && unsent != NULL) {
-        nng_msg_free(unsent);
-    }
-    nng_aio_set_msg(p->send_aio, NULL);
-}
-
 static void
 pending_cb(void *arg)
 {
     pending *p = arg;
     int rv = nng_aio_result(p->aio);
-    bool lost;
+    bool cancelled;
+    int64_t left;
 
     if (p->state == PENDING_FAIL) {
         finish_error(p, p->err, NULL, 1);
         return;
     }
+    if (rv != 0) {
+        bool lost = p->state == PENDING_RECV && rv != NNG_ETIMEDOUT &&
+                    rv != NNG_ECLOSED;
 
-    settle_send(p);
-    if (rv == 0) {
+        if (p->state == PENDING_SEND) {
+            nng_msg_free(nng_aio_get_msg(p->aio));
+        }
+        finish_error(p, nng_error(rv), lost ? PEER_LOST_DETAIL : NULL, 1);
+        return;
+    }
+    if (p->state == PENDING_RECV) {
         finish_reply(p, nng_aio_get_msg(p->aio));
         return;
     }
 
-    /* The last peer left (cancelled), or nng saw the connection close. */
-    lost = p->cancelled || (rv != NNG_ETIMEDOUT && rv != NNG_ECLOSED);
-    finish_error(p, nng_error(rv), lost ? PEER_LOST_DETAIL : NULL, 1);
+    /* The request is on its way; wait for the rest of the deadline,
+     * unless the last peer left meanwhile. */
+    pthread_rwlock_rdlock(&p->client->start_lock);
+    cancelled = p->cancelled;
+    if (!cancelled) {
+        left = p->deadline - mr_mono_ms();
+        p->state = PENDING_RECV;
+        nng_aio_set_timeout(p->aio, left > 0 ? (nng_duration)left : 1);
+        nng_ctx_recv(p->ctx, p->aio);
+    }
+    pthread_rwlock_unlock(&p->client->start_lock);
+
+    if (cancelled) {
+        finish_error(p, MR_EUNAVAILABLE, PEER_LOST_DETAIL, 1);
+    }
 }
 
 /* pack_envelope builds the Request message for the call. */
@@ -333,14 +333,12 @@ new_call(mr_rpc_client *client)
 {
     pending *p = calloc(1, sizeof(*p));
 
-    if (p == NULL) {
+    if (p == NULL || nng_aio_alloc(&p->aio, pending_cb, p) != 0) {
+        free(p);
         return NULL;
     }
-    if (nng_aio_alloc(&p->aio, pending_cb, p) != 0 ||
-        nng_aio_alloc(&p->send_aio, NULL, NULL) != 0 ||
-        nng_ctx_open(&p->ctx, client->sock) != 0) {
+    if (nng_ctx_open(&p->ctx, client->sock) != 0) {
         nng_aio_free(p->aio);
-        nng_aio_free(p->send_aio);
         free(p);
         return NULL;
     }
@@ -349,7 +347,7 @@ new_call(mr_rpc_client *client)
 }
 
 /* take_call returns an idle call, reset, or a new one, among the client's
- * calls. It returns NULL without memory. */
+ * calls; NULL without memory. */
 static pending *
 take_call(mr_rpc_client *client)
 {
@@ -401,20 +399,15 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
     p->done = done;
     p->arg = arg;
 
-    /* The receive starts with the send, so that no thread has to wake
-     * for the send's completion: a REQ context may wait for its reply as
-     * soon as its request is queued. Once the receive starts, p may
-     * finish on an nng thread at any moment, so it is not touched after
-     * nng_ctx_recv. */
+    /* Once the send starts, p may finish on an nng thread at any moment,
+     * so it is not touched after nng_ctx_send. */
     pthread_rwlock_rdlock(&client->start_lock);
     lost = client->peers == 0 || p->cancelled;
     if (!lost) {
-        p->state = PENDING_RECV;
-        nng_aio_set_timeout(p->send_aio, (nng_duration)timeout_ms);
-        nng_aio_set_msg(p->send_aio, msg);
-        nng_ctx_send(p->ctx, p->send_aio);
+        p->state = PENDING_SEND;
         nng_aio_set_timeout(p->aio, (nng_duration)timeout_ms);
-        nng_ctx_recv(p->ctx, p->aio);
+        nng_aio_set_msg(p->aio, msg);
+        nng_ctx_send(p->ctx, p->aio);
     }
     pthread_rwlock_unlock(&client->start_lock);
 
@@ -515,7 +508,6 @@ mr_rpc_client_close(mr_rpc_client *client)
         pending *next = client->idle->next;
 
         nng_aio_free(client->idle->aio);
-        nng_aio_free(client->idle->send_aio);
         free(client->idle);
         client->idle = next;
     }
