@@ -239,8 +239,8 @@ test_wrong_peer_fails_cleanly(void)
     mr_util_init();
     MR_CHECK_INT(nng_req0_open(&wrong), ==, 0);
     MR_CHECK_INT(nng_listen(wrong, "inproc://wrong_peer", NULL, 0), ==, 0);
-    MR_CHECK_INT(mr_rpc_client_open(&client, "inproc://wrong_peer", false),
-                 ==, MR_OK);
+    MR_CHECK_INT(mr_rpc_client_open(&client, "inproc://wrong_peer", false), ==,
+                 MR_OK);
 
     for (int i = 0; i < 5; i++) {
         err = call_get(client, "/t/Get", "x", &got, NULL);
