@@ -12,6 +12,7 @@
 
 #include "mr_log.h"
 #include "mr_rpc.h"
+#include "mr_rpc_internal.h"
 #include "mr_util.h"
 
 /* With resending off, nng's REQ socket fails a call whose connection
@@ -497,8 +498,15 @@ mr_rpc_client_close(mr_rpc_client *client)
 
     /* Closing the socket fails every call in flight; wait until their
      * callbacks have returned before freeing what they use. A poll, so
-     * that finishing a call never takes a lock for this. */
-    nng_close(client->sock);
+     * that finishing a call never takes a lock for this. A close that did
+     * not finish may still run callbacks, so the client is left. */
+    if (!mr_rpc__close(client->sock, MR_RPC__CLOSE_WAIT_MS)) {
+        MR_ERROR("rpc.client.close_stuck", NULL,
+                 "closing the RPC socket did not finish within %d ms; "
+                 "leaving it to the process exit",
+                 MR_RPC__CLOSE_WAIT_MS);
+        return;
+    }
     while (atomic_load(&client->pending) > 0) {
         nng_msleep(1);
     }

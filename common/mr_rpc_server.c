@@ -11,6 +11,7 @@
 
 #include "mr_log.h"
 #include "mr_rpc.h"
+#include "mr_rpc_internal.h"
 #include "mr_util.h"
 
 /* MAX_REQUEST_BYTES bounds one request envelope; nng drops larger ones. */
@@ -427,14 +428,24 @@ drain(mr_rpc_server *server, int grace_ms)
 }
 
 /* close_socket closes the socket once no reply is being sent; replies
- * that come later are dropped. */
-static void
+ * that come later are dropped. It returns false, logged, when the close
+ * did not finish in time. */
+static bool
 close_socket(mr_rpc_server *server)
 {
+    bool closed;
+
     pthread_rwlock_wrlock(&server->close_lock);
     server->closed = true;
-    nng_close(server->sock);
+    closed = mr_rpc__close(server->sock, MR_RPC__CLOSE_WAIT_MS);
+    if (!closed) {
+        MR_ERROR("rpc.server.close_stuck", NULL,
+                 "%s: closing the socket did not finish within %d ms; "
+                 "leaving it to the process exit",
+                 server->cfg.name, MR_RPC__CLOSE_WAIT_MS);
+    }
     pthread_rwlock_unlock(&server->close_lock);
+    return closed;
 }
 
 void
@@ -451,7 +462,11 @@ mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
         return;
     }
 
-    close_socket(server);
+    /* A close that did not finish may still run callbacks, which use the
+     * calls: they are left too. */
+    if (!close_socket(server)) {
+        return;
+    }
     for (int i = 0; i < server->ncalls && server->calls != NULL; i++) {
         mr_rpc_call *call = &server->calls[i];
 

@@ -1,0 +1,113 @@
+/* mr_rpc_close.c - closing an nng socket within a deadline. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "mr_rpc_internal.h"
+
+/* closer is the rendezvous of mr_rpc__close with its thread. Whichever of
+ * the two finishes with it last frees it. */
+typedef struct {
+    nng_socket sock;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;      /* nng_close returned */
+    bool abandoned; /* the caller stopped waiting */
+} closer;
+
+static void
+closer_free(closer *c)
+{
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static void *
+close_thread(void *arg)
+{
+    closer *c = arg;
+    bool abandoned;
+
+    nng_close(c->sock);
+
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    abandoned = c->abandoned;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+
+    if (abandoned) {
+        closer_free(c);
+    }
+    return NULL;
+}
+
+/* closer_new returns a closer for sock with a monotonic condition, or
+ * NULL without memory. */
+static closer *
+closer_new(nng_socket sock)
+{
+    closer *c = calloc(1, sizeof(*c));
+    pthread_condattr_t attr;
+
+    if (c == NULL) {
+        return NULL;
+    }
+    c->sock = sock;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return c;
+}
+
+/* Returns the monotonic time timeout_ms from now. */
+static struct timespec
+deadline_in(int timeout_ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return until;
+}
+
+bool
+mr_rpc__close(nng_socket sock, int timeout_ms)
+{
+    closer *c = closer_new(sock);
+    struct timespec until = deadline_in(timeout_ms);
+    pthread_t thread;
+    int rc = 0;
+    bool done;
+
+    /* Without memory or a thread, the close can only be waited for. */
+    if (c == NULL || pthread_create(&thread, NULL, close_thread, c) != 0) {
+        if (c != NULL) {
+            closer_free(c);
+        }
+        nng_close(sock);
+        return true;
+    }
+    pthread_detach(thread);
+
+    pthread_mutex_lock(&c->lock);
+    while (!c->done && rc == 0) {
+        rc = pthread_cond_timedwait(&c->cond, &c->lock, &until);
+    }
+    done = c->done;
+    c->abandoned = !done;
+    pthread_mutex_unlock(&c->lock);
+
+    if (done) {
+        closer_free(c);
+    }
+    return done;
+}
