@@ -33,11 +33,11 @@
 struct mr_rpc_client {
     nng_socket sock;
     nng_mtx *mtx; /* guards the lists and closing */
-    /* Starting a send or a receive holds start_lock for reading, and a
-     * peer change holds it for writing. So the last peer leaves either
-     * before a start, which then sees peers at 0 or the call cancelled,
-     * or after it, and cancels what was started. nng is never called with
-     * mtx held, which every call takes. */
+    /* Starting a send or a receive takes start_lock for reading, and a
+     * peer change takes it for writing. So the last peer leaves either
+     * before a start, which then finds peers at 0 or the call cancelled,
+     * or after it, and cancels what was started. Sends and receives start
+     * outside mtx, which every call takes. */
     pthread_rwlock_t start_lock;
     atomic_int peers;        /* written under start_lock and mtx */
     bool closing;            /* mr_rpc_client_close started; guarded by mtx */

@@ -14,7 +14,7 @@
  * mr_rpc__close closes sock and returns true, or returns false when the
  * close has not finished after timeout_ms. nng 1.5.2 can wait forever in
  * nng_close (seen after a peer left while its requests were still being
- * answered), so the close runs on a thread of its own, which is left
+ * replied to), so the close runs on a thread of its own, which is left
  * behind on a timeout. The caller must then leave everything the socket's
  * callbacks use allocated, since they may still run.
  */

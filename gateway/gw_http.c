@@ -376,12 +376,12 @@ start_call(request *req)
     if (err != MR_OK) {
         return respond_error(req, err, req->detail, NULL);
     }
-    drop_body(req); /* call->body holds what the message points into */
+    drop_body(req); /* call->body contains what the message points into */
 
     /* Suspended before the RPC goes out, because rpc_done may resume it
      * on another thread before this returns. A call that cannot start
      * resumes at once with its error, which the next call of the handler
-     * answers like any outcome. */
+     * responds to like any outcome. */
     req->phase = PHASE_WAITING;
     MHD_suspend_connection(req->conn);
     err = send_rpc(req);

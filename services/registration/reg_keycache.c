@@ -87,7 +87,7 @@ lock_of(reg_keycache *cache, size_t slot)
     return &cache->locks[slot % STRIPES];
 }
 
-/* matches returns whether e holds hash, comparing in constant time. */
+/* matches returns whether e contains hash, comparing in constant time. */
 static bool
 matches(const entry *e, const uint8_t hash[MR_SHA256_LEN])
 {

@@ -49,7 +49,7 @@ keycache_put_then_get(void)
     reg_keycache_free(cache);
 }
 
-/* keycache_bounded: one slot holds one key, whatever the number put. */
+/* keycache_bounded: one slot contains one key, whatever the number put. */
 static void
 keycache_bounded(void)
 {

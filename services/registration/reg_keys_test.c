@@ -63,7 +63,7 @@ static void
 keys_create_and_resolve(void)
 {
     reg_store *store = open_store();
-    reg_caller who;
+    reg_caller resolved;
     reg_new_key key;
 
     MR_CHECK_INT(create(store, "", "alice", &key), ==, MR_OK);
@@ -72,10 +72,10 @@ keys_create_and_resolve(void)
     MR_CHECK(mr_uuid_canonical(key.workspace_id, (char[MR_UUID_LEN + 1]){0}));
     MR_CHECK(mr_uuid_canonical(key.key_id, (char[MR_UUID_LEN + 1]){0}));
 
-    MR_CHECK_INT(resolve(store, NULL, key.key, &who), ==, MR_OK);
-    MR_CHECK_STR(who.key_id, key.key_id);
-    MR_CHECK_STR(who.workspace_id, key.workspace_id);
-    MR_CHECK_STR(who.user_id, "alice");
+    MR_CHECK_INT(resolve(store, NULL, key.key, &resolved), ==, MR_OK);
+    MR_CHECK_STR(resolved.key_id, key.key_id);
+    MR_CHECK_STR(resolved.workspace_id, key.workspace_id);
+    MR_CHECK_STR(resolved.user_id, "alice");
     close_store(store);
 }
 
@@ -108,20 +108,20 @@ keys_resolve_forbids_unknown(void)
 {
     reg_store *store = open_store();
     reg_keycache *cache = NULL;
-    reg_caller who;
+    reg_caller resolved;
     Mcpreg__V1__Caller caller = MCPREG__V1__CALLER__INIT;
     uint8_t short_hash[16] = {0};
 
     MR_CHECK_INT(reg_keycache_new(16, &cache), ==, MR_OK);
-    MR_CHECK_INT(resolve(store, cache, "mcpreg_unknown", &who), ==,
+    MR_CHECK_INT(resolve(store, cache, "mcpreg_unknown", &resolved), ==,
                  MR_EFORBIDDEN);
     MR_CHECK_INT(reg_keycache_size(cache), ==, 0);
 
     caller.api_key_sha256.data = short_hash;
     caller.api_key_sha256.len = sizeof(short_hash);
-    MR_CHECK_INT(reg_keys_resolve(store, cache, &caller, &who), ==,
+    MR_CHECK_INT(reg_keys_resolve(store, cache, &caller, &resolved), ==,
                  MR_EFORBIDDEN);
-    MR_CHECK_INT(reg_keys_resolve(store, cache, NULL, &who), ==,
+    MR_CHECK_INT(reg_keys_resolve(store, cache, NULL, &resolved), ==,
                  MR_EFORBIDDEN);
     reg_keycache_free(cache);
     close_store(store);
@@ -134,22 +134,22 @@ keys_revoke_forbids_key(void)
 {
     reg_store *store = open_store();
     reg_keycache *cache = NULL;
-    reg_caller who;
+    reg_caller resolved;
     reg_new_key key;
     bool revoked = false;
 
     MR_CHECK_INT(reg_keycache_new(16, &cache), ==, MR_OK);
     MR_CHECK_INT(create(store, "", "", &key), ==, MR_OK);
-    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_OK);
+    MR_CHECK_INT(resolve(store, cache, key.key, &resolved), ==, MR_OK);
     MR_CHECK_INT(reg_keycache_size(cache), ==, 1);
-    MR_CHECK_STR(who.user_id, "");
+    MR_CHECK_STR(resolved.user_id, "");
 
     MR_CHECK_INT(reg_keys_revoke(store, cache, key.key_id, &revoked), ==,
                  MR_OK);
     MR_CHECK(revoked);
     MR_CHECK_INT(reg_keycache_size(cache), ==, 0);
-    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_EFORBIDDEN);
-    MR_CHECK_INT(resolve(store, NULL, key.key, &who), ==, MR_EFORBIDDEN);
+    MR_CHECK_INT(resolve(store, cache, key.key, &resolved), ==, MR_EFORBIDDEN);
+    MR_CHECK_INT(resolve(store, NULL, key.key, &resolved), ==, MR_EFORBIDDEN);
 
     MR_CHECK_INT(reg_keys_revoke(store, cache, key.key_id, &revoked), ==,
                  MR_OK);
@@ -165,7 +165,7 @@ keys_cache_serves_without_store(void)
 {
     reg_store *store = open_store();
     reg_keycache *cache = NULL;
-    reg_caller who;
+    reg_caller resolved;
     reg_new_key key;
     uint8_t hash[MR_SHA256_LEN];
     char hex[2 * MR_SHA256_LEN + 1];
@@ -174,7 +174,7 @@ keys_cache_serves_without_store(void)
 
     MR_CHECK_INT(reg_keycache_new(16, &cache), ==, MR_OK);
     MR_CHECK_INT(create(store, "", "bob", &key), ==, MR_OK);
-    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_OK);
+    MR_CHECK_INT(resolve(store, cache, key.key, &resolved), ==, MR_OK);
 
     mr_sha256(key.key, strlen(key.key), hash);
     sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
@@ -185,11 +185,11 @@ keys_cache_serves_without_store(void)
     reg_store_unlock(store);
     reg_batch_free(batch);
 
-    memset(&who, 0, sizeof(who));
-    MR_CHECK_INT(resolve(store, cache, key.key, &who), ==, MR_OK);
-    MR_CHECK_STR(who.user_id, "bob");
-    MR_CHECK_STR(who.workspace_id, key.workspace_id);
-    MR_CHECK_INT(resolve(store, NULL, key.key, &who), ==, MR_EFORBIDDEN);
+    memset(&resolved, 0, sizeof(resolved));
+    MR_CHECK_INT(resolve(store, cache, key.key, &resolved), ==, MR_OK);
+    MR_CHECK_STR(resolved.user_id, "bob");
+    MR_CHECK_STR(resolved.workspace_id, key.workspace_id);
+    MR_CHECK_INT(resolve(store, NULL, key.key, &resolved), ==, MR_EFORBIDDEN);
     reg_keycache_free(cache);
     close_store(store);
 }
@@ -243,7 +243,7 @@ keys_list_one_workspace(void)
     close_store(store);
 }
 
-/* check_text_rejects_lookalikes: values that would name a user who looks
+/* check_text_rejects_lookalikes: values that would name a user resolved looks
  * like another one, and bytes that are not text. */
 static void
 check_text_rejects_lookalikes(void)

@@ -15,13 +15,13 @@ reg_servers_resolve_workspace(reg_store *store, reg_keycache *keys,
                               const Mcpreg__V1__Caller *caller,
                               char ws[MR_UUID_LEN + 1])
 {
-    reg_caller who;
-    mr_err err = reg_keys_resolve(store, keys, caller, &who);
+    reg_caller resolved;
+    mr_err err = reg_keys_resolve(store, keys, caller, &resolved);
 
     if (err != MR_OK) {
         return err;
     }
-    memcpy(ws, who.workspace_id, MR_UUID_LEN + 1);
+    memcpy(ws, resolved.workspace_id, MR_UUID_LEN + 1);
     return MR_OK;
 }
 

@@ -486,9 +486,9 @@ test('frozen registration: 503 within deadline', async () => {
   await assertKnownMapping();
 });
 
-// A registration service whose caller left while it was frozen answers
+// A registration service whose caller left while it was frozen replies to
 // requests on a closed connection. nng 1.5.2 then takes seconds to close
-// its sockets, and in a run by hand never finished; the exit is bounded by
+// its sockets, and in a run by hand never finished. The exit is bounded by
 // the 3 s that the service gives each of its two sockets' close.
 const CLOSE_STUCK_BOUND_MS = 2 * 3000 + 2500;
 
