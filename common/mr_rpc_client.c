@@ -47,6 +47,9 @@ struct mr_rpc_client {
     struct pending *calls; /* calls not finished yet, guarded by mtx */
     struct pending *idle;  /* finished calls kept for reuse, by mtx */
     int nidle;
+    uint32_t *pipes; /* ids of the counted peers, guarded by mtx */
+    int npipes;
+    int pipes_cap;
 };
 
 /* IDLE_MAX bounds the finished calls kept for reuse. Reusing a call's
@@ -104,6 +107,42 @@ peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX])
 }
 
 /*
+ * track_pipe records that pipe id connected or left, and returns whether
+ * the count of peers changes. nng reports the removal of a connection it
+ * rejected, such as one of the wrong protocol, without reporting it added,
+ * so only removals of counted pipes count. A pipe that cannot be recorded
+ * for lack of memory is not counted. The caller holds client->mtx.
+ */
+static bool
+track_pipe(mr_rpc_client *client, uint32_t id, bool connected)
+{
+    uint32_t *grown;
+
+    for (int i = 0; i < client->npipes; i++) {
+        if (client->pipes[i] == id) {
+            client->pipes[i] = client->pipes[--client->npipes];
+            return !connected;
+        }
+    }
+    if (!connected) {
+        return false;
+    }
+
+    if (client->npipes == client->pipes_cap) {
+        int cap = client->pipes_cap > 0 ? client->pipes_cap * 2 : 8;
+
+        grown = realloc(client->pipes, (size_t)cap * sizeof(*grown));
+        if (grown == NULL) {
+            return false;
+        }
+        client->pipes = grown;
+        client->pipes_cap = cap;
+    }
+    client->pipes[client->npipes++] = id;
+    return true;
+}
+
+/*
  * Counts the connected peers. When the last one leaves, it cancels every
  * call not finished yet, because no reply can come for them. A call still
  * waiting to be sent would otherwise wait in nng's queue until a peer
@@ -116,6 +155,7 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
     mr_rpc_client *client = arg;
     bool connected = event == NNG_PIPE_EV_ADD_POST;
     char address[MR_RPC_PEER_ADDR_MAX] = "";
+    bool changed;
     bool report;
     int peers;
 
@@ -125,16 +165,19 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
 
     pthread_rwlock_wrlock(&client->start_lock);
     nng_mtx_lock(client->mtx);
-    client->peers += connected ? 1 : -1;
+    changed = track_pipe(client, nng_pipe_id(pipe), connected);
+    if (changed) {
+        client->peers += connected ? 1 : -1;
+    }
     peers = client->peers;
-    if (peers == 0) {
+    if (changed && peers == 0) {
         for (pending *p = client->calls; p != NULL; p = p->next) {
             p->cancelled = true;
             /* The callback runs on an nng thread, after this unlocks. */
             nng_aio_cancel(p->aio);
         }
     }
-    report = client->watch != NULL && !client->closing;
+    report = changed && client->watch != NULL && !client->closing;
     nng_mtx_unlock(client->mtx);
     pthread_rwlock_unlock(&client->start_lock);
 
@@ -523,6 +566,7 @@ mr_rpc_client_close(mr_rpc_client *client)
     if (client->mtx != NULL) {
         nng_mtx_free(client->mtx);
     }
+    free(client->pipes);
     pthread_rwlock_destroy(&client->start_lock);
     free(client);
 }

@@ -6,6 +6,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "mcpreg/v1/registration.pb-c.h"
@@ -245,6 +246,34 @@ test_no_peer_fails_fast(void)
     mr_rpc_client_close(client);
 }
 
+/* Connections that nng rejects for the wrong protocol are reported as
+ * removed but never as added: they must not change the count of peers. */
+static void
+test_wrong_peer_not_counted(void)
+{
+    mr_rpc_client *client = NULL;
+    nng_socket wrong;
+    nng_listener listener;
+    int port = 0;
+    char url[64];
+
+    mr_util_init();
+    MR_CHECK_INT(nng_req0_open(&wrong), ==, 0);
+    MR_CHECK_INT(nng_listen(wrong, "tcp://127.0.0.1:0", &listener, 0), ==, 0);
+    MR_CHECK_INT(nng_listener_get_int(listener, NNG_OPT_TCP_BOUND_PORT, &port),
+                 ==, 0);
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+
+    MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_OK);
+    /* The client redials every 100 ms or more; let it try a few times. */
+    for (int i = 0; i < 10; i++) {
+        nng_msleep(100);
+        MR_CHECK_INT(mr_rpc_client_peers(client), ==, 0);
+    }
+    mr_rpc_client_close(client);
+    nng_close(wrong);
+}
+
 /* The outcome of an asynchronous call, set by record_outcome. */
 typedef struct {
     atomic_int err; /* -1 until the call ends */
@@ -330,6 +359,7 @@ static const mr_test_case cases[] = {
     {"deadline_exceeded", test_deadline_exceeded},
     {"no_peer_fails_fast", test_no_peer_fails_fast},
     {"peer_leaves_mid_call", test_peer_leaves_mid_call},
+    {"wrong_peer_not_counted", test_wrong_peer_not_counted},
 };
 
 MR_TEST_MAIN(cases)
