@@ -52,8 +52,7 @@ print_failure(mr_err err, const char *detail)
 
 /* print_call_failure prints the failure of a call. A call that timed out
  * at the CLI's own deadline, not in the service, usually went to an
- * address where no registration service replies. The service's jobs
- * address is one, and a connection to it succeeds. */
+ * address where no registration service replies. */
 static void
 print_call_failure(const cli_context *ctx, mr_err err, const char *detail)
 {
@@ -108,10 +107,13 @@ cli_call(const cli_context *ctx, const char *method,
         print_failure(err, message);
         return CLI_EXIT_ERROR;
     }
+    /* A connection to the jobs address is rejected for its protocol, so
+     * it ends here too. */
     if (!wait_connected(client, deadline)) {
         snprintf(message, sizeof(message),
-                 "Check that mcpreg-registration runs and listens on %s: no "
-                 "connection within %ld ms",
+                 "Check that mcpreg-registration runs and that --registration "
+                 "is its --listen address, not its --jobs-listen address: no "
+                 "connection to '%s' within %ld ms",
                  ctx->registration_url, ctx->timeout_ms);
         print_failure(MR_EUNAVAILABLE, message);
         mr_rpc_client_close(client);

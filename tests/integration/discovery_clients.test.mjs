@@ -326,7 +326,7 @@ test('CLI at the jobs address names --registration', async () => {
     '--workspace', workspaceId]);
   assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr, /--registration/);
-  assert.ok(result.stderr.includes(`nothing answered at '${jobsUrl}' ` +
+  assert.ok(result.stderr.includes(`no connection to '${jobsUrl}' ` +
     `within ${timeoutMs} ms`), result.stderr);
   assert.doesNotMatch(result.stderr, /Retry-After/,
     'a CLI user has no Retry-After to follow');
