@@ -79,6 +79,8 @@ deadline_in(int timeout_ms)
     return until;
 }
 
+/* NOTE: why nng_close stalls is not known. The bound only guards the
+ * exit, and the stuck thread and socket are left to it. */
 bool
 mr_rpc__close(nng_socket sock, int timeout_ms)
 {

@@ -141,7 +141,7 @@ request_new(gw_server *server, struct MHD_Connection *conn, const char *url,
     return req;
 }
 
-/* drop_body frees the body, unless it is held in the request itself. */
+/* drop_body frees the body, unless it is the request's own small_body. */
 static void
 drop_body(request *req)
 {

@@ -16,6 +16,8 @@ typedef struct {
     char user_id[REG_TEXT_MAX + 1];
 } reg_caller;
 
+/* NOTE: the cache is per process, so only a revocation handled by this
+ * process clears it. */
 typedef struct reg_keycache reg_keycache;
 
 /*
