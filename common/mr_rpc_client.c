@@ -10,6 +10,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "mr_arena.h"
 #include "mr_log.h"
 #include "mr_rpc.h"
 #include "mr_rpc_internal.h"
@@ -29,6 +30,10 @@
 /* MAX_REPLY_BYTES bounds one reply envelope: twice MR_RPC_REPLY_MAX,
  * which servers enforce, leaves room for the envelope. */
 #define MAX_REPLY_BYTES (2 * MR_RPC_REPLY_MAX)
+
+/* REPLY_ARENA_BYTES holds a decoded Reply envelope with a small body, such
+ * as that of the repeat call; larger ones take the rest from malloc. */
+#define REPLY_ARENA_BYTES 1024
 
 struct mr_rpc_client {
     nng_socket sock;
@@ -267,16 +272,21 @@ finish_error(pending *p, mr_err err, const char *detail, uint32_t retry)
     finish(p, &status, NULL);
 }
 
-/* finish_reply decodes the Reply envelope in msg and completes the call. */
+/* finish_reply decodes the Reply envelope in msg and completes the call.
+ * The envelope is decoded into a buffer on the stack; the response, which
+ * the caller keeps, into malloc'd memory. */
 static void
 finish_reply(pending *p, nng_msg *msg)
 {
+    _Alignas(MR_ARENA_ALIGN) unsigned char buf[REPLY_ARENA_BYTES];
+    mr_arena arena;
     Mcpreg__V1__Reply *reply;
     ProtobufCMessage *response = NULL;
     mr_rpc_status status = {MR_OK, "", 0};
 
-    reply =
-        mcpreg__v1__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    mr_arena_init(&arena, buf, sizeof(buf));
+    reply = mcpreg__v1__reply__unpack(&arena.allocator, nng_msg_len(msg),
+                                      nng_msg_body(msg));
     nng_msg_free(msg);
     if (reply == NULL) {
         finish_error(p, MR_EINTERNAL, "Retry later: undecodable RPC reply", 1);
@@ -297,7 +307,7 @@ finish_reply(pending *p, nng_msg *msg)
     }
 
     finish(p, &status, response);
-    mcpreg__v1__reply__free_unpacked(reply, NULL);
+    mcpreg__v1__reply__free_unpacked(reply, &arena.allocator);
 }
 
 static void
@@ -350,25 +360,12 @@ pack_envelope(const char *method, const ProtobufCMessage *request,
               const char *request_id, uint32_t timeout_ms)
 {
     Mcpreg__V1__Request env = MCPREG__V1__REQUEST__INIT;
-    size_t len = protobuf_c_message_get_packed_size(request);
-    uint8_t *body = malloc(len ? len : 1);
-    nng_msg *msg = NULL;
 
-    if (body == NULL) {
-        return NULL;
-    }
-    protobuf_c_message_pack(request, body);
     env.method = (char *)method;
     env.request_id = (char *)(request_id ? request_id : "");
     env.timeout_ms = timeout_ms;
-    env.body.data = body;
-    env.body.len = len;
-
-    if (nng_msg_alloc(&msg, mcpreg__v1__request__get_packed_size(&env)) == 0) {
-        mcpreg__v1__request__pack(&env, nng_msg_body(msg));
-    }
-    free(body);
-    return msg;
+    return mr_rpc__pack(&env.base, MR_RPC__REQUEST_BODY_FIELD, request,
+                        protobuf_c_message_get_packed_size(request));
 }
 
 /* new_call allocates a call with its own context and aio, or NULL. */

@@ -4,8 +4,11 @@
 #define MR_RPC_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <nng/nng.h>
+#include <protobuf-c/protobuf-c.h>
 
 /* MR_RPC__CLOSE_WAIT_MS bounds how long closing a socket may take. */
 #define MR_RPC__CLOSE_WAIT_MS 3000
@@ -19,5 +22,19 @@
  * callbacks use allocated, since they may still run.
  */
 bool mr_rpc__close(nng_socket sock, int timeout_ms);
+
+/* The numbers of the body fields of Request and Reply in rpc.proto. */
+#define MR_RPC__REQUEST_BODY_FIELD 4
+#define MR_RPC__REPLY_BODY_FIELD   2
+
+/*
+ * mr_rpc__pack returns a new message that holds envelope followed by body,
+ * body_len bytes once packed, as the bytes field body_field of envelope,
+ * whose own copy of that field must be empty. That is the encoding of the
+ * envelope with body in the field, made without packing body twice. It
+ * returns NULL without memory; the caller owns the message.
+ */
+nng_msg *mr_rpc__pack(const ProtobufCMessage *envelope, uint32_t body_field,
+                      const ProtobufCMessage *body, size_t body_len);
 
 #endif

@@ -9,6 +9,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "mr_arena.h"
 #include "mr_log.h"
 #include "mr_rpc.h"
 #include "mr_rpc_internal.h"
@@ -16,6 +17,12 @@
 
 /* MAX_REQUEST_BYTES bounds one request envelope; nng drops larger ones. */
 #define MAX_REQUEST_BYTES (1024 * 1024)
+
+/* ENVELOPE_ARENA_BYTES holds a decoded Request envelope with a small body
+ * on the stack; CALL_ARENA_BYTES holds a small decoded request for as long
+ * as its call lasts. Larger ones take the rest from malloc. */
+#define ENVELOPE_ARENA_BYTES 1024
+#define CALL_ARENA_BYTES     768
 
 typedef enum {
     CALL_RECV, /* waiting for a request */
@@ -32,7 +39,9 @@ struct mr_rpc_call {
     nng_aio *aio;
     _Atomic call_state state;
     const mr_rpc_method *method;
-    ProtobufCMessage *request;
+    ProtobufCMessage *request; /* decoded with arena */
+    mr_arena arena;
+    _Alignas(MR_ARENA_ALIGN) unsigned char arena_buf[CALL_ARENA_BYTES];
     int64_t deadline;
     char request_id[MR_RPC_ID_MAX + 1];
     char method_name[128];
@@ -72,30 +81,40 @@ find_method(const mr_rpc_server *server, const char *name)
 static void
 copy_bounded(char *dst, size_t dstlen, const char *src)
 {
-    snprintf(dst, dstlen, "%s", src ? src : "");
+    mr_copy(dst, dstlen, src ? src : "");
 }
 
-/* send_reply packs a Reply envelope and sends it on the call's context. */
+/* pack_reply returns a new message holding reply, or NULL without
+ * memory. */
+static nng_msg *
+pack_reply(const Mcpreg__V1__Reply *reply)
+{
+    nng_msg *msg = NULL;
+
+    if (nng_msg_alloc(&msg, mcpreg__v1__reply__get_packed_size(reply)) != 0) {
+        return NULL;
+    }
+    mcpreg__v1__reply__pack(reply, nng_msg_body(msg));
+    return msg;
+}
+
+/* send_reply sends msg, the packed Reply, on the call's context; NULL
+ * means no memory was left for it. */
 static void
-send_reply(mr_rpc_call *call, const Mcpreg__V1__Reply *reply)
+send_reply(mr_rpc_call *call, nng_msg *msg)
 {
     mr_rpc_server *server = call->server;
-    size_t len = mcpreg__v1__reply__get_packed_size(reply);
-    nng_msg *msg = NULL;
     bool locked;
 
-    if (nng_msg_alloc(&msg, len) != 0) {
+    call->state = CALL_SEND;
+    if (msg == NULL) {
         /* Without memory the caller gets no reply and times out. */
         MR_ERROR("rpc.reply.nomem", call->request_id,
-                 "failed to allocate a %zu-byte reply", len);
-        call->state = CALL_SEND;
+                 "no memory for the reply to %s", call->method_name);
         nng_aio_set_msg(call->aio, NULL);
         nng_sleep_aio(0, call->aio);
         return;
     }
-
-    mcpreg__v1__reply__pack(reply, nng_msg_body(msg));
-    call->state = CALL_SEND;
 
     /* A failed try means the socket is closing; waiting could deadlock with
      * nng_close, which waits for this thread when it runs a callback. */
@@ -123,7 +142,6 @@ mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
     Mcpreg__V1__Reply reply = MCPREG__V1__REPLY__INIT;
     Mcpreg__V1__Status status = MCPREG__V1__STATUS__INIT;
     size_t len = protobuf_c_message_get_packed_size(response);
-    uint8_t *body = NULL;
 
     if (len > MR_RPC_REPLY_MAX) {
         MR_ERROR("rpc.reply.too_large", call->request_id,
@@ -136,20 +154,12 @@ mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
                     0);
         return;
     }
-    body = malloc(len ? len : 1);
-    if (body == NULL) {
-        mr_rpc_fail(call, MR_ENOMEM, NULL, 1);
-        return;
-    }
-    protobuf_c_message_pack(response, body);
 
     status.code = MCPREG__V1__CODE__OK;
     status.error = (char *)mr_err_code(MR_OK);
     reply.status = &status;
-    reply.body.data = body;
-    reply.body.len = len;
-    send_reply(call, &reply);
-    free(body);
+    send_reply(call, mr_rpc__pack(&reply.base, MR_RPC__REPLY_BODY_FIELD,
+                                  response, len));
 }
 
 void
@@ -164,7 +174,7 @@ mr_rpc_fail(mr_rpc_call *call, mr_err err, const char *detail,
     status.detail = (char *)(detail ? detail : mr_strerror(err));
     status.retry_after_seconds = retry_after;
     reply.status = &status;
-    send_reply(call, &reply);
+    send_reply(call, pack_reply(&reply));
 }
 
 /* start_call decodes the envelope in msg and runs the handler, or fails
@@ -173,11 +183,14 @@ static void
 start_call(mr_rpc_call *call, nng_msg *msg)
 {
     mr_rpc_server *server = call->server;
+    _Alignas(MR_ARENA_ALIGN) unsigned char buf[ENVELOPE_ARENA_BYTES];
+    mr_arena arena;
     Mcpreg__V1__Request *env;
     uint32_t timeout_ms;
 
-    env =
-        mcpreg__v1__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    mr_arena_init(&arena, buf, sizeof(buf));
+    env = mcpreg__v1__request__unpack(&arena.allocator, nng_msg_len(msg),
+                                      nng_msg_body(msg));
     nng_msg_free(msg);
     if (env == NULL) {
         MR_WARN("rpc.request.invalid", NULL, "%s: undecodable request",
@@ -197,14 +210,15 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     if (call->method == NULL) {
         MR_WARN("rpc.method.unknown", call->request_id,
                 "%s: unknown method %s", server->cfg.name, call->method_name);
-        mcpreg__v1__request__free_unpacked(env, NULL);
+        mcpreg__v1__request__free_unpacked(env, &arena.allocator);
         mr_rpc_fail(call, MR_EUNIMPLEMENTED, NULL, 0);
         return;
     }
 
-    call->request = protobuf_c_message_unpack(call->method->request, NULL,
+    call->request = protobuf_c_message_unpack(call->method->request,
+                                              &call->arena.allocator,
                                               env->body.len, env->body.data);
-    mcpreg__v1__request__free_unpacked(env, NULL);
+    mcpreg__v1__request__free_unpacked(env, &arena.allocator);
     if (call->request == NULL) {
         MR_WARN("rpc.body.invalid", call->request_id,
                 "%s: undecodable body for %s", server->cfg.name,
@@ -238,9 +252,11 @@ finish_send(mr_rpc_call *call)
     }
     nng_aio_set_msg(call->aio, NULL);
     if (call->request != NULL) {
-        protobuf_c_message_free_unpacked(call->request, NULL);
+        protobuf_c_message_free_unpacked(call->request,
+                                         &call->arena.allocator);
         call->request = NULL;
     }
+    mr_arena_reset(&call->arena);
 
     /* Every write to call comes before the decrement: once active is 0,
      * a stopping server may free the calls. */
@@ -341,6 +357,7 @@ start_contexts(mr_rpc_server *server)
 
         call->server = server;
         call->state = CALL_RECV;
+        mr_arena_init(&call->arena, call->arena_buf, sizeof(call->arena_buf));
         rv = nng_aio_alloc(&call->aio, call_cb, call);
         if (rv == 0) {
             rv = nng_ctx_open(&call->ctx, server->sock);
@@ -474,7 +491,8 @@ mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
             nng_aio_free(call->aio);
         }
         if (call->request != NULL) {
-            protobuf_c_message_free_unpacked(call->request, NULL);
+            protobuf_c_message_free_unpacked(call->request,
+                                             &call->arena.allocator);
         }
     }
 

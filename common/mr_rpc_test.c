@@ -161,6 +161,35 @@ test_reply_round_trip(void)
     mr_rpc_server_stop(server, 1000);
 }
 
+/* Ids of every size up to past both decoding buffers, which then take the
+ * rest from malloc, come back whole (LeakSanitizer checks the frees). */
+static void
+test_large_bodies_round_trip(void)
+{
+    static const size_t sizes[] = {1, 700, 1100, 5000, 70000};
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        Mcpreg__V1__McpServer *got = NULL;
+        char *id = malloc(sizes[i] + 1);
+
+        for (size_t j = 0; j < sizes[i]; j++) {
+            id[j] = (char)('a' + (i + j) % 26);
+        }
+        id[sizes[i]] = '\0';
+        MR_CHECK_INT(call_get(client, "/t/Get", id, &got, NULL), ==, MR_OK);
+        MR_CHECK(got != NULL && strcmp(got->id, id) == 0);
+        if (got != NULL) {
+            protobuf_c_message_free_unpacked(&got->base, NULL);
+        }
+        free(id);
+    }
+
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+}
+
 static void
 test_error_travels(void)
 {
@@ -354,6 +383,7 @@ test_huge_reply_fails_alone(void)
 static const mr_test_case cases[] = {
     {"huge_reply_fails_alone", test_huge_reply_fails_alone},
     {"reply_round_trip", test_reply_round_trip},
+    {"large_bodies_round_trip", test_large_bodies_round_trip},
     {"error_travels", test_error_travels},
     {"late_reply_from_thread", test_late_reply_from_thread},
     {"deadline_exceeded", test_deadline_exceeded},

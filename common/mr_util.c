@@ -40,19 +40,35 @@ take_random(uint8_t *out, size_t n)
     used += n;
 }
 
+char *
+mr_copy(char *dst, size_t size, const char *src)
+{
+    size_t len = strnlen(src, size - 1);
+
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return dst;
+}
+
 void
 mr_uuid_v4(char out[MR_UUID_LEN + 1])
 {
+    static const char hex[] = "0123456789abcdef";
     uint8_t b[16];
 
     take_random(b, sizeof(b));
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
-    snprintf(out, MR_UUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-             b[11], b[12], b[13], b[14], b[15]);
+
+    /* Hex digits by hand: each request id comes from here. */
+    for (int i = 0, at = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[at++] = '-';
+        }
+        out[at++] = hex[b[i] >> 4];
+        out[at++] = hex[b[i] & 0x0f];
+    }
+    out[MR_UUID_LEN] = '\0';
 }
 
 static int

@@ -32,6 +32,11 @@ void mr_uuid_v4(char out[MR_UUID_LEN + 1]);
  */
 bool mr_uuid_canonical(const char *text, char out[MR_UUID_LEN + 1]);
 
+/* mr_copy copies src into the size bytes at dst, cut to size - 1 bytes
+ * and terminated, as snprintf with "%s" does, without its formatting cost.
+ * size must not be 0. It returns dst. */
+char *mr_copy(char *dst, size_t size, const char *src);
+
 /* mr_sha256 writes the SHA-256 digest of data into out. */
 void mr_sha256(const void *data, size_t len, uint8_t out[MR_SHA256_LEN]);
 

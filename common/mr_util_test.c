@@ -17,6 +17,22 @@ test_uuid_v4_is_canonical(void)
     MR_CHECK(mr_uuid_canonical(id, canon));
     MR_CHECK_STR(canon, id);
     MR_CHECK_INT(id[14], ==, '4');
+    MR_CHECK(strchr("89ab", id[19]) != NULL);
+
+    mr_uuid_v4(canon);
+    MR_CHECK(strcmp(canon, id) != 0);
+}
+
+static void
+test_copy_cuts_and_terminates(void)
+{
+    char small[4];
+    char exact[6];
+
+    MR_CHECK_STR(mr_copy(small, sizeof(small), "abcdef"), "abc");
+    MR_CHECK_STR(mr_copy(exact, sizeof(exact), "abcde"), "abcde");
+    MR_CHECK_STR(mr_copy(exact, sizeof(exact), ""), "");
+    MR_CHECK_STR(mr_copy(small, 1, "x"), "");
 }
 
 static void
@@ -122,6 +138,7 @@ test_mono_timespec_splits_ms(void)
 static const mr_test_case cases[] = {
     {"mono_timespec_splits_ms", test_mono_timespec_splits_ms},
     {"uuid_v4_is_canonical", test_uuid_v4_is_canonical},
+    {"copy_cuts_and_terminates", test_copy_cuts_and_terminates},
     {"uuid_rejects_bad_forms", test_uuid_rejects_bad_forms},
     {"uuid_lowers_case", test_uuid_lowers_case},
     {"sha256_known_vector", test_sha256_known_vector},

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mcpreg/v1/discovery.pb-c.h"
+#include "mr_arena.h"
 #include "mr_log.h"
 #include "mr_util.h"
 #include "reg_deletions.h"
@@ -12,6 +13,10 @@
 #include "reg_keys.h"
 #include "reg_servers.h"
 #include "reg_url.h"
+
+/* RECORD_ARENA_BYTES holds a decoded mapping on the stack of the repeat
+ * call; a larger one takes the rest from malloc. */
+#define RECORD_ARENA_BYTES 4096
 
 /* Checks the user of a RegisterOAuthProvider call: a personal key registers
  * for its own user, a service key for the user named in ls_user_id. */
@@ -28,7 +33,7 @@ pick_user(const reg_caller *key, const char *ls_user_id, reg_target *target,
         if (ls_user_id[0] != '\0' && strcmp(ls_user_id, key->user_id) != 0) {
             return MR_EFORBIDDEN;
         }
-        snprintf(target->user_id, sizeof(target->user_id), "%s", key->user_id);
+        mr_copy(target->user_id, sizeof(target->user_id), key->user_id);
         return MR_OK;
     }
 
@@ -90,22 +95,26 @@ static mr_err
 read_record(reg_store *store, const reg_key *prov_key,
             char provider_id[MR_UUID_LEN + 1], bool *stale)
 {
+    _Alignas(MR_ARENA_ALIGN) unsigned char buf[RECORD_ARENA_BYTES];
     ProtobufCMessage *msg = NULL;
+    mr_arena arena;
     mr_err err;
 
     provider_id[0] = '\0';
     *stale = false;
-    err = reg_store_get_msg(store, prov_key,
-                            &mcpreg__v1__provider_record__descriptor, &msg);
+    mr_arena_init(&arena, buf, sizeof(buf));
+    err = reg_store_get_msg_in(store, prov_key,
+                               &mcpreg__v1__provider_record__descriptor,
+                               &arena.allocator, &msg);
     if (err == MR_OK && msg != NULL) {
         const Mcpreg__V1__ProviderRecord *rec =
             (const Mcpreg__V1__ProviderRecord *)msg;
 
-        snprintf(provider_id, MR_UUID_LEN + 1, "%s", rec->oauth_provider_id);
+        mr_copy(provider_id, MR_UUID_LEN + 1, rec->oauth_provider_id);
         *stale = needs_new_client(rec);
     }
     if (msg != NULL) {
-        protobuf_c_message_free_unpacked(msg, NULL);
+        protobuf_c_message_free_unpacked(msg, &arena.allocator);
     }
     return err;
 }

@@ -242,6 +242,14 @@ reg_store_get_msg(reg_store *store, const reg_key *key,
                   const ProtobufCMessageDescriptor *type,
                   ProtobufCMessage **msg)
 {
+    return reg_store_get_msg_in(store, key, type, NULL, msg);
+}
+
+mr_err
+reg_store_get_msg_in(reg_store *store, const reg_key *key,
+                     const ProtobufCMessageDescriptor *type,
+                     ProtobufCAllocator *allocator, ProtobufCMessage **msg)
+{
     char *value = NULL;
     size_t len = 0;
     mr_err err;
@@ -252,7 +260,8 @@ reg_store_get_msg(reg_store *store, const reg_key *key,
         goto out;
     }
 
-    *msg = protobuf_c_message_unpack(type, NULL, len, (const uint8_t *)value);
+    *msg = protobuf_c_message_unpack(type, allocator, len,
+                                     (const uint8_t *)value);
     if (*msg == NULL) {
         MR_ERROR("reg.store.decode", NULL,
                  "a stored %s record does not decode; the store is corrupt",

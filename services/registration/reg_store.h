@@ -105,6 +105,15 @@ mr_err reg_store_get_msg(reg_store *store, const reg_key *key,
                          ProtobufCMessage **msg);
 
 /*
+ * reg_store_get_msg_in is reg_store_get_msg with the message's memory from
+ * allocator, such as an mr_arena's, with which the caller then frees it.
+ */
+mr_err reg_store_get_msg_in(reg_store *store, const reg_key *key,
+                            const ProtobufCMessageDescriptor *type,
+                            ProtobufCAllocator *allocator,
+                            ProtobufCMessage **msg);
+
+/*
  * reg_store_visit receives one key and value of a scan; both are valid
  * during the call only. It returns MR_OK to go on; any other value stops the
  * scan, which then returns that value.
