@@ -25,11 +25,12 @@ mr_err gw_render_server(const Mcpreg__V1__McpServer *server, json_t **out);
 mr_err gw_render_list(const Mcpreg__V1__ListMcpServersResponse *list,
                       json_t **out);
 
-/* gw_render_register converts reply into {"oauth_provider_id": "..."},
- * with the errors and ownership of gw_render_server. */
+/* gw_render_register writes reply as the compact JSON text
+ * {"oauth_provider_id":"..."} into *body, a string the caller frees. It
+ * returns MR_ENOMEM or MR_EINTERNAL without memory. */
 mr_err
 gw_render_register(const Mcpreg__V1__RegisterOAuthProviderResponse *reply,
-                   json_t **out);
+                   char **body);
 
 /*
  * gw_render_client_metadata returns the client ID metadata document of

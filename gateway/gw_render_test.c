@@ -210,17 +210,28 @@ register_reply_rendered(void)
 {
     Mcpreg__V1__RegisterOAuthProviderResponse reply =
         MCPREG__V1__REGISTER_OAUTH_PROVIDER_RESPONSE__INIT;
-    json_t *value = NULL;
-    char *text;
+    char *text = NULL;
 
     reply.oauth_provider_id = "5f0c7a3e-1d2b-4c8e-9f01-abcdefabcdef";
     reply.created = 1;
-    MR_CHECK_INT(gw_render_register(&reply, &value), ==, MR_OK);
-    text = json_dumps(value, JSON_COMPACT);
+    MR_CHECK_INT(gw_render_register(&reply, &text), ==, MR_OK);
     MR_CHECK_STR(text, "{\"oauth_provider_id\":"
                        "\"5f0c7a3e-1d2b-4c8e-9f01-abcdefabcdef\"}");
     free(text);
-    json_decref(value);
+}
+
+/* An id that is not plain text is escaped, never copied as it is. */
+static void
+register_reply_escaped(void)
+{
+    Mcpreg__V1__RegisterOAuthProviderResponse reply =
+        MCPREG__V1__REGISTER_OAUTH_PROVIDER_RESPONSE__INIT;
+    char *text = NULL;
+
+    reply.oauth_provider_id = "a\"b\\c\n\xc3\xa9";
+    MR_CHECK_INT(gw_render_register(&reply, &text), ==, MR_OK);
+    MR_CHECK_STR(text, "{\"oauth_provider_id\":\"a\\\"b\\\\c\\n\xc3\xa9\"}");
+    free(text);
 }
 
 static void
@@ -256,6 +267,7 @@ static const mr_test_case cases[] = {
     {"list_is_bare_array", list_is_bare_array},
     {"list_empty_is_empty_array", list_empty_is_empty_array},
     {"register_reply_rendered", register_reply_rendered},
+    {"register_reply_escaped", register_reply_escaped},
 };
 
 MR_TEST_MAIN(cases)

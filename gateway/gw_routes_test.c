@@ -265,6 +265,7 @@ static void
 call_register_body_optional(void)
 {
     static const char body[] = "{\"ls_user_id\": \"u-1\"}";
+    static const char spaced[] = " \r\n{ \t}\n";
     const gw_route *route = route_of("POST", SERVERS "/x/oauth-provider");
     char detail[GW_DETAIL_MAX];
     gw_call call = {0};
@@ -275,15 +276,33 @@ call_register_body_optional(void)
     MR_CHECK_STR(call.msg.register_oauth.ls_user_id, "u-1");
     gw_call_clear(&call);
 
-    MR_CHECK_INT(gw_call_prepare(&call, route, ID_LOWER, "k", 1, "{}", 2,
-                                 detail, sizeof(detail)),
+    MR_CHECK_INT(gw_call_prepare(&call, route, ID_LOWER, "k", 1, spaced,
+                                 strlen(spaced), detail, sizeof(detail)),
                  ==, MR_OK);
+    MR_CHECK_STR(call.msg.register_oauth.ls_user_id, "");
     gw_call_clear(&call);
 
     MR_CHECK_INT(gw_call_prepare(&call, route, ID_LOWER, "k", 1, "[]", 2,
                                  detail, sizeof(detail)),
                  ==, MR_EINVALID_BODY);
     gw_call_clear(&call);
+}
+
+/* Bodies that only look like {} get the parser and its errors. */
+static void
+call_register_empty_object_exact(void)
+{
+    static const char *const bad[] = {"{", "}", "{}}", "{} x", "{,}", "{]"};
+    const gw_route *route = route_of("POST", SERVERS "/x/oauth-provider");
+    char detail[GW_DETAIL_MAX];
+    gw_call call = {0};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        MR_CHECK_INT(gw_call_prepare(&call, route, ID_LOWER, "k", 1, bad[i],
+                                     strlen(bad[i]), detail, sizeof(detail)),
+                     ==, MR_EINVALID_BODY);
+        gw_call_clear(&call);
+    }
 }
 
 static void
@@ -347,6 +366,7 @@ static const mr_test_case cases[] = {
     {"call_carries_path_id", call_carries_path_id},
     {"call_checks_create_body", call_checks_create_body},
     {"call_register_body_optional", call_register_body_optional},
+    {"call_register_empty_object_exact", call_register_empty_object_exact},
     {"render_delete_without_body", render_delete_without_body},
     {"render_create_status_201", render_create_status_201},
     {"render_wrong_reply_type_rejected", render_wrong_reply_type_rejected},
