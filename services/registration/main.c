@@ -69,7 +69,8 @@ parse_config(config *cfg, int argc, char **argv)
         {"data", "MCPREG_DATA_DIR", MR_OPT_STR, &cfg->data_dir,
          "folder of the RocksDB store, created when missing"},
         {"cache-mb", "MCPREG_CACHE_MB", MR_OPT_INT, &cfg->cache_mb,
-         "size of the RocksDB block cache, in MiB"},
+         "memory of the RocksDB caches, in MiB: three quarters for blocks, "
+         "a quarter for records read by key"},
         {"key-cache-entries", "MCPREG_KEY_CACHE_ENTRIES", MR_OPT_INT,
          &cfg->key_cache_entries,
          "API keys kept resolved in memory, about 110 bytes each plus the "

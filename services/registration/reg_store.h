@@ -72,9 +72,10 @@ typedef struct reg_store reg_store;
 
 /*
  * reg_store_open creates dir (and its parents) when missing and opens the
- * RocksDB database in it, with a bloom filter of 10 bits a key and an LRU
- * block cache of cache_mb MiB. On failure it returns MR_EINTERNAL and writes
- * a reason naming dir and RocksDB's error into why.
+ * RocksDB database in it, with a bloom filter of 10 bits a key and LRU
+ * caches of cache_mb MiB in all: three quarters for blocks, a quarter for
+ * records by key. On failure it returns MR_EINTERNAL and writes a reason
+ * naming dir and RocksDB's error into why.
  */
 mr_err reg_store_open(reg_store **out, const char *dir, long cache_mb,
                       char *why, size_t whylen);

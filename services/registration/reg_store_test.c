@@ -203,6 +203,46 @@ store_survives_reopen(void)
     reg_test_dir_remove(dir);
 }
 
+/* A record read from a table file, and so kept in the row cache, is read
+ * anew once it is rewritten or deleted. */
+static void
+store_reads_past_row_cache(void)
+{
+    char dir[256];
+    char why[512] = "";
+    reg_store *store = NULL;
+    reg_batch *batch = reg_batch_new();
+    reg_key key;
+    char *value;
+
+    reg_test_dir_make(dir);
+    MR_CHECK_INT(reg_store_open(&store, dir, 8, why, sizeof(why)), ==, MR_OK);
+    put(store, "prov/w/s/u", "first");
+    reg_store_close(store); /* flushes the record into a table file */
+
+    store = NULL;
+    MR_CHECK_INT(reg_store_open(&store, dir, 8, why, sizeof(why)), ==, MR_OK);
+    for (int i = 0; i < 2; i++) {
+        value = get(store, "prov/w/s/u");
+        MR_CHECK_STR(value, "first");
+        free(value);
+    }
+
+    put(store, "prov/w/s/u", "second");
+    value = get(store, "prov/w/s/u");
+    MR_CHECK_STR(value, "second");
+    free(value);
+
+    reg_key_set(&key, "prov/w/s/u", strlen("prov/w/s/u"));
+    reg_batch_delete(batch, &key);
+    MR_CHECK_INT(reg_store_write(store, batch), ==, MR_OK);
+    MR_CHECK(get(store, "prov/w/s/u") == NULL);
+
+    reg_batch_free(batch);
+    reg_store_close(store);
+    reg_test_dir_remove(dir);
+}
+
 static void
 store_open_creates_parents(void)
 {
@@ -303,6 +343,7 @@ static const mr_test_case cases[] = {
     {"store_scan_stays_in_prefix", store_scan_stays_in_prefix},
     {"store_scan_stops_on_error", store_scan_stops_on_error},
     {"store_survives_reopen", store_survives_reopen},
+    {"store_reads_past_row_cache", store_reads_past_row_cache},
     {"store_open_creates_parents", store_open_creates_parents},
     {"store_open_failure_names_folder", store_open_failure_names_folder},
     {"store_get_msg_decodes_and_rejects", store_get_msg_decodes_and_rejects},
