@@ -51,13 +51,25 @@ mr_log_parse_level(const char *text, mr_log_level *level)
     return -1;
 }
 
-/* needs_escape returns whether c cannot stand as itself in a JSON
- * string. */
-static bool
-needs_escape(unsigned char c)
-{
-    return c < 0x20 || c == 0x7f || c == '"' || c == '\\';
-}
+/* PLAIN16 and CONTROL16 are 16 entries of escape_needed. */
+#define PLAIN16   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+#define CONTROL16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+
+/* escape_needed[c] is 1 for the bytes that cannot stand as themselves in a
+ * JSON string: control bytes, quote, backslash and DEL. Bytes from 0x80 on
+ * pass, so UTF-8 stays intact. */
+/* clang-format off */
+static const unsigned char escape_needed[256] = {
+    CONTROL16, CONTROL16,                           /* 0x00-0x1f */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20-0x2f: " */
+    PLAIN16, PLAIN16,                               /* 0x30-0x4f */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50-0x5f: \ */
+    PLAIN16,                                        /* 0x60-0x6f */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, /* 0x70-0x7f: DEL */
+    PLAIN16, PLAIN16, PLAIN16, PLAIN16,             /* 0x80-0xbf */
+    PLAIN16, PLAIN16, PLAIN16, PLAIN16,             /* 0xc0-0xff */
+};
+/* clang-format on */
 
 static void
 put_raw(line *l, const char *s, size_t n)
@@ -106,7 +118,8 @@ put_escaped(line *l, const char *s)
         size_t run = 0;
         unsigned char c;
 
-        while (s[run] != '\0' && !needs_escape((unsigned char)s[run])) {
+        /* The NUL that ends s needs an escape too, so it ends the run. */
+        while (!escape_needed[(unsigned char)s[run]]) {
             run++;
         }
         put_cut(l, s, run);
@@ -180,9 +193,13 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
     line l = {.len = 0, .full = false};
     char ts[32];
     char msg[1024];
+    const char *text = fmt; /* a message without conversions is used as is */
 
     mr_format_time(mr_now_ms(), ts);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (strchr(fmt, '%') != NULL) {
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        text = msg;
+    }
 
     put_str(&l, "{\"ts\":\"");
     put_str(&l, ts);
@@ -196,7 +213,7 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
     for (size_t i = 0; i < nfields; i++) {
         put_field(&l, &fields[i]);
     }
-    put_member(&l, "msg", msg);
+    put_member(&l, "msg", text);
 
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';

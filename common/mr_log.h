@@ -37,13 +37,14 @@ void mr_log_init(const char *service, mr_log_level min_level, int fd);
 int mr_log_parse_level(const char *text, mr_log_level *level);
 
 /*
- * mr_log_buffer makes debug and info lines wait in a 64 KiB buffer that a
- * thread writes out every flush_ms milliseconds, when it fills, before any
- * warn or error line (which is written at once), and at exit(3). One
- * write(2) then carries many lines, which matters at one line per request.
- * Lines still buffered when the process is killed or crashes are lost. It
- * returns 0, or -1 when the thread cannot start (lines are then written
- * at once). flush_ms <= 0 keeps one write(2) a line.
+ * mr_log_buffer makes debug and info lines wait in memory for a thread
+ * that writes them out every flush_ms milliseconds, or sooner when they
+ * pile up, before any warn or error line (which is written at once), and
+ * at exit(3). Logging such a line then costs a copy, not a write(2), which
+ * matters at one line per request. Lines still buffered when the process
+ * is killed or crashes are lost. It returns 0, or -1 when the thread
+ * cannot start (lines are then written at once). flush_ms <= 0 keeps one
+ * write(2) a line.
  */
 int mr_log_buffer(int flush_ms);
 

@@ -1,5 +1,6 @@
-/* mr_log_out.c - where log lines go: straight to the fd, or through a
- * buffer that a thread flushes. */
+/* mr_log_out.c - where log lines go: straight to the fd, or through two
+ * buffers that a thread writes out. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,16 +11,29 @@
 #include "mr_log.h"
 #include "mr_log_internal.h"
 
-/* BUFFER_BYTES bounds the lines held between flushes; a line that does not
- * fit flushes the buffer first. */
-#define BUFFER_BYTES (64 * 1024)
+/* BUFFER_BYTES is the size of each of the two buffers. Lines go into one
+ * while the flusher writes the other, and the flusher is woken once the
+ * filling one is half full, which at 10 MB of lines a second is every
+ * 25 ms. */
+#define BUFFER_BYTES (512 * 1024)
 
+/*
+ * Locks: out_lock guards the buffer being filled and is held only to copy
+ * a line into it. write_lock is held by the thread that writes to the fd,
+ * and is taken before out_lock, so that lines reach the fd in the order
+ * they were logged.
+ */
 static int out_fd = 1;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t half_full = PTHREAD_COND_INITIALIZER;
 static bool buffering;
 static int flush_interval_ms;
-static char pending[BUFFER_BYTES];
-static size_t pending_len;
+
+static char buffers[2][BUFFER_BYTES];
+static char *filling = buffers[0];
+static size_t filling_len;
+static char *spare = buffers[1];
 
 /* write_all writes len bytes of buf to out_fd, going on after a short
  * write. A failed log write has nowhere to be reported, so it is dropped. */
@@ -29,6 +43,9 @@ write_all(const char *buf, size_t len)
     while (len > 0) {
         ssize_t n = write(out_fd, buf, len);
 
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
         if (n <= 0) {
             return;
         }
@@ -37,12 +54,31 @@ write_all(const char *buf, size_t len)
     }
 }
 
-/* flush_locked writes the pending lines; the caller holds out_lock. */
+/* write_filling_locked writes the filling buffer, and line unless NULL,
+ * at once. The caller holds write_lock and out_lock. */
 static void
-flush_locked(void)
+write_filling_locked(const char *line, size_t len)
 {
-    write_all(pending, pending_len);
-    pending_len = 0;
+    write_all(filling, filling_len);
+    filling_len = 0;
+    if (line != NULL) {
+        write_all(line, len);
+    }
+}
+
+/* append_locked copies a line that fits into the filling buffer, waking
+ * the flusher when that buffer passes half full. The caller holds
+ * out_lock. */
+static void
+append_locked(const char *buf, size_t len)
+{
+    bool was_below = filling_len < BUFFER_BYTES / 2;
+
+    memcpy(filling + filling_len, buf, len);
+    filling_len += len;
+    if (was_below && filling_len >= BUFFER_BYTES / 2) {
+        pthread_cond_signal(&half_full);
+    }
 }
 
 void
@@ -51,6 +87,12 @@ mr_log__set_fd(int fd)
     out_fd = fd;
 }
 
+/*
+ * A debug or info line costs a copy under out_lock. A warn or error line,
+ * a line that does not fit, or a full buffer (the fd takes lines slower
+ * than they come) takes write_lock and writes on the caller's thread, so
+ * that no line is lost or overtaken.
+ */
 void
 mr_log__emit(mr_log_level level, const char *buf, size_t len)
 {
@@ -60,41 +102,84 @@ mr_log__emit(mr_log_level level, const char *buf, size_t len)
         return;
     }
 
-    pthread_mutex_lock(&out_lock);
-    if (level >= MR_LOG_WARN || pending_len + len > sizeof(pending)) {
-        flush_locked();
+    if (level < MR_LOG_WARN) {
+        pthread_mutex_lock(&out_lock);
+        if (filling_len + len <= BUFFER_BYTES) {
+            append_locked(buf, len);
+            pthread_mutex_unlock(&out_lock);
+            return;
+        }
+        pthread_mutex_unlock(&out_lock);
     }
-    if (level >= MR_LOG_WARN || len > sizeof(pending)) {
-        write_all(buf, len);
+
+    pthread_mutex_lock(&write_lock);
+    pthread_mutex_lock(&out_lock);
+    if (level < MR_LOG_WARN && filling_len + len <= BUFFER_BYTES) {
+        append_locked(buf, len); /* the flusher made room meanwhile */
     } else {
-        memcpy(pending + pending_len, buf, len);
-        pending_len += len;
+        write_filling_locked(buf, len);
     }
     pthread_mutex_unlock(&out_lock);
+    pthread_mutex_unlock(&write_lock);
 }
 
 void
 mr_log_flush(void)
 {
+    pthread_mutex_lock(&write_lock);
     pthread_mutex_lock(&out_lock);
-    flush_locked();
+    write_filling_locked(NULL, 0);
     pthread_mutex_unlock(&out_lock);
+    pthread_mutex_unlock(&write_lock);
 }
 
-/* flusher writes the pending lines every flush_interval_ms, for as long as
- * the process lives. */
+/* wait_for_lines returns once the filling buffer is half full or
+ * flush_interval_ms have passed. The caller holds out_lock. */
+static void
+wait_for_lines(void)
+{
+    struct timespec at;
+
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += flush_interval_ms / 1000;
+    at.tv_nsec += (long)(flush_interval_ms % 1000) * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+    }
+    while (filling_len < BUFFER_BYTES / 2) {
+        if (pthread_cond_timedwait(&half_full, &out_lock, &at) != 0) {
+            return;
+        }
+    }
+}
+
+/* flusher swaps the buffers and writes the full one outside out_lock, so
+ * that logging threads go on copying lines meanwhile, for as long as the
+ * process lives. */
 static void *
 flusher(void *arg)
 {
-    struct timespec pause = {
-        .tv_sec = flush_interval_ms / 1000,
-        .tv_nsec = (long)(flush_interval_ms % 1000) * 1000000L,
-    };
-
     (void)arg;
     for (;;) {
-        nanosleep(&pause, NULL);
-        mr_log_flush();
+        char *full;
+        size_t len;
+
+        pthread_mutex_lock(&out_lock);
+        wait_for_lines();
+        pthread_mutex_unlock(&out_lock);
+
+        pthread_mutex_lock(&write_lock);
+        pthread_mutex_lock(&out_lock);
+        full = filling;
+        len = filling_len;
+        filling = spare;
+        filling_len = 0;
+        spare = full;
+        pthread_mutex_unlock(&out_lock);
+
+        write_all(full, len);
+        pthread_mutex_unlock(&write_lock);
     }
     return NULL;
 }

@@ -1,6 +1,8 @@
 /* mr_log_test.c - log lines are one JSON object each, even when cut, and
  * buffered lines keep their order. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,53 @@ test_line_is_json(void)
     MR_CHECK_INT(text[strlen(text) - 1], ==, '\n');
     json_decref(line);
     free(text);
+}
+
+/* Every ASCII byte comes back from the line as it went in, escaped where
+ * JSON needs it. */
+static void
+test_ascii_bytes_round_trip(void)
+{
+    char value[128];
+    char *text;
+    json_t *line;
+
+    for (int c = 1; c < 128; c++) {
+        value[c - 1] = (char)c;
+    }
+    value[127] = '\0';
+    text = capture("t.ascii", value, value);
+    line = parse_line(text);
+
+    MR_CHECK(line != NULL);
+    MR_CHECK_STR(json_string_value(json_object_get(line, "detail")), value);
+    MR_CHECK_STR(json_string_value(json_object_get(line, "msg")), value);
+    json_decref(line);
+    free(text);
+}
+
+/* A message without conversions is written as it is, quotes escaped. */
+static void
+test_plain_message_kept(void)
+{
+    int fds[2];
+    char buf[1024] = "";
+    json_t *line;
+    ssize_t n;
+
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+    MR_WARN("t.plain", NULL, "say \"hi\" 100 times");
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    buf[n > 0 ? n : 0] = '\0';
+
+    line = parse_line(buf);
+    MR_CHECK(line != NULL);
+    MR_CHECK_STR(json_string_value(json_object_get(line, "msg")),
+                 "say \"hi\" 100 times");
+    json_decref(line);
 }
 
 static void
@@ -131,10 +180,100 @@ test_buffer_keeps_order(void)
     close(fds[1]);
 }
 
+/* pile is what pile_reader collects from the pipe. */
+typedef struct {
+    int fd;
+    char *seen;
+    size_t got;
+    size_t cap;
+} pile;
+
+/* Reads the pipe until it has been empty for a second. */
+static void *
+pile_reader(void *arg)
+{
+    pile *p = arg;
+
+    for (int idle = 0; idle < 200;) {
+        ssize_t n = read(p->fd, p->seen + p->got, p->cap - p->got - 1);
+
+        if (n <= 0) {
+            idle++;
+            usleep(5000);
+            continue;
+        }
+        idle = 0;
+        p->got += (size_t)n;
+    }
+    p->seen[p->got] = '\0';
+    return NULL;
+}
+
+/* Returns the number of the last "line N" in text, and whether the lines
+ * count up from 0 without a gap. */
+static int
+last_line(const char *text, bool *ordered)
+{
+    int last = -1;
+
+    *ordered = true;
+    while ((text = strstr(text, "line ")) != NULL) {
+        int number = atoi(text + 5);
+
+        *ordered &= number == last + 1;
+        last = number;
+        text += 5;
+    }
+    return last;
+}
+
+/* Runs after buffer_keeps_order, whose flush interval of a minute leaves
+ * a pile of lines as the only reason to write: the flusher writes them in
+ * order with no call to flush, and a full buffer waits for it rather than
+ * dropping lines. */
+static void
+test_pile_of_lines_written(void)
+{
+    enum { LINES = 20000 };
+    int fds[2];
+    pile p = {.cap = 8u << 20};
+    pthread_t reader;
+    bool ordered = true;
+    int last;
+
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
+    p.fd = fds[0];
+    p.seen = calloc(1, p.cap);
+    MR_CHECK_INT(pthread_create(&reader, NULL, pile_reader, &p), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+    for (int i = 0; i < LINES; i++) {
+        MR_INFO("t.pile", NULL, "line %06d of a pile that fills the buffer",
+                i);
+    }
+    pthread_join(reader, NULL);
+    last = last_line(p.seen, &ordered);
+    MR_CHECK(ordered);
+    MR_CHECK_INT(last, >=, LINES / 2);
+
+    /* Less than half a buffer waits for the interval, or for a flush. */
+    MR_CHECK_INT(pthread_create(&reader, NULL, pile_reader, &p), ==, 0);
+    mr_log_flush();
+    pthread_join(reader, NULL);
+    MR_CHECK_INT(last_line(p.seen, &ordered), ==, LINES - 1);
+    MR_CHECK(ordered);
+    free(p.seen);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static const mr_test_case cases[] = {
     {"line_is_json", test_line_is_json},
+    {"ascii_bytes_round_trip", test_ascii_bytes_round_trip},
+    {"plain_message_kept", test_plain_message_kept},
     {"long_line_stays_json", test_long_line_stays_json},
     {"buffer_keeps_order", test_buffer_keeps_order},
+    {"pile_of_lines_written", test_pile_of_lines_written},
 };
 
 MR_TEST_MAIN(cases)
