@@ -5,13 +5,17 @@
  * point read. No JSON, protobuf or authentication.
  *
  *   probe_shape store URL DBDIR [CONTEXTS]
- *   probe_shape http PORT URL [THREADS]
+ *   probe_shape http PORT URL [THREADS] [WORK_NS]
+ *
+ * WORK_NS adds that much busy work to each request on the HTTP thread,
+ * which shows what a microsecond of work per request costs the shape.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <nng/nng.h>
@@ -138,6 +142,7 @@ struct http_call {
 };
 
 static nng_socket req_sock;
+static long work_ns; /* busy work per request, in nanoseconds */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static rpc_slot *pool;
 
@@ -196,6 +201,22 @@ http_cb(void *arg)
     MHD_resume_connection(c->conn);
 }
 
+/* busy_work spins for work_ns nanoseconds. */
+static void
+busy_work(void)
+{
+    struct timespec start;
+    struct timespec now;
+    long spent = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (spent < work_ns) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        spent = (now.tv_sec - start.tv_sec) * 1000000000L +
+                (now.tv_nsec - start.tv_nsec);
+    }
+}
+
 /* start_call sends the request; http_cb then waits for the reply. */
 static void
 start_call(http_call *c)
@@ -235,6 +256,7 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
     if (atomic_load(&c->phase) == 0) {
         atomic_store(&c->phase, 1);
         MHD_suspend_connection(conn);
+        busy_work();
         start_call(c);
         return MHD_YES;
     }
@@ -296,9 +318,10 @@ main(int argc, char **argv)
         return run_store(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 64);
     }
     if (argc >= 4 && strcmp(argv[1], "http") == 0) {
+        work_ns = argc > 5 ? atol(argv[5]) : 0;
         return run_http(atoi(argv[2]), argv[3], argc > 4 ? atoi(argv[4]) : 2);
     }
     fprintf(stderr, "usage: probe_shape store URL DBDIR [CONTEXTS]\n"
-                    "       probe_shape http PORT URL [THREADS]\n");
+                    "       probe_shape http PORT URL [THREADS] [WORK_NS]\n");
     return 2;
 }
