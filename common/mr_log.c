@@ -165,6 +165,32 @@ put_member(line *l, const char *name, const char *value)
     close_string(l);
 }
 
+/* format_int writes value in decimal into out, which has room for 21
+ * bytes or more, and returns its length. snprintf took a third of the
+ * instructions of an access line, for its two numbers. */
+static size_t
+format_int(long long value, char *out)
+{
+    char digits[24];
+    unsigned long long left = value < 0 ? 0ULL - (unsigned long long)value
+                                        : (unsigned long long)value;
+    size_t n = 0;
+    size_t len = 0;
+
+    do {
+        digits[n++] = (char)('0' + left % 10);
+        left /= 10;
+    } while (left > 0);
+
+    if (value < 0) {
+        out[len++] = '-';
+    }
+    while (n > 0) {
+        out[len++] = digits[--n];
+    }
+    return len;
+}
+
 static void
 put_field(line *l, const mr_log_field *f)
 {
@@ -175,12 +201,11 @@ put_field(line *l, const mr_log_field *f)
         put_member(l, f->name, f->str);
         return;
     }
-    snprintf(num, sizeof(num), "%lld", f->num);
     start = l->len;
     put_str(l, ",\"");
     put_escaped(l, f->name);
     put_str(l, "\":");
-    put_str(l, num);
+    put_raw(l, num, format_int(f->num, num));
     if (l->full) {
         l->len = start;
     }

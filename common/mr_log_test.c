@@ -1,6 +1,7 @@
 /* mr_log_test.c - log lines are one JSON object each, even when cut, and
  * buffered lines keep their order. */
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -85,6 +86,36 @@ test_ascii_bytes_round_trip(void)
     MR_CHECK_STR(json_string_value(json_object_get(line, "msg")), value);
     json_decref(line);
     free(text);
+}
+
+/* Numbers come back from the line as they went in, at both ends of their
+ * range too. */
+static void
+test_numbers_round_trip(void)
+{
+    static const long long values[] = {0,         7,        -7, 1000000007LL,
+                                       LLONG_MAX, LLONG_MIN};
+    int fds[2];
+    char buf[1024] = "";
+    json_t *line;
+    ssize_t n;
+
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        mr_log_field field = MR_FINT("n", values[i]);
+
+        MR_CHECK_INT(pipe(fds), ==, 0);
+        mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+        mr_log_fields(MR_LOG_WARN, "t.num", NULL, &field, 1, "number");
+        close(fds[1]);
+        n = read(fds[0], buf, sizeof(buf) - 1);
+        close(fds[0]);
+        buf[n > 0 ? n : 0] = '\0';
+
+        line = parse_line(buf);
+        MR_CHECK(line != NULL);
+        MR_CHECK(json_integer_value(json_object_get(line, "n")) == values[i]);
+        json_decref(line);
+    }
 }
 
 /* A message without conversions is written as it is, quotes escaped. */
@@ -271,6 +302,7 @@ static const mr_test_case cases[] = {
     {"line_is_json", test_line_is_json},
     {"ascii_bytes_round_trip", test_ascii_bytes_round_trip},
     {"plain_message_kept", test_plain_message_kept},
+    {"numbers_round_trip", test_numbers_round_trip},
     {"long_line_stays_json", test_long_line_stays_json},
     {"buffer_keeps_order", test_buffer_keeps_order},
     {"pile_of_lines_written", test_pile_of_lines_written},
