@@ -259,7 +259,7 @@ last_line(const char *text, bool *ordered)
 }
 
 /* Runs after buffer_keeps_order, whose flush interval of a minute leaves
- * a pile of lines as the only reason to write: the flusher writes them in
+ * a pile of lines as the only reason to write. The flusher writes them in
  * order with no call to flush, and a full buffer waits for it rather than
  * dropping lines. */
 static void

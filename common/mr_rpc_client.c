@@ -31,8 +31,8 @@
  * which servers enforce, leaves room for the envelope. */
 #define MAX_REPLY_BYTES (2 * MR_RPC_REPLY_MAX)
 
-/* REPLY_ARENA_BYTES holds a decoded Reply envelope with a small body, such
- * as that of the repeat call; larger ones take the rest from malloc. */
+/* REPLY_ARENA_BYTES is room for a decoded Reply envelope with a small
+ * body, such as the repeat call's. Larger ones take the rest from malloc. */
 #define REPLY_ARENA_BYTES 1024
 
 struct mr_rpc_client {

@@ -28,7 +28,7 @@ bool mr_rpc__close(nng_socket sock, int timeout_ms);
 #define MR_RPC__REPLY_BODY_FIELD   2
 
 /*
- * mr_rpc__pack returns a new message that holds envelope followed by body,
+ * mr_rpc__pack returns a new message with envelope followed by body,
  * body_len bytes once packed, as the bytes field body_field of envelope,
  * whose own copy of that field must be empty. That is the encoding of the
  * envelope with body in the field, made without packing body twice. It

@@ -18,9 +18,9 @@
 /* MAX_REQUEST_BYTES bounds one request envelope; nng drops larger ones. */
 #define MAX_REQUEST_BYTES (1024 * 1024)
 
-/* ENVELOPE_ARENA_BYTES holds a decoded Request envelope with a small body
- * on the stack; CALL_ARENA_BYTES holds a small decoded request for as long
- * as its call lasts. Larger ones take the rest from malloc. */
+/* ENVELOPE_ARENA_BYTES is stack room for a decoded Request envelope with a
+ * small body, and CALL_ARENA_BYTES room for a small decoded request while
+ * its call lasts. Larger ones take the rest from malloc. */
 #define ENVELOPE_ARENA_BYTES 1024
 #define CALL_ARENA_BYTES     768
 
@@ -84,7 +84,7 @@ copy_bounded(char *dst, size_t dstlen, const char *src)
     mr_copy(dst, dstlen, src ? src : "");
 }
 
-/* pack_reply returns a new message holding reply, or NULL without
+/* pack_reply returns reply packed into a new message, or NULL without
  * memory. */
 static nng_msg *
 pack_reply(const Mcpreg__V1__Reply *reply)

@@ -186,8 +186,8 @@ log_response(const request *req, int status, mr_err err, const char *detail)
     if (err == MR_OK) {
         nfields--; /* no detail */
     }
-    /* The fields say what the request was; a message without conversions
-     * costs no formatting on every request. */
+    /* The fields carry the method, path and status, and a message
+     * without conversions needs no formatting. */
     mr_log_fields(level, "gw.request", req->request_id, fields, nfields,
                   "request answered");
 }

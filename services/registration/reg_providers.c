@@ -14,8 +14,8 @@
 #include "reg_servers.h"
 #include "reg_url.h"
 
-/* RECORD_ARENA_BYTES holds a decoded mapping on the stack of the repeat
- * call; a larger one takes the rest from malloc. */
+/* RECORD_ARENA_BYTES is stack room for the repeat call's decoded mapping.
+ * A larger one takes the rest from malloc. */
 #define RECORD_ARENA_BYTES 4096
 
 /* Checks the user of a RegisterOAuthProvider call: a personal key registers
