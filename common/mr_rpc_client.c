@@ -314,6 +314,7 @@ static void
 pending_cb(void *arg)
 {
     pending *p = arg;
+    mr_rpc_client *client = p->client;
     int rv = nng_aio_result(p->aio);
     bool cancelled;
     int64_t left;
@@ -338,8 +339,10 @@ pending_cb(void *arg)
     }
 
     /* The request is on its way; wait for the rest of the deadline,
-     * unless the last peer left meanwhile. */
-    pthread_rwlock_rdlock(&p->client->start_lock);
+     * unless the last peer left meanwhile. Once the receive starts, the
+     * reply may finish the call and free p on another thread, so only
+     * client is touched after it. */
+    pthread_rwlock_rdlock(&client->start_lock);
     cancelled = p->cancelled;
     if (!cancelled) {
         left = p->deadline - mr_mono_ms();
@@ -347,7 +350,7 @@ pending_cb(void *arg)
         nng_aio_set_timeout(p->aio, left > 0 ? (nng_duration)left : 1);
         nng_ctx_recv(p->ctx, p->aio);
     }
-    pthread_rwlock_unlock(&p->client->start_lock);
+    pthread_rwlock_unlock(&client->start_lock);
 
     if (cancelled) {
         finish_error(p, MR_EUNAVAILABLE, PEER_LOST_DETAIL, 1);
@@ -559,6 +562,11 @@ mr_rpc_client_close(mr_rpc_client *client)
         free(client->idle);
         client->idle = next;
     }
+
+    /* A callback that started a receive may still be unlocking
+     * start_lock after its call finished on another thread. */
+    pthread_rwlock_wrlock(&client->start_lock);
+    pthread_rwlock_unlock(&client->start_lock);
 
     if (client->mtx != NULL) {
         nng_mtx_free(client->mtx);

@@ -359,6 +359,43 @@ test_peer_leaves_mid_call(void)
     mr_rpc_client_close(client);
 }
 
+/* More calls at once than the client keeps for reuse: those it frees
+ * when they finish must not be touched afterwards by the thread that
+ * started their receive (AddressSanitizer checks). */
+static void
+test_calls_past_idle_pool(void)
+{
+    enum { CALLS = 600 };
+    Mcpreg__V1__GetMcpServerRequest req =
+        MCPREG__V1__GET_MCP_SERVER_REQUEST__INIT;
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+    outcome *outs = calloc(CALLS, sizeof(*outs));
+    int ok = 0;
+
+    req.id = "abc";
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < CALLS; i++) {
+            atomic_init(&outs[i].err, -1);
+            mr_rpc_call_async(client, "/t/Get", &req.base,
+                              &mcpreg__v1__mcp_server__descriptor, NULL, 5000,
+                              record_outcome, &outs[i]);
+        }
+        for (int i = 0; i < CALLS; i++) {
+            for (int wait = 0; wait < 1000 && atomic_load(&outs[i].err) == -1;
+                 wait++) {
+                nng_msleep(5);
+            }
+            ok += atomic_load(&outs[i].err) == MR_OK;
+        }
+    }
+
+    MR_CHECK_INT(ok, ==, 3 * CALLS);
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+    free(outs);
+}
+
 static void
 test_huge_reply_fails_alone(void)
 {
@@ -389,6 +426,7 @@ static const mr_test_case cases[] = {
     {"deadline_exceeded", test_deadline_exceeded},
     {"no_peer_fails_fast", test_no_peer_fails_fast},
     {"peer_leaves_mid_call", test_peer_leaves_mid_call},
+    {"calls_past_idle_pool", test_calls_past_idle_pool},
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
 };
 
