@@ -3,8 +3,11 @@
  * envelope whose body is decoded by its method name, as mr_rpc_server.c
  * does. With any other value, the rest is a Reply envelope whose body is
  * decoded as the response of the method that value picks, as
- * mr_rpc_client.c does. Every decoded message is packed, decoded and
- * packed again, and both encodings must be equal. */
+ * mr_rpc_client.c does. Envelopes and bodies are decoded into a small
+ * mr_arena, as the services decode them, so that messages cross from its
+ * buffer into malloc. Every decoded message is packed, decoded and packed
+ * again, and both encodings must be equal; an envelope packed with
+ * mr_rpc__pack must equal protobuf-c's own encoding. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +18,11 @@
 #include "mcpreg/v1/registration.pb-c.h"
 #include "mcpreg/v1/rpc.pb-c.h"
 #include "mr_api.h"
+#include "mr_arena.h"
+#include "mr_rpc_internal.h"
+
+/* ARENA_BYTES is small, so that most inputs overflow into malloc. */
+#define ARENA_BYTES 256
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -145,47 +153,111 @@ check_round_trip(const ProtobufCMessage *msg)
     free(first);
 }
 
+/* check_pack requires that mr_rpc__pack of env, whose body field number
+ * is body_field, with body gives protobuf-c's encoding of env with body's
+ * encoding in that field. env's own body must be empty. */
+static void
+check_pack(ProtobufCBinaryData *env_body, const ProtobufCMessage *env,
+           uint32_t body_field, const ProtobufCMessage *body)
+{
+    size_t body_len;
+    uint8_t *body_bytes;
+    uint8_t *expected;
+    size_t expected_len;
+    nng_msg *msg;
+
+    /* protobuf-c packs unknown fields last, after the body. */
+    if (env->n_unknown_fields > 0 || has_field_zero(body)) {
+        return;
+    }
+    /* An empty body is written as an empty field, which protobuf-c
+     * leaves out; both decode the same. */
+    body_bytes = pack_message(body, &body_len);
+    if (body_bytes == NULL || body_len == 0) {
+        free(body_bytes);
+        return;
+    }
+    msg = mr_rpc__pack(env, body_field, body, body_len);
+    env_body->data = body_bytes;
+    env_body->len = body_len;
+    expected = pack_message(env, &expected_len);
+    env_body->data = NULL;
+    env_body->len = 0;
+
+    if (msg != NULL && expected != NULL &&
+        (nng_msg_len(msg) != expected_len ||
+         memcmp(nng_msg_body(msg), expected, expected_len) != 0)) {
+        abort();
+    }
+    nng_msg_free(msg);
+    free(expected);
+    free(body_bytes);
+}
+
+/* decode_body decodes len bytes at data as a type into an arena, checks
+ * it, and, when env is not NULL, checks packing it into env. */
 static void
 decode_body(const ProtobufCMessageDescriptor *type, const uint8_t *data,
-            size_t len)
+            size_t len, ProtobufCMessage *env, ProtobufCBinaryData *env_body,
+            uint32_t body_field)
 {
-    ProtobufCMessage *msg = protobuf_c_message_unpack(type, NULL, len, data);
+    _Alignas(MR_ARENA_ALIGN) unsigned char buf[ARENA_BYTES];
+    mr_arena arena;
+    ProtobufCMessage *msg;
+    ProtobufCBinaryData saved = *env_body;
 
+    mr_arena_init(&arena, buf, sizeof(buf));
+    msg = protobuf_c_message_unpack(type, &arena.allocator, len, data);
     if (msg == NULL) {
         return;
     }
     check_round_trip(msg);
-    protobuf_c_message_free_unpacked(msg, NULL);
+
+    env_body->data = NULL;
+    env_body->len = 0;
+    check_pack(env_body, env, body_field, msg);
+    *env_body = saved;
+    protobuf_c_message_free_unpacked(msg, &arena.allocator);
 }
 
 static void
 decode_request(const uint8_t *data, size_t size)
 {
-    Mcpreg__V1__Request *env = mcpreg__v1__request__unpack(NULL, size, data);
+    _Alignas(MR_ARENA_ALIGN) unsigned char buf[ARENA_BYTES];
+    mr_arena arena;
+    Mcpreg__V1__Request *env;
 
+    mr_arena_init(&arena, buf, sizeof(buf));
+    env = mcpreg__v1__request__unpack(&arena.allocator, size, data);
     if (env == NULL) {
         return;
     }
     check_round_trip(&env->base);
     for (size_t i = 0; i < NMETHODS; i++) {
         if (strcmp(env->method, methods[i].name) == 0) {
-            decode_body(methods[i].request, env->body.data, env->body.len);
+            decode_body(methods[i].request, env->body.data, env->body.len,
+                        &env->base, &env->body, MR_RPC__REQUEST_BODY_FIELD);
         }
     }
-    mcpreg__v1__request__free_unpacked(env, NULL);
+    mcpreg__v1__request__free_unpacked(env, &arena.allocator);
 }
 
 static void
 decode_reply(const method *m, const uint8_t *data, size_t size)
 {
-    Mcpreg__V1__Reply *reply = mcpreg__v1__reply__unpack(NULL, size, data);
+    _Alignas(MR_ARENA_ALIGN) unsigned char buf[ARENA_BYTES];
+    mr_arena arena;
+    Mcpreg__V1__Reply *reply;
 
+    mr_arena_init(&arena, buf, sizeof(buf));
+    reply = mcpreg__v1__reply__unpack(&arena.allocator, size, data);
     if (reply == NULL) {
         return;
     }
     check_round_trip(&reply->base);
-    decode_body(m->response, reply->body.data, reply->body.len);
-    mcpreg__v1__reply__free_unpacked(reply, NULL);
+    decode_body(m->response, reply->body.data, reply->body.len, &reply->base,
+                &reply->body, MR_RPC__REPLY_BODY_FIELD);
+    mcpreg__v1__reply__free_unpacked(reply, &arena.allocator);
 }
 
 int
