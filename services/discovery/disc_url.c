@@ -99,15 +99,26 @@ static mr_err
 check_form(CURLU *handle, const char **why)
 {
     char *scheme = NULL;
+    char *host = NULL;
     mr_err err = copy_part(handle, CURLUPART_SCHEME, 0, &scheme);
 
+    if (err == MR_OK) {
+        err = copy_part(handle, CURLUPART_HOST, 0, &host);
+    }
     if (err != MR_OK) {
+        free(scheme);
         return err;
     }
 
+    /* curl decodes percent escapes in the host name, so one that still
+     * has a percent sign would name another host each time the URL is
+     * parsed again, as the well-known URLs built from it are. */
     if (scheme == NULL || (disc_ascii_casecmp(scheme, "https") != 0 &&
                            disc_ascii_casecmp(scheme, "http") != 0)) {
         *why = "does not use http or https";
+        err = MR_EINVALID_FIELD;
+    } else if (host != NULL && strchr(host, '%') != NULL) {
+        *why = "has a percent sign in its host name";
         err = MR_EINVALID_FIELD;
     } else if (has_part(handle, CURLUPART_USER) ||
                has_part(handle, CURLUPART_PASSWORD)) {
@@ -118,6 +129,7 @@ check_form(CURLU *handle, const char **why)
         err = MR_EINVALID_FIELD;
     }
     free(scheme);
+    free(host);
     return err;
 }
 

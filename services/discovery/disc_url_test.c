@@ -67,6 +67,8 @@ test_parse_rejects(void)
         {"https://user:pw@a.example/", "contains user information"},
         {"https://user@a.example/", "contains user information"},
         {"https://a.example/#frag", "contains a fragment"},
+        {"https://a%25b.example/", "has a percent sign in its host name"},
+        {"https://%%%61.example/", "has a percent sign in its host name"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
