@@ -10,6 +10,7 @@
 
 #include "mr_log.h"
 #include "mr_log_internal.h"
+#include "mr_util.h"
 
 /* BUFFER_BYTES is the size of each of the two buffers. Lines go into one
  * while the flusher writes the other, and the flusher is woken once the
@@ -26,7 +27,7 @@
 static int out_fd = 1;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t half_full = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t half_full; /* on the monotonic clock */
 static bool buffering;
 static int flush_interval_ms;
 
@@ -138,15 +139,8 @@ mr_log_flush(void)
 static void
 wait_for_lines(void)
 {
-    struct timespec at;
+    struct timespec at = mr_mono_timespec(mr_mono_ms() + flush_interval_ms);
 
-    clock_gettime(CLOCK_REALTIME, &at);
-    at.tv_sec += flush_interval_ms / 1000;
-    at.tv_nsec += (long)(flush_interval_ms % 1000) * 1000000L;
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
     while (filling_len < BUFFER_BYTES / 2) {
         if (pthread_cond_timedwait(&half_full, &out_lock, &at) != 0) {
             return;
@@ -187,12 +181,17 @@ flusher(void *arg)
 int
 mr_log_buffer(int flush_ms)
 {
+    pthread_condattr_t attr;
     pthread_t thread;
 
     if (flush_ms <= 0 || buffering) {
         return 0;
     }
     flush_interval_ms = flush_ms;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&half_full, &attr);
+    pthread_condattr_destroy(&attr);
     if (pthread_create(&thread, NULL, flusher, NULL) != 0) {
         return -1;
     }

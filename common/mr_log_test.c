@@ -46,6 +46,21 @@ parse_line(const char *text)
     return json_loads(text, 0, &error);
 }
 
+/* read_json_line closes the write end of fds, reads the one line that
+ * the pipe contains and returns it parsed, or NULL. */
+static json_t *
+read_json_line(int fds[2])
+{
+    char buf[1024] = "";
+    ssize_t n;
+
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    buf[n > 0 ? n : 0] = '\0';
+    return parse_line(buf);
+}
+
 static void
 test_line_is_json(void)
 {
@@ -96,9 +111,7 @@ test_numbers_round_trip(void)
     static const long long values[] = {0,         7,        -7, 1000000007LL,
                                        LLONG_MAX, LLONG_MIN};
     int fds[2];
-    char buf[1024] = "";
     json_t *line;
-    ssize_t n;
 
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         mr_log_field field = MR_FINT("n", values[i]);
@@ -106,12 +119,8 @@ test_numbers_round_trip(void)
         MR_CHECK_INT(pipe(fds), ==, 0);
         mr_log_init("test", MR_LOG_DEBUG, fds[1]);
         mr_log_fields(MR_LOG_WARN, "t.num", NULL, &field, 1, "number");
-        close(fds[1]);
-        n = read(fds[0], buf, sizeof(buf) - 1);
-        close(fds[0]);
-        buf[n > 0 ? n : 0] = '\0';
 
-        line = parse_line(buf);
+        line = read_json_line(fds);
         MR_CHECK(line != NULL);
         MR_CHECK(json_integer_value(json_object_get(line, "n")) == values[i]);
         json_decref(line);
@@ -123,19 +132,13 @@ static void
 test_plain_message_kept(void)
 {
     int fds[2];
-    char buf[1024] = "";
     json_t *line;
-    ssize_t n;
 
     MR_CHECK_INT(pipe(fds), ==, 0);
     mr_log_init("test", MR_LOG_DEBUG, fds[1]);
     MR_WARN("t.plain", NULL, "say \"hi\" 100 times");
-    close(fds[1]);
-    n = read(fds[0], buf, sizeof(buf) - 1);
-    close(fds[0]);
-    buf[n > 0 ? n : 0] = '\0';
 
-    line = parse_line(buf);
+    line = read_json_line(fds);
     MR_CHECK(line != NULL);
     MR_CHECK_STR(json_string_value(json_object_get(line, "msg")),
                  "say \"hi\" 100 times");

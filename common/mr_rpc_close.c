@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "mr_rpc_internal.h"
+#include "mr_util.h"
 
 /* closer is the rendezvous of mr_rpc__close with its thread. Whichever of
  * the two finishes with it last frees it. */
@@ -63,29 +64,13 @@ closer_new(nng_socket sock)
     return c;
 }
 
-/* Returns the monotonic time timeout_ms from now. */
-static struct timespec
-deadline_in(int timeout_ms)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    return until;
-}
-
 /* NOTE: why nng_close stalls is not known. The bound only guards the
  * exit, and the stuck thread and socket are left to it. */
 bool
 mr_rpc__close(nng_socket sock, int timeout_ms)
 {
     closer *c = closer_new(sock);
-    struct timespec until = deadline_in(timeout_ms);
+    struct timespec until = mr_mono_timespec(mr_mono_ms() + timeout_ms);
     pthread_t thread;
     int rc = 0;
     bool done;
