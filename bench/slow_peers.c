@@ -157,13 +157,8 @@ timer_main(void *arg)
 static int
 start_timer(pthread_t *thread, int delay_ms)
 {
-    pthread_condattr_t attr;
-
     timer.delay_ns = (int64_t)delay_ms * 1000000;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&timer.wake, &attr);
-    pthread_condattr_destroy(&attr);
+    mr_cond_init_mono(&timer.wake);
     return pthread_create(thread, NULL, timer_main, NULL);
 }
 

@@ -181,17 +181,13 @@ flusher(void *arg)
 int
 mr_log_buffer(int flush_ms)
 {
-    pthread_condattr_t attr;
     pthread_t thread;
 
     if (flush_ms <= 0 || buffering) {
         return 0;
     }
     flush_interval_ms = flush_ms;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&half_full, &attr);
-    pthread_condattr_destroy(&attr);
+    mr_cond_init_mono(&half_full);
     if (pthread_create(&thread, NULL, flusher, NULL) != 0) {
         return -1;
     }

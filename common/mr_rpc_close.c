@@ -50,17 +50,13 @@ static closer *
 closer_new(nng_socket sock)
 {
     closer *c = calloc(1, sizeof(*c));
-    pthread_condattr_t attr;
 
     if (c == NULL) {
         return NULL;
     }
     c->sock = sock;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    mr_cond_init_mono(&c->cond);
     return c;
 }
 

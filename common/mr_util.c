@@ -162,6 +162,17 @@ mr_mono_timespec(int64_t mono_ms)
 }
 
 void
+mr_cond_init_mono(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void
 mr_format_time(int64_t ms, char out[32])
 {
     /* Each log line formats the time; the date and seconds change once a

@@ -3,6 +3,7 @@
 #ifndef MR_UTIL_H
 #define MR_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,10 @@ int64_t mr_mono_ms(void);
  * absolute time of CLOCK_MONOTONIC, for pthread_cond_timedwait on a
  * condition variable that uses that clock. */
 struct timespec mr_mono_timespec(int64_t mono_ms);
+
+/* mr_cond_init_mono initializes cond to time its waits on mr_mono_ms's
+ * clock, so that steps of the wall clock neither stretch nor cut them. */
+void mr_cond_init_mono(pthread_cond_t *cond);
 
 /* mr_format_time writes ms (Unix milliseconds) as RFC 3339 UTC with
  * milliseconds, such as "2026-12-04T15:38:21.123Z", into out. */

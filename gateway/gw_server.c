@@ -171,7 +171,6 @@ static gw_server *
 server_new(const gw_config *cfg)
 {
     gw_server *server = calloc(1, sizeof(*server));
-    pthread_condattr_t attr;
 
     if (server == NULL) {
         return NULL;
@@ -181,10 +180,7 @@ server_new(const gw_config *cfg)
 
     /* The monotonic clock, so that wall-clock steps do not stretch or cut
      * the shutdown grace period. */
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&server->idle, &attr);
-    pthread_condattr_destroy(&attr);
+    mr_cond_init_mono(&server->idle);
 
     pthread_rwlock_init(&server->rpc_lock, NULL);
     gw_lograte_table_init(&server->mhd_lines, GW_LOGRATE_INTERVAL_MS);

@@ -166,7 +166,6 @@ mr_err
 gw_watchdog_start(uint32_t timeout_ms, uint32_t period_ms, gw_watchdog **out)
 {
     gw_watchdog *watchdog = calloc(1, sizeof(*watchdog));
-    pthread_condattr_t attr;
     int rc;
 
     if (watchdog == NULL) {
@@ -179,10 +178,7 @@ gw_watchdog_start(uint32_t timeout_ms, uint32_t period_ms, gw_watchdog **out)
 
     /* The monotonic clock, like the deadlines, so that wall-clock steps do
      * not stretch or cut the period. */
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&watchdog->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    mr_cond_init_mono(&watchdog->wake);
 
     if (period_ms > 0) {
         rc = pthread_create(&watchdog->thread, NULL, run, watchdog);

@@ -514,7 +514,6 @@ static reg_deletion_queue *
 queue_new(reg_service *service, const reg_deletion_config *cfg)
 {
     reg_deletion_queue *q = calloc(1, sizeof(*q));
-    pthread_condattr_t attr;
 
     if (q == NULL) {
         return NULL;
@@ -522,10 +521,7 @@ queue_new(reg_service *service, const reg_deletion_config *cfg)
     q->service = service;
     q->cfg = *cfg;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    mr_cond_init_mono(&q->cv);
     return q;
 }
 

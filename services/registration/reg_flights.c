@@ -9,6 +9,7 @@
 
 #include "mr_api.h"
 #include "mr_log.h"
+#include "mr_util.h"
 #include "reg_clients.h"
 #include "reg_flights.h"
 #include "reg_flights_internal.h"
@@ -62,7 +63,6 @@ reg_providers_open(reg_providers **out, reg_service *service,
                    const reg_providers_config *cfg)
 {
     reg_providers *p = calloc(1, sizeof(*p));
-    pthread_condattr_t attr;
     mr_err err;
 
     *out = NULL;
@@ -74,11 +74,8 @@ reg_providers_open(reg_providers **out, reg_service *service,
     p->next_wake_ms = INT64_MIN;
     p->job_timeout_ms = cfg->job_timeout_ms;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->idle, &attr);
-    pthread_cond_init(&p->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    mr_cond_init_mono(&p->idle);
+    mr_cond_init_mono(&p->wake);
 
     err = mr_rpc_client_open_watched(&p->jobs, cfg->jobs_url, true,
                                      log_worker_change, NULL);
