@@ -220,6 +220,8 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
     char msg[1024];
     const char *text = fmt; /* a message without conversions is used as is */
 
+    /* NOTE: the time is taken before the output lock, so lines of
+     * different threads can reach the file a few ms out of time order. */
     mr_format_time(mr_now_ms(), ts);
     if (strchr(fmt, '%') != NULL) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
