@@ -44,8 +44,8 @@ struct mr_rpc_client {
      * or after it, and cancels what was started. Sends and receives start
      * outside mtx, which every call takes. */
     pthread_rwlock_t start_lock;
-    atomic_int peers;        /* written under start_lock and mtx */
-    bool closing;            /* mr_rpc_client_close started; guarded by mtx */
+    atomic_int peers; /* written under start_lock and mtx */
+    bool closing; /* mr_rpc_client_close started; under start_lock and mtx */
     mr_rpc_peer_watch watch; /* called on each peer change, or NULL */
     void *watch_arg;
     atomic_int pending;    /* calls whose done has not returned yet */
@@ -238,10 +238,13 @@ finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
     pending *spare = p;
 
     /* nng allows a new operation on an aio from its own callback, so the
-     * call can be reused before this callback returns. */
+     * call can be reused before this callback returns. A closing client
+     * keeps every call, so that it frees their aios itself before the
+     * socket closes. */
     nng_mtx_lock(client->mtx);
     unlink_call(client, p);
-    if (client->nidle < IDLE_MAX && p->ctx_open && !p->cancelled) {
+    if (client->closing ||
+        (client->nidle < IDLE_MAX && p->ctx_open && !p->cancelled)) {
         p->next = client->idle;
         client->idle = p;
         client->nidle++;
@@ -446,7 +449,7 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
     /* Once the send starts, p may finish on an nng thread at any moment,
      * so it is not touched after nng_ctx_send. */
     pthread_rwlock_rdlock(&client->start_lock);
-    lost = client->peers == 0 || p->cancelled;
+    lost = client->peers == 0 || p->cancelled || client->closing;
     if (!lost) {
         p->state = PENDING_SEND;
         nng_aio_set_timeout(p->aio, (nng_duration)timeout_ms);
@@ -525,6 +528,71 @@ out:
     return MR_OK;
 }
 
+/* stop_calls marks the client closing, which fails new calls at once,
+ * and cancels every call in flight. Holding start_lock for writing means
+ * each send or receive has either started, and is cancelled here, or will
+ * see closing or its call cancelled. */
+static void
+stop_calls(mr_rpc_client *client)
+{
+    pthread_rwlock_wrlock(&client->start_lock);
+    nng_mtx_lock(client->mtx);
+    client->closing = true;
+    for (pending *p = client->calls; p != NULL; p = p->next) {
+        p->cancelled = true;
+        nng_aio_cancel(p->aio);
+    }
+    nng_mtx_unlock(client->mtx);
+    pthread_rwlock_unlock(&client->start_lock);
+}
+
+/* wait_calls returns whether every call's callback returned within
+ * timeout_ms, which is unbounded if negative. It polls, so that finishing
+ * a call takes no lock for it. */
+static bool
+wait_calls(mr_rpc_client *client, int timeout_ms)
+{
+    int64_t until = mr_mono_ms() + timeout_ms;
+
+    while (atomic_load(&client->pending) > 0) {
+        if (timeout_ms >= 0 && mr_mono_ms() >= until) {
+            return false;
+        }
+        nng_msleep(1);
+    }
+    return true;
+}
+
+/* free_idle frees the finished calls' aios and closes their contexts.
+ * Freeing an aio waits until nng's timeout thread is done with it. */
+static void
+free_idle(mr_rpc_client *client)
+{
+    pending *p;
+
+    nng_mtx_lock(client->mtx);
+    p = client->idle;
+    client->idle = NULL;
+    client->nidle = 0;
+    nng_mtx_unlock(client->mtx);
+
+    while (p != NULL) {
+        pending *next = p->next;
+
+        nng_aio_free(p->aio);
+        nng_ctx_close(p->ctx);
+        free(p);
+        p = next;
+    }
+}
+
+/*
+ * Ends every call before closing the socket. nng 1.5.2's timeout thread
+ * cancels an expired operation through its context without holding the
+ * socket. So a deadline that passed while the socket closed made it
+ * unlock a freed mutex and abort the process (common.rpc
+ * "close_at_deadline" reproduced it).
+ */
 void
 mr_rpc_client_close(mr_rpc_client *client)
 {
@@ -532,35 +600,25 @@ mr_rpc_client_close(mr_rpc_client *client)
         return;
     }
 
-    /* Peers that leave because of the close are not reported. */
     if (client->mtx != NULL) {
-        nng_mtx_lock(client->mtx);
-        client->closing = true;
-        nng_mtx_unlock(client->mtx);
+        stop_calls(client);
+        wait_calls(client, MR_RPC__CLOSE_WAIT_MS);
+        free_idle(client);
     }
 
-    /* Closing the socket fails every call in flight; wait until their
-     * callbacks have returned before freeing what they use. A poll, so
-     * that finishing a call never takes a lock for this. A close that did
-     * not finish may still run callbacks, so the client is left. */
+    /* A close that did not finish may still run callbacks, so the client
+     * is left. */
     if (!mr_rpc__close(client->sock, MR_RPC__CLOSE_WAIT_MS)) {
         MR_ERROR("rpc.client.close_stuck", NULL,
-                 "closing the RPC socket did not finish within %d ms; "
-                 "leaving it to the process exit",
-                 MR_RPC__CLOSE_WAIT_MS);
+                 "closing the RPC socket did not finish in time; leaving it "
+                 "to the process exit");
         return;
     }
-    while (atomic_load(&client->pending) > 0) {
-        nng_msleep(1);
-    }
 
-    /* No callback runs any more, so the idle calls can be freed here. */
-    while (client->idle != NULL) {
-        pending *next = client->idle->next;
-
-        nng_aio_free(client->idle->aio);
-        free(client->idle);
-        client->idle = next;
+    /* Calls that the cancel missed have ended with the socket. */
+    wait_calls(client, -1);
+    if (client->mtx != NULL) {
+        free_idle(client);
     }
 
     /* A callback that started a receive may still be unlocking

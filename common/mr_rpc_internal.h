@@ -19,7 +19,8 @@
  * nng_close (seen after a peer left while its requests were still being
  * replied to), so the close runs on a thread of its own, which is left
  * behind on a timeout. The caller must then leave everything the socket's
- * callbacks use allocated, since they may still run.
+ * callbacks use allocated, since they may still run. After one close has
+ * timed out, later ones wait at most 100 ms.
  */
 bool mr_rpc__close(nng_socket sock, int timeout_ms);
 

@@ -457,9 +457,9 @@ close_socket(mr_rpc_server *server)
     closed = mr_rpc__close(server->sock, MR_RPC__CLOSE_WAIT_MS);
     if (!closed) {
         MR_ERROR("rpc.server.close_stuck", NULL,
-                 "%s: closing the socket did not finish within %d ms; "
-                 "leaving it to the process exit",
-                 server->cfg.name, MR_RPC__CLOSE_WAIT_MS);
+                 "%s: closing the socket did not finish in time; leaving "
+                 "it to the process exit",
+                 server->cfg.name);
     }
     pthread_rwlock_unlock(&server->close_lock);
     return closed;

@@ -396,6 +396,60 @@ test_calls_past_idle_pool(void)
     free(outs);
 }
 
+/* close_round makes calls to a peer that never replies and closes the
+ * client offset_ms after their deadline. Every call must end, timed out or
+ * cut off. */
+static void
+close_round(const char *url, int offset_ms)
+{
+    enum { CALLS = 100, TIMEOUT_MS = 40 };
+    Mcpreg__V1__GetMcpServerRequest req =
+        MCPREG__V1__GET_MCP_SERVER_REQUEST__INIT;
+    mr_rpc_client *client = NULL;
+    outcome outs[CALLS];
+    int ended = 0;
+
+    MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_OK);
+    for (int i = 0; i < 100 && mr_rpc_client_peers(client) == 0; i++) {
+        nng_msleep(2);
+    }
+
+    req.id = "x";
+    for (int i = 0; i < CALLS; i++) {
+        atomic_init(&outs[i].err, -1);
+        mr_rpc_call_async(client, "/t/Get", &req.base,
+                          &mcpreg__v1__mcp_server__descriptor, NULL,
+                          TIMEOUT_MS, record_outcome, &outs[i]);
+    }
+    nng_msleep(TIMEOUT_MS + offset_ms);
+    mr_rpc_client_close(client);
+
+    for (int i = 0; i < CALLS; i++) {
+        int err = atomic_load(&outs[i].err);
+
+        ended += err == MR_ETIMEDOUT || err == MR_EUNAVAILABLE;
+    }
+    MR_CHECK_INT(ended, ==, CALLS);
+}
+
+/* Closes the client while its calls' deadlines pass. nng's timeout
+ * thread must not be left cancelling a call on a socket being freed,
+ * which aborted the gateway at shutdown. */
+static void
+test_close_at_deadline(void)
+{
+    const char *url = "inproc://close_at_deadline";
+    nng_socket silent;
+
+    mr_util_init();
+    MR_CHECK_INT(nng_rep0_open(&silent), ==, 0);
+    MR_CHECK_INT(nng_listen(silent, url, NULL, 0), ==, 0);
+    for (int round = 0; round < 60; round++) {
+        close_round(url, round % 7 - 3);
+    }
+    nng_close(silent);
+}
+
 static void
 test_huge_reply_fails_alone(void)
 {
@@ -427,6 +481,7 @@ static const mr_test_case cases[] = {
     {"no_peer_fails_fast", test_no_peer_fails_fast},
     {"peer_leaves_mid_call", test_peer_leaves_mid_call},
     {"calls_past_idle_pool", test_calls_past_idle_pool},
+    {"close_at_deadline", test_close_at_deadline},
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
 };
 

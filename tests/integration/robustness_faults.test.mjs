@@ -487,12 +487,12 @@ test('frozen registration: 503 within deadline', async () => {
 });
 
 // A registration service whose caller left while it was frozen replies to
-// requests on a closed connection. nng 1.5.2 then takes seconds to close
-// its sockets, and in a run by hand never finished. The exit is bounded by
-// the 3 s that the service gives each of its two sockets' close.
-const CLOSE_STUCK_BOUND_MS = 2 * 3000 + 2500;
+// requests on a closed connection. nng 1.5.2's socket close then waits for
+// a blocked reaper thread, and in a run by hand never finished. The exit
+// is bounded by the 3 s given to the first close and 100 ms to the other.
+const CLOSE_STUCK_BOUND_MS = 3000 + 100 + 2500;
 
-test('SIGTERM after its caller left exits 0', async () => {
+test('SIGTERM after its caller left exits 0', async (t) => {
   const calls = [];
 
   await signalProcess(system, REGISTRATION, 'SIGSTOP');
@@ -511,6 +511,7 @@ test('SIGTERM after its caller left exits 0', async () => {
   await sleep(1000);
 
   const exit = await signalProcess(system, REGISTRATION, 'SIGTERM');
+  t.diagnostic(`registration exited ${Math.round(exit.elapsedMs)} ms after SIGTERM`);
   assert.equal(exit.code, 0, 'the registration service must exit 0');
   assert.equal(exit.signal, null);
   assert.ok(exit.elapsedMs < CLOSE_STUCK_BOUND_MS,
