@@ -5,18 +5,14 @@
 #include <string.h>
 
 #include "mcpreg/v1/discovery.pb-c.h"
-#include "mr_arena.h"
 #include "mr_log.h"
 #include "mr_util.h"
 #include "reg_deletions.h"
 #include "reg_flights.h"
 #include "reg_keys.h"
+#include "reg_peek.h"
 #include "reg_servers.h"
 #include "reg_url.h"
-
-/* RECORD_ARENA_BYTES is stack room for the repeat call's decoded mapping.
- * A larger one takes the rest from malloc. */
-#define RECORD_ARENA_BYTES 4096
 
 /* Checks the user of a RegisterOAuthProvider call: a personal key registers
  * for its own user, a service key for the user named in ls_user_id. */
@@ -79,43 +75,48 @@ resolve_target(reg_service *service,
  * under the same id. That is so when ReportInvalidClient marked the client,
  * or its secret has expired (0 means never; no secret, nothing to expire). */
 static bool
-needs_new_client(const Mcpreg__V1__ProviderRecord *rec)
+needs_new_client(const reg_mapping_peek *rec)
 {
     if (rec->invalid_client_at_ms != 0) {
         return true;
     }
-    return rec->client_secret != NULL && rec->client_secret_expires_at != 0 &&
-           rec->client_secret_expires_at <= mr_now_ms() / 1000;
+    return rec->has_secret && rec->secret_expires_at != 0 &&
+           rec->secret_expires_at <= mr_now_ms() / 1000;
 }
 
 /* read_record reads the mapping at prov_key and copies its id into
  * provider_id ("" when there is none) and whether its client must be
- * replaced into *stale. */
+ * replaced into *stale. Only the fields needed are read: decoding the
+ * whole record took about a tenth of the service's instructions per
+ * repeat call. */
 static mr_err
 read_record(reg_store *store, const reg_key *prov_key,
             char provider_id[MR_UUID_LEN + 1], bool *stale)
 {
-    _Alignas(MR_ARENA_ALIGN) unsigned char buf[RECORD_ARENA_BYTES];
-    ProtobufCMessage *msg = NULL;
-    mr_arena arena;
+    reg_mapping_peek rec;
+    char *value = NULL;
+    size_t len = 0;
     mr_err err;
 
     provider_id[0] = '\0';
     *stale = false;
-    mr_arena_init(&arena, buf, sizeof(buf));
-    err = reg_store_get_msg_in(store, prov_key,
-                               &mcpreg__v1__provider_record__descriptor,
-                               &arena.allocator, &msg);
-    if (err == MR_OK && msg != NULL) {
-        const Mcpreg__V1__ProviderRecord *rec =
-            (const Mcpreg__V1__ProviderRecord *)msg;
+    err = reg_store_get(store, prov_key, &value, &len);
+    if (err != MR_OK || value == NULL) {
+        goto out;
+    }
 
-        mr_copy(provider_id, MR_UUID_LEN + 1, rec->oauth_provider_id);
-        *stale = needs_new_client(rec);
+    err = reg_peek_mapping((const uint8_t *)value, len, &rec);
+    if (err != MR_OK) {
+        MR_ERROR("reg.store.decode", NULL,
+                 "a stored ProviderRecord does not decode; the store is "
+                 "corrupt");
+        goto out;
     }
-    if (msg != NULL) {
-        protobuf_c_message_free_unpacked(msg, &arena.allocator);
-    }
+    memcpy(provider_id, rec.provider_id, sizeof(rec.provider_id));
+    *stale = needs_new_client(&rec);
+
+out:
+    reg_store_free(value);
     return err;
 }
 
