@@ -102,6 +102,11 @@ int64_t mr_rpc_deadline(const mr_rpc_call *call);
  * 0 when it has passed. */
 uint32_t mr_rpc_timeout_left(const mr_rpc_call *call);
 
+/* mr_rpc_caller_connected returns whether the connection that brought
+ * call's request is still open, so that a reply can still reach the
+ * caller. It may be called from any thread while the call lasts. */
+bool mr_rpc_caller_connected(const mr_rpc_call *call);
+
 /* mr_rpc_reply finishes call with status OK and the response message, which
  * the caller still owns (it is packed before the function returns). */
 void mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response);

@@ -43,6 +43,7 @@ struct mr_rpc_call {
     mr_arena arena;
     _Alignas(MR_ARENA_ALIGN) unsigned char arena_buf[CALL_ARENA_BYTES];
     int64_t deadline;
+    uint32_t pipe_id; /* the connection that brought the request */
     char request_id[MR_RPC_ID_MAX + 1];
     char method_name[128];
 };
@@ -63,9 +64,66 @@ struct mr_rpc_server {
      * while its socket closes in another thread. */
     pthread_rwlock_t close_lock;
     bool closed;
+    /* The ids of the open connections, for mr_rpc_caller_connected. */
+    pthread_mutex_t pipes_lock;
+    uint32_t *pipes;
+    int npipes;
+    int pipes_cap;
 };
 
 static void call_cb(void *arg);
+
+/* add_pipe records the open connection id; without memory it is not
+ * recorded, and its callers count as gone. The caller holds pipes_lock. */
+static void
+add_pipe(mr_rpc_server *server, uint32_t id)
+{
+    if (server->npipes == server->pipes_cap) {
+        int cap = server->pipes_cap > 0 ? server->pipes_cap * 2 : 8;
+        uint32_t *grown = realloc(server->pipes, (size_t)cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return;
+        }
+        server->pipes = grown;
+        server->pipes_cap = cap;
+    }
+    server->pipes[server->npipes++] = id;
+}
+
+/* find_pipe returns the index of id among the open connections, or -1.
+ * The caller holds pipes_lock. */
+static int
+find_pipe(const mr_rpc_server *server, uint32_t id)
+{
+    for (int i = 0; i < server->npipes; i++) {
+        if (server->pipes[i] == id) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* pipe_event keeps the ids of the open connections. nng also reports the
+ * removal of connections that it rejected without adding them. */
+static void
+pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
+{
+    mr_rpc_server *server = arg;
+    uint32_t id = nng_pipe_id(pipe);
+    int at;
+
+    pthread_mutex_lock(&server->pipes_lock);
+    if (event == NNG_PIPE_EV_ADD_POST) {
+        add_pipe(server, id);
+    } else {
+        at = find_pipe(server, id);
+        if (at >= 0) {
+            server->pipes[at] = server->pipes[--server->npipes];
+        }
+    }
+    pthread_mutex_unlock(&server->pipes_lock);
+}
 
 static const mr_rpc_method *
 find_method(const mr_rpc_server *server, const char *name)
@@ -188,6 +246,7 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     Mcpreg__V1__Request *env;
     uint32_t timeout_ms;
 
+    call->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
     mr_arena_init(&arena, buf, sizeof(buf));
     env = mcpreg__v1__request__unpack(&arena.allocator, nng_msg_len(msg),
                                       nng_msg_body(msg));
@@ -331,6 +390,8 @@ open_socket(mr_rpc_server *server)
     nng_socket_set_size(server->sock, NNG_OPT_RECVMAXSZ, MAX_REQUEST_BYTES);
     nng_socket_set_ms(server->sock, NNG_OPT_RECONNMINT, 100);
     nng_socket_set_ms(server->sock, NNG_OPT_RECONNMAXT, 2000);
+    nng_pipe_notify(server->sock, NNG_PIPE_EV_ADD_POST, pipe_event, server);
+    nng_pipe_notify(server->sock, NNG_PIPE_EV_REM_POST, pipe_event, server);
 
     if (cfg->dial) {
         /* NNG_FLAG_NONBLOCK: keep redialling in the background when the
@@ -385,6 +446,7 @@ mr_rpc_server_start(mr_rpc_server **out, const mr_rpc_server_config *cfg)
     server->cfg = *cfg;
     server->ncalls = ncalls;
     pthread_rwlock_init(&server->close_lock, NULL);
+    pthread_mutex_init(&server->pipes_lock, NULL);
     server->calls = calloc((size_t)ncalls, sizeof(*server->calls));
     if (server->calls == NULL || nng_mtx_alloc(&server->mtx) != 0 ||
         nng_cv_alloc(&server->cv, server->mtx) != 0) {
@@ -497,6 +559,8 @@ mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
     }
 
     free(server->calls);
+    free(server->pipes);
+    pthread_mutex_destroy(&server->pipes_lock);
     pthread_rwlock_destroy(&server->close_lock);
     if (server->cv != NULL) {
         nng_cv_free(server->cv);
@@ -529,6 +593,18 @@ int64_t
 mr_rpc_deadline(const mr_rpc_call *call)
 {
     return call->deadline;
+}
+
+bool
+mr_rpc_caller_connected(const mr_rpc_call *call)
+{
+    mr_rpc_server *server = call->server;
+    bool connected;
+
+    pthread_mutex_lock(&server->pipes_lock);
+    connected = find_pipe(server, call->pipe_id) >= 0;
+    pthread_mutex_unlock(&server->pipes_lock);
+    return connected;
 }
 
 uint32_t

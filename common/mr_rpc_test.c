@@ -88,10 +88,24 @@ join_late_replies(void)
     }
 }
 
+/* The call that hold_call keeps without replying, and whether its caller
+ * was connected when it arrived. */
+static _Atomic(mr_rpc_call *) held;
+static atomic_bool held_connected;
+
+static void
+hold_call(mr_rpc_call *call, void *arg)
+{
+    (void)arg;
+    atomic_store(&held_connected, mr_rpc_caller_connected(call));
+    atomic_store(&held, call);
+}
+
 static const mr_rpc_method methods[] = {
     {"/t/Get", &mcpreg__v1__get_mcp_server_request__descriptor, get_server},
     {"/t/Delete", &mcpreg__v1__delete_mcp_server_request__descriptor,
      delete_server},
+    {"/t/Hold", &mcpreg__v1__get_mcp_server_request__descriptor, hold_call},
 };
 
 static mr_rpc_server *
@@ -102,7 +116,7 @@ start_server(void)
         .contexts = 4,
         .default_timeout_ms = 1000,
         .methods = methods,
-        .nmethods = 2,
+        .nmethods = 3,
         .name = "test",
     };
     mr_rpc_server *server = NULL;
@@ -396,6 +410,46 @@ test_calls_past_idle_pool(void)
     free(outs);
 }
 
+/* A handler learns that the caller's connection closed while it held
+ * the call, as the discovery worker does before registering a client. */
+static void
+test_caller_leaves_held_call(void)
+{
+    Mcpreg__V1__GetMcpServerRequest req =
+        MCPREG__V1__GET_MCP_SERVER_REQUEST__INIT;
+    mr_rpc_server *server = start_server();
+    mr_rpc_client *client = open_client();
+    outcome out = {-1};
+    mr_rpc_call *call = NULL;
+    bool connected = true;
+
+    atomic_store(&held, NULL);
+    req.id = "x";
+    mr_rpc_call_async(client, "/t/Hold", &req.base,
+                      &mcpreg__v1__mcp_server__descriptor, NULL, 5000,
+                      record_outcome, &out);
+    for (int i = 0; i < 200 && call == NULL; i++) {
+        nng_msleep(10);
+        call = atomic_load(&held);
+    }
+    MR_CHECK(call != NULL);
+    MR_CHECK(atomic_load(&held_connected));
+
+    mr_rpc_client_close(client);
+    for (int i = 0; i < 200 && connected && call != NULL; i++) {
+        nng_msleep(10);
+        connected = mr_rpc_caller_connected(call);
+    }
+    MR_CHECK(!connected);
+    MR_CHECK_INT(atomic_load(&out.err), ==, MR_EUNAVAILABLE);
+
+    /* The reply goes nowhere, and ends the call. */
+    if (call != NULL) {
+        mr_rpc_fail(call, MR_EUNAVAILABLE, "caller left", 0);
+    }
+    mr_rpc_server_stop(server, 1000);
+}
+
 /* close_round makes calls to a peer that never replies and closes the
  * client offset_ms after their deadline. Every call must end, timed out or
  * cut off. */
@@ -482,6 +536,7 @@ static const mr_test_case cases[] = {
     {"peer_leaves_mid_call", test_peer_leaves_mid_call},
     {"calls_past_idle_pool", test_calls_past_idle_pool},
     {"close_at_deadline", test_close_at_deadline},
+    {"caller_leaves_held_call", test_caller_leaves_held_call},
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
 };
 

@@ -111,6 +111,7 @@ job_new(const disc_engine *engine, const disc_job *spec)
     j->deadline_ms = spec->deadline_ms;
     j->refresh = spec->refresh_metadata;
     j->done = spec->done;
+    j->wanted = spec->wanted;
     j->arg = spec->arg;
     if (spec->delete_client_uri == NULL) {
         j->share_url = strdup(mcp_url);
@@ -166,9 +167,10 @@ disc_engine__finish(disc_engine *engine, job *j, mr_err err,
     }
     /* Metadata that a failed job used or found may be the cause, such as
      * a registration endpoint that moved, so the next job discovers
-     * again. A deadline or a stop is no sign of bad metadata. */
+     * again. A deadline, a stop or a caller that left (MR_EUNAVAILABLE)
+     * is no sign of bad metadata. */
     if (err != MR_OK && err != MR_ETIMEDOUT && err != MR_ESHUTTING_DOWN &&
-        j->share_url != NULL) {
+        err != MR_EUNAVAILABLE && j->share_url != NULL) {
         disc_share_evict(engine->share, j->share_url);
     }
     if (j->fetch != NULL) {
@@ -200,6 +202,16 @@ finish_timed_out(disc_engine *engine, job *j)
     disc_engine__finish(engine, j, MR_ETIMEDOUT, detail);
 }
 
+/* abandoned returns whether the job's next request would register a
+ * client that its caller no longer waits for. No service would store that
+ * client, so it would stay at the authorization server unused. */
+static bool
+abandoned(const job *j)
+{
+    return j->wanted != NULL && disc_flow_registers(j->flow) &&
+           !j->wanted(j->arg);
+}
+
 /* start_fetch starts the transfer of the flow's next request, with a total
  * timeout that also ends before the job's deadline. */
 static void
@@ -212,6 +224,12 @@ start_fetch(disc_engine *engine, job *j)
 
     if (left <= 0) {
         finish_timed_out(engine, j);
+        return;
+    }
+    if (abandoned(j)) {
+        disc_engine__finish(engine, j, MR_EUNAVAILABLE,
+                            "the caller disconnected before the client was "
+                            "registered, so none was");
         return;
     }
     j->deadline_cut_fetch = left < timeout_ms;

@@ -35,6 +35,13 @@ typedef struct {
 typedef void (*disc_job_done)(void *arg, mr_err err, const char *detail,
                               const disc_result *result);
 
+/*
+ * disc_job_wanted returns whether the job's caller still waits for its
+ * outcome. The engine calls it on its thread before each request that
+ * registers a client, so that a job whose caller left registers none.
+ */
+typedef bool (*disc_job_wanted)(void *arg);
+
 /* disc_job is what disc_engine_submit needs to run one job. The strings
  * are copied. */
 typedef struct {
@@ -50,7 +57,8 @@ typedef struct {
     const char *delete_client_uri;
     const char *delete_access_token;
     disc_job_done done;
-    void *arg;
+    disc_job_wanted wanted; /* NULL: always wanted */
+    void *arg;              /* for done and wanted */
 } disc_job;
 
 typedef struct disc_engine disc_engine;

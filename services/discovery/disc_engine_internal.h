@@ -29,6 +29,7 @@ struct job {
     int64_t deadline_ms;
     int64_t started_ms;
     disc_job_done done;
+    disc_job_wanted wanted;
     void *arg;
     disc_flow *flow;
     disc_fetch *fetch;       /* the transfer in progress, or NULL */

@@ -264,6 +264,73 @@ test_jobs_share_discovery(void)
     teardown(&f);
 }
 
+/* wanted_answer is what wanted_stub returns, and wanted_asks how often it
+ * was asked. */
+static bool wanted_answer;
+static int wanted_asks;
+
+static bool
+wanted_stub(void *arg)
+{
+    (void)arg;
+    wanted_asks++;
+    return wanted_answer;
+}
+
+/* run_wanted_job runs one job whose caller waits when wanted_answer is
+ * set, and checks that it ended with err. */
+static void
+run_wanted_job(fixture *f, mr_err err, outcome *o)
+{
+    disc_job job = {
+        .job_id = "job-1",
+        .mcp_server_url = f->mcp_url,
+        .request_id = "req-1",
+        .deadline_ms = mr_mono_ms() + 10000,
+        .done = on_done,
+        .wanted = wanted_stub,
+        .arg = o,
+    };
+
+    outcome_init(o);
+    MR_CHECK_INT(disc_engine_submit(f->engine, &job), ==, MR_OK);
+    MR_CHECK(wait_outcome(o, 10000));
+    MR_CHECK_INT(o->err, ==, err);
+}
+
+/* A job whose caller has left discovers but registers no client, because
+ * no service would store it. One whose caller waits registers as usual. */
+static void
+test_left_caller_registers_nothing(void)
+{
+    fixture f;
+    outcome o;
+    char type[128];
+    char body[4096];
+
+    if (!setup(&f, "127.0.0.1", 8, 5000)) {
+        return;
+    }
+
+    wanted_answer = false;
+    wanted_asks = 0;
+    run_wanted_job(&f, MR_EUNAVAILABLE, &o);
+    MR_CHECK_INT(wanted_asks, ==, 1);
+    MR_CHECK(strstr(o.detail, "caller disconnected") != NULL);
+    MR_CHECK_INT(disc_test_server_requests(f.server), >, 0);
+    MR_CHECK_INT(disc_test_server_registration(f.server, type, sizeof(type),
+                                               body, sizeof(body)),
+                 ==, 0);
+
+    wanted_answer = true;
+    run_wanted_job(&f, MR_OK, &o);
+    MR_CHECK_INT(wanted_asks, ==, 2);
+    MR_CHECK_INT(disc_test_server_registration(f.server, type, sizeof(type),
+                                               body, sizeof(body)),
+                 ==, 1);
+    teardown(&f);
+}
+
 static void
 test_probe_body_not_read(void)
 {
@@ -597,6 +664,7 @@ setup_process(void)
 }
 
 static const mr_test_case cases[] = {
+    {"left_caller_registers_nothing", test_left_caller_registers_nothing},
     {"full_flow_over_http", test_full_flow_over_http},
     {"many_jobs_at_once", test_many_jobs_at_once},
     {"jobs_share_discovery", test_jobs_share_discovery},

@@ -371,6 +371,12 @@ disc_flow_stage(const disc_flow *flow)
     return stage_names[flow->stage];
 }
 
+bool
+disc_flow_registers(const disc_flow *flow)
+{
+    return flow->stage == DISC_STAGE_DCR;
+}
+
 void
 disc_flow_free(disc_flow *flow)
 {

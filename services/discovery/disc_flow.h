@@ -178,6 +178,10 @@ const char *disc_flow_detail(const disc_flow *flow);
  * "probe" or "registration"; after a failure, the step that failed. */
 const char *disc_flow_stage(const disc_flow *flow);
 
+/* disc_flow_registers returns whether the request that the flow awaits
+ * registers a client at the authorization server. */
+bool disc_flow_registers(const disc_flow *flow);
+
 /*
  * disc_flow_use_cached gives a new flow, before its first step, metadata
  * that an earlier job discovered for the same MCP server URL, so that the

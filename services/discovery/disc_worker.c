@@ -150,6 +150,16 @@ copy_operator_clients(const Mcpreg__V1__DiscoveryJob *job,
     return n;
 }
 
+/* caller_waits returns whether the registration service that sent the
+ * job is still connected. Once it has gone, the job's result
+ * cannot reach it, and a client registered for the job would be orphaned.
+ */
+static bool
+caller_waits(void *arg)
+{
+    return mr_rpc_caller_connected(arg);
+}
+
 /* handle_job runs on an nng thread: it queues the job and returns at once.
  * Requests are never resent by the RPC layer, and the job id is logged
  * with the outcome, so a job sent twice by the caller can be recognised
@@ -170,6 +180,7 @@ handle_job(mr_rpc_call *call, void *arg)
         .noperator_clients = copy_operator_clients(job, clients),
         .refresh_metadata = job->refresh_metadata,
         .done = reply_job,
+        .wanted = caller_waits,
         .arg = call,
     };
     mr_err err = disc_engine_submit(worker->engine, &spec);

@@ -129,6 +129,18 @@ async function assertFirstCallWorks(label) {
   assert.equal(after.count - before.count, 1);
 }
 
+// Waits until the registration service logs that a worker connected,
+// which a restarted service needs before it can start jobs.
+async function workerConnected() {
+  const serviceLog = system.processes.get(REGISTRATION).stdoutPath;
+  await pollUntil(async () =>
+    (await readFile(serviceLog, 'utf8')).includes('"reg.jobs.worker_connected"')
+      ? true : undefined, {
+    what: 'a worker to connect to the registration service',
+    timeoutMs: 5000,
+  });
+}
+
 // Starts `copies` calls for one new user whose server URL is the tarpit,
 // and waits until the job has connected to it. Returns { key, server,
 // calls }, where calls resolve to responses with the time they settled.
@@ -229,6 +241,63 @@ test('SIGTERM with jobs in flight exits 0', async (t) => {
       await assertKnownMapping();
     });
   }
+});
+
+// A registration service stops while its jobs wait for a frozen
+// authorization server. Once that server resumes, the worker sees that the
+// service has gone and registers no client, since none would be stored.
+test('stop before registering leaves no orphan', async () => {
+  const jobs = 3;
+  const frozen = 'auth-server';
+
+  // A restarted worker has no metadata cached, so its jobs fetch the
+  // authorization server's metadata before registering.
+  await signalProcess(system, DISCOVERY, 'SIGTERM');
+  await restartProcess(system, DISCOVERY);
+  await signalProcess(system, REGISTRATION, 'SIGTERM');
+  await restartProcess(system, REGISTRATION,
+    { flags: { '--shutdown-grace-ms': SHORT_GRACE_MS } });
+  await workerConnected();
+  await assertKnownMapping();
+  const keys = await Promise.all(
+    Array.from({ length: jobs }, () => newUserKey('orphan')));
+  const before = await system.registrations();
+  const workerLog = system.processes.get(DISCOVERY).stdoutPath;
+
+  let calls = [];
+  await signalProcess(system, frozen, 'SIGSTOP');
+  try {
+    calls = keys.map((key) => callProvider(key, known.serverId)
+      .catch((error) => ({ error })));
+    await sleep(DIAL_WAIT_MS);
+    const exit = await signalProcess(system, REGISTRATION, 'SIGTERM');
+    assert.equal(exit.code, 0, 'the registration service must exit 0');
+  } finally {
+    await signalProcess(system, frozen, 'SIGCONT');
+  }
+  for (const response of await Promise.all(calls)) {
+    assert.ifError(response.error);
+    assertStatus(response, 503);
+  }
+
+  // The restarted worker's log holds only these jobs. Each ends at the
+  // registration step once the server resumes.
+  const ended = await pollUntil(async () => {
+    const lines = (await readFile(workerLog, 'utf8')).split('\n')
+      .filter((line) => line.includes('"disc.job.done"'));
+    return lines.length >= jobs ? lines : undefined;
+  }, { what: 'the worker to end the jobs of the stopped service',
+    timeoutMs: 10000 });
+  const after = await system.registrations();
+  assert.equal(after.count, before.count,
+    'no client may be registered for a service that has stopped');
+  for (const line of ended) {
+    assert.match(line, /caller disconnected before the client/);
+  }
+
+  await restartProcess(system, REGISTRATION);
+  await workerConnected();
+  await assertKnownMapping();
 });
 
 test('killed worker job is not moved', async () => {
