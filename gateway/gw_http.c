@@ -607,6 +607,29 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
     return MHD_YES;
 }
 
+/* termination_name returns a word for why libmicrohttpd ended a
+ * request, for logs. */
+static const char *
+termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return "completed";
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        return "error";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "read error";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client abort";
+    default:
+        return "unknown";
+    }
+}
+
 void
 gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   enum MHD_RequestTerminationCode toe)
@@ -622,8 +645,8 @@ gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (req->phase != PHASE_RESPONDED) {
         MR_INFO("gw.request.closed", req->request_id,
-                "%s %s closed before a response was queued (reason %d)",
-                req->method, req->path, (int)toe);
+                "%s %s closed before a response was queued (reason: %s)",
+                req->method, req->path, termination_name(toe));
     }
 
     if (atomic_fetch_sub(&server->active, 1) == 1) {
