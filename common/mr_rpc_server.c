@@ -104,8 +104,10 @@ find_pipe(const mr_rpc_server *server, uint32_t id)
     return -1;
 }
 
-/* pipe_event keeps the ids of the open connections. nng also reports the
- * removal of connections that it rejected without adding them. */
+/* pipe_event keeps the ids of the open connections. A connection is
+ * recorded before it is added, because a request can arrive on it before
+ * nng reports the addition. nng reports the removal of every connection,
+ * rejected ones too. */
 static void
 pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
 {
@@ -114,7 +116,7 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
     int at;
 
     pthread_mutex_lock(&server->pipes_lock);
-    if (event == NNG_PIPE_EV_ADD_POST) {
+    if (event == NNG_PIPE_EV_ADD_PRE) {
         add_pipe(server, id);
     } else {
         at = find_pipe(server, id);
@@ -390,7 +392,7 @@ open_socket(mr_rpc_server *server)
     nng_socket_set_size(server->sock, NNG_OPT_RECVMAXSZ, MAX_REQUEST_BYTES);
     nng_socket_set_ms(server->sock, NNG_OPT_RECONNMINT, 100);
     nng_socket_set_ms(server->sock, NNG_OPT_RECONNMAXT, 2000);
-    nng_pipe_notify(server->sock, NNG_PIPE_EV_ADD_POST, pipe_event, server);
+    nng_pipe_notify(server->sock, NNG_PIPE_EV_ADD_PRE, pipe_event, server);
     nng_pipe_notify(server->sock, NNG_PIPE_EV_REM_POST, pipe_event, server);
 
     if (cfg->dial) {

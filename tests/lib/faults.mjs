@@ -5,6 +5,7 @@
 // Restarted processes log to NAME.rN.stdout.log and NAME.rN.stderr.log, and
 // replace the old entry of system.processes, so that system.stop() stops and
 // checks them as it does the originals.
+import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,6 +17,8 @@ import {
 
 const READY_TIMEOUT_MS = 20000;
 const EXIT_TIMEOUT_MS = 10000;
+// Bound on the wait for a process to stop after SIGSTOP.
+const STOP_TIMEOUT_MS = 2000;
 
 // Returns a function that yields floats in [0, 1) from a 32-bit seed
 // (mulberry32), so that a failing run can be replayed.
@@ -54,6 +57,28 @@ export function withFlags(args, flags) {
   return result;
 }
 
+// Waits until every thread of process `pid` is stopped. kill(2) returns
+// before the threads stop, and one can still reply to a request meanwhile.
+async function untilStopped(pid) {
+  const deadline = performance.now() + STOP_TIMEOUT_MS;
+  for (;;) {
+    const tasks = await readdir(`/proc/${pid}/task`);
+    const states = await Promise.all(tasks.map(async (task) => {
+      const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8')
+        .catch(() => '');
+      // The state follows the command name, which is in parentheses.
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    }));
+    if (states.every((state) => state === 'T' || state === 't' ||
+      state === '')) return;
+    if (performance.now() > deadline) {
+      throw new Error(`process ${pid} did not stop within ` +
+        `${STOP_TIMEOUT_MS} ms of SIGSTOP`);
+    }
+    await sleep(5);
+  }
+}
+
 // Sends `signal` to the process `name` and, unless it is SIGSTOP or
 // SIGCONT, waits for it to exit. Returns { code, signal, elapsedMs }.
 export async function signalProcess(system, name, signal) {
@@ -62,6 +87,9 @@ export async function signalProcess(system, name, signal) {
   const started = performance.now();
   item.stopRequested = true;
   item.child.kill(signal);
+  if (signal === 'SIGSTOP') {
+    await untilStopped(item.child.pid);
+  }
   if (signal === 'SIGSTOP' || signal === 'SIGCONT') {
     return { code: null, signal: null, elapsedMs: 0 };
   }
