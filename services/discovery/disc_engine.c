@@ -148,7 +148,7 @@ log_job(const job *j, mr_err err, const char *detail)
     }
 }
 
-/* finish ends a running job: it reports the outcome, logs it and frees
+/* finish ends a running job: it logs the outcome, reports it and frees
  * the job. */
 void
 disc_engine__finish(disc_engine *engine, job *j, mr_err err,
@@ -179,9 +179,12 @@ disc_engine__finish(disc_engine *engine, job *j, mr_err err,
     if (err == MR_OK) {
         disc_flow_result(j->flow, &result);
     }
+
+    /* Logged before the reply, so that the line of a failed job is in the
+     * log by the time its caller sees the failure. */
+    log_job(j, err, detail != NULL ? detail : "");
     j->done(j->arg, err, detail != NULL ? detail : "",
             err == MR_OK ? &result : NULL);
-    log_job(j, err, detail != NULL ? detail : "");
 
     disc_engine__running_remove(engine, j);
     job_free(j);
