@@ -111,7 +111,7 @@ job_new(const disc_engine *engine, const disc_job *spec)
     j->deadline_ms = spec->deadline_ms;
     j->refresh = spec->refresh_metadata;
     j->done = spec->done;
-    j->wanted = spec->wanted;
+    j->waiting = spec->waiting;
     j->arg = spec->arg;
     if (spec->delete_client_uri == NULL) {
         j->share_url = strdup(mcp_url);
@@ -211,8 +211,8 @@ finish_timed_out(disc_engine *engine, job *j)
 static bool
 abandoned(const job *j)
 {
-    return j->wanted != NULL && disc_flow_registers(j->flow) &&
-           !j->wanted(j->arg);
+    return j->waiting != NULL && disc_flow_registers(j->flow) &&
+           !j->waiting(j->arg);
 }
 
 /* start_fetch starts the transfer of the flow's next request, with a total

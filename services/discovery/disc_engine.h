@@ -36,11 +36,11 @@ typedef void (*disc_job_done)(void *arg, mr_err err, const char *detail,
                               const disc_result *result);
 
 /*
- * disc_job_wanted returns whether the job's caller still waits for its
+ * disc_job_waiting returns whether the job's caller still waits for its
  * outcome. The engine calls it on its thread before each request that
  * registers a client, so that a job whose caller left registers none.
  */
-typedef bool (*disc_job_wanted)(void *arg);
+typedef bool (*disc_job_waiting)(void *arg);
 
 /* disc_job is what disc_engine_submit needs to run one job. The strings
  * are copied. */
@@ -57,8 +57,8 @@ typedef struct {
     const char *delete_client_uri;
     const char *delete_access_token;
     disc_job_done done;
-    disc_job_wanted wanted; /* NULL: always wanted */
-    void *arg;              /* for done and wanted */
+    disc_job_waiting waiting; /* NULL: the caller always waits */
+    void *arg;                /* for done and waiting */
 } disc_job;
 
 typedef struct disc_engine disc_engine;

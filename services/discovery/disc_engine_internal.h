@@ -29,7 +29,7 @@ struct job {
     int64_t deadline_ms;
     int64_t started_ms;
     disc_job_done done;
-    disc_job_wanted wanted;
+    disc_job_waiting waiting;
     void *arg;
     disc_flow *flow;
     disc_fetch *fetch;       /* the transfer in progress, or NULL */

@@ -264,23 +264,23 @@ test_jobs_share_discovery(void)
     teardown(&f);
 }
 
-/* wanted_answer is what wanted_stub returns, and wanted_asks how often it
- * was asked. */
-static bool wanted_answer;
-static int wanted_asks;
+/* waiting_answer is what waiting_stub returns, and waiting_calls counts
+ * its calls. */
+static bool waiting_answer;
+static int waiting_calls;
 
 static bool
-wanted_stub(void *arg)
+waiting_stub(void *arg)
 {
     (void)arg;
-    wanted_asks++;
-    return wanted_answer;
+    waiting_calls++;
+    return waiting_answer;
 }
 
-/* run_wanted_job runs one job whose caller waits when wanted_answer is
+/* run_waiting_job runs one job whose caller waits when waiting_answer is
  * set, and checks that it ended with err. */
 static void
-run_wanted_job(fixture *f, mr_err err, outcome *o)
+run_waiting_job(fixture *f, mr_err err, outcome *o)
 {
     disc_job job = {
         .job_id = "job-1",
@@ -288,7 +288,7 @@ run_wanted_job(fixture *f, mr_err err, outcome *o)
         .request_id = "req-1",
         .deadline_ms = mr_mono_ms() + 10000,
         .done = on_done,
-        .wanted = wanted_stub,
+        .waiting = waiting_stub,
         .arg = o,
     };
 
@@ -312,19 +312,19 @@ test_left_caller_registers_nothing(void)
         return;
     }
 
-    wanted_answer = false;
-    wanted_asks = 0;
-    run_wanted_job(&f, MR_EUNAVAILABLE, &o);
-    MR_CHECK_INT(wanted_asks, ==, 1);
+    waiting_answer = false;
+    waiting_calls = 0;
+    run_waiting_job(&f, MR_EUNAVAILABLE, &o);
+    MR_CHECK_INT(waiting_calls, ==, 1);
     MR_CHECK(strstr(o.detail, "caller disconnected") != NULL);
     MR_CHECK_INT(disc_test_server_requests(f.server), >, 0);
     MR_CHECK_INT(disc_test_server_registration(f.server, type, sizeof(type),
                                                body, sizeof(body)),
                  ==, 0);
 
-    wanted_answer = true;
-    run_wanted_job(&f, MR_OK, &o);
-    MR_CHECK_INT(wanted_asks, ==, 2);
+    waiting_answer = true;
+    run_waiting_job(&f, MR_OK, &o);
+    MR_CHECK_INT(waiting_calls, ==, 2);
     MR_CHECK_INT(disc_test_server_registration(f.server, type, sizeof(type),
                                                body, sizeof(body)),
                  ==, 1);

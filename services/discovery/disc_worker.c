@@ -180,7 +180,7 @@ handle_job(mr_rpc_call *call, void *arg)
         .noperator_clients = copy_operator_clients(job, clients),
         .refresh_metadata = job->refresh_metadata,
         .done = reply_job,
-        .wanted = caller_waits,
+        .waiting = caller_waits,
         .arg = call,
     };
     mr_err err = disc_engine_submit(worker->engine, &spec);

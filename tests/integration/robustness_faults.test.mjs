@@ -244,8 +244,8 @@ test('SIGTERM with jobs in flight exits 0', async (t) => {
 });
 
 // A registration service stops while its jobs wait for a frozen
-// authorization server. Once that server resumes, the worker sees that the
-// service has gone and registers no client, since none would be stored.
+// authorization server. Once that server resumes, the worker finds the
+// service gone and registers no client, since none would be stored.
 test('stop before registering leaves no orphan', async () => {
   const jobs = 3;
   const frozen = 'auth-server';
