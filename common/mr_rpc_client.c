@@ -52,9 +52,7 @@ struct mr_rpc_client {
     struct pending *calls; /* calls not finished yet, guarded by mtx */
     struct pending *idle;  /* finished calls kept for reuse, by mtx */
     int nidle;
-    uint32_t *pipes; /* ids of the counted peers, guarded by mtx */
-    int npipes;
-    int pipes_cap;
+    mr_rpc__pipes pipes; /* ids of the counted peers, guarded by mtx */
 };
 
 /* IDLE_MAX bounds the finished calls kept for reuse. Reusing a call's
@@ -121,30 +119,10 @@ peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX])
 static bool
 track_pipe(mr_rpc_client *client, uint32_t id, bool connected)
 {
-    uint32_t *grown;
-
-    for (int i = 0; i < client->npipes; i++) {
-        if (client->pipes[i] == id) {
-            client->pipes[i] = client->pipes[--client->npipes];
-            return !connected;
-        }
+    if (mr_rpc__pipes_remove(&client->pipes, id)) {
+        return !connected;
     }
-    if (!connected) {
-        return false;
-    }
-
-    if (client->npipes == client->pipes_cap) {
-        int cap = client->pipes_cap > 0 ? client->pipes_cap * 2 : 8;
-
-        grown = realloc(client->pipes, (size_t)cap * sizeof(*grown));
-        if (grown == NULL) {
-            return false;
-        }
-        client->pipes = grown;
-        client->pipes_cap = cap;
-    }
-    client->pipes[client->npipes++] = id;
-    return true;
+    return connected && mr_rpc__pipes_add(&client->pipes, id);
 }
 
 /*
@@ -629,7 +607,7 @@ mr_rpc_client_close(mr_rpc_client *client)
     if (client->mtx != NULL) {
         nng_mtx_free(client->mtx);
     }
-    free(client->pipes);
+    mr_rpc__pipes_free(&client->pipes);
     pthread_rwlock_destroy(&client->start_lock);
     free(client);
 }

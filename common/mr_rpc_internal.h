@@ -24,6 +24,28 @@
  */
 bool mr_rpc__close(nng_socket sock, int timeout_ms);
 
+/* mr_rpc__pipes is a set of connection (nng pipe) ids, which its user
+ * locks. A zeroed set is empty. */
+typedef struct {
+    uint32_t *ids;
+    int n;
+    int cap;
+} mr_rpc__pipes;
+
+/* mr_rpc__pipes_add adds id to set and returns true, or returns false
+ * without memory. */
+bool mr_rpc__pipes_add(mr_rpc__pipes *set, uint32_t id);
+
+/* mr_rpc__pipes_remove removes id from set and returns whether it was
+ * there. */
+bool mr_rpc__pipes_remove(mr_rpc__pipes *set, uint32_t id);
+
+/* mr_rpc__pipes_has returns whether id is in set. */
+bool mr_rpc__pipes_has(const mr_rpc__pipes *set, uint32_t id);
+
+/* mr_rpc__pipes_free frees the set's memory and empties it. */
+void mr_rpc__pipes_free(mr_rpc__pipes *set);
+
 /* The numbers of the body fields of Request and Reply in rpc.proto. */
 #define MR_RPC__REQUEST_BODY_FIELD 4
 #define MR_RPC__REPLY_BODY_FIELD   2

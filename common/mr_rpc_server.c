@@ -66,43 +66,10 @@ struct mr_rpc_server {
     bool closed;
     /* The ids of the open connections, for mr_rpc_caller_connected. */
     pthread_mutex_t pipes_lock;
-    uint32_t *pipes;
-    int npipes;
-    int pipes_cap;
+    mr_rpc__pipes pipes;
 };
 
 static void call_cb(void *arg);
-
-/* add_pipe records the open connection id; without memory it is not
- * recorded, and its callers count as gone. The caller holds pipes_lock. */
-static void
-add_pipe(mr_rpc_server *server, uint32_t id)
-{
-    if (server->npipes == server->pipes_cap) {
-        int cap = server->pipes_cap > 0 ? server->pipes_cap * 2 : 8;
-        uint32_t *grown = realloc(server->pipes, (size_t)cap * sizeof(*grown));
-
-        if (grown == NULL) {
-            return;
-        }
-        server->pipes = grown;
-        server->pipes_cap = cap;
-    }
-    server->pipes[server->npipes++] = id;
-}
-
-/* find_pipe returns the index of id among the open connections, or -1.
- * The caller holds pipes_lock. */
-static int
-find_pipe(const mr_rpc_server *server, uint32_t id)
-{
-    for (int i = 0; i < server->npipes; i++) {
-        if (server->pipes[i] == id) {
-            return i;
-        }
-    }
-    return -1;
-}
 
 /* pipe_event keeps the ids of the open connections. A connection is
  * recorded before it is added, because a request can arrive on it before
@@ -113,16 +80,14 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
 {
     mr_rpc_server *server = arg;
     uint32_t id = nng_pipe_id(pipe);
-    int at;
 
+    /* A connection that cannot be recorded for lack of memory counts as
+     * gone for its callers. */
     pthread_mutex_lock(&server->pipes_lock);
     if (event == NNG_PIPE_EV_ADD_PRE) {
-        add_pipe(server, id);
+        mr_rpc__pipes_add(&server->pipes, id);
     } else {
-        at = find_pipe(server, id);
-        if (at >= 0) {
-            server->pipes[at] = server->pipes[--server->npipes];
-        }
+        mr_rpc__pipes_remove(&server->pipes, id);
     }
     pthread_mutex_unlock(&server->pipes_lock);
 }
@@ -561,7 +526,7 @@ mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
     }
 
     free(server->calls);
-    free(server->pipes);
+    mr_rpc__pipes_free(&server->pipes);
     pthread_mutex_destroy(&server->pipes_lock);
     pthread_rwlock_destroy(&server->close_lock);
     if (server->cv != NULL) {
@@ -604,7 +569,7 @@ mr_rpc_caller_connected(const mr_rpc_call *call)
     bool connected;
 
     pthread_mutex_lock(&server->pipes_lock);
-    connected = find_pipe(server, call->pipe_id) >= 0;
+    connected = mr_rpc__pipes_has(&server->pipes, call->pipe_id);
     pthread_mutex_unlock(&server->pipes_lock);
     return connected;
 }
