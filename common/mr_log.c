@@ -1,6 +1,7 @@
 /* mr_log.c - JSON-lines logger: formats each line (mr_log_out.c writes
  * it). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -106,29 +107,71 @@ put_str(line *l, const char *s)
     put_raw(l, s, strlen(s));
 }
 
+/* PUT_LIT writes a string literal, without its terminating NUL. */
+#define PUT_LIT(l, lit) put_raw((l), (lit), sizeof(lit) - 1)
+
+/* BYTES8(b) is the 64-bit word whose eight bytes are all b. */
+#define BYTES8(b) (0x0101010101010101ULL * (uint64_t)(b))
+
+/* has_zero returns nonzero when a byte of x is zero, and below(x, n) when
+ * a byte is under n, for n up to 0x80. A nonzero result may also mark
+ * bytes after the first match, which is enough to stop at the word. */
+static inline uint64_t
+has_zero(uint64_t x)
+{
+    return (x - BYTES8(0x01)) & ~x & BYTES8(0x80);
+}
+
+static inline uint64_t
+below(uint64_t x, uint8_t n)
+{
+    return (x - BYTES8(n)) & ~x & BYTES8(0x80);
+}
+
+/* plain_run returns how many of the len bytes at s need no escape, eight
+ * at a time while it can. An access line is mostly such bytes. */
+static size_t
+plain_run(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i + 8 <= len) {
+        uint64_t x;
+
+        memcpy(&x, s + i, sizeof(x));
+        if ((below(x, 0x20) | has_zero(x ^ BYTES8('"')) |
+             has_zero(x ^ BYTES8('\\')) | has_zero(x ^ BYTES8(0x7f))) != 0) {
+            break;
+        }
+        i += 8;
+    }
+    while (i < len && !escape_needed[(unsigned char)s[i]]) {
+        i++;
+    }
+    return i;
+}
+
 /* put_escaped writes s as the body of a JSON string. Control bytes become
  * \u escapes; other bytes pass through, so UTF-8 stays intact. Runs of
  * bytes that need no escape are copied at once. */
 static void
 put_escaped(line *l, const char *s)
 {
+    size_t len = strlen(s);
     char esc[8];
 
-    while (*s != '\0' && !l->full) {
-        size_t run = 0;
+    while (len > 0 && !l->full) {
+        size_t run = plain_run(s, len);
         unsigned char c;
 
-        /* The NUL that ends s needs an escape too, so it ends the run. */
-        while (!escape_needed[(unsigned char)s[run]]) {
-            run++;
-        }
         put_cut(l, s, run);
         s += run;
-
-        c = (unsigned char)*s;
-        if (c == '\0') {
+        len -= run;
+        if (len == 0) {
             break;
         }
+
+        c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
@@ -138,6 +181,7 @@ put_escaped(line *l, const char *s)
             put_raw(l, esc, 6);
         }
         s++;
+        len--;
     }
 }
 
@@ -149,14 +193,35 @@ close_string(line *l)
     l->buf[l->len++] = '"';
 }
 
+/* put_value writes the member whose name, quotes and colon are head, a
+ * literal such as ",\"level\":\"", and whose value is value, escaped.
+ * A member whose head does not fit is left out. */
+static void
+put_value(line *l, const char *head, size_t head_len, const char *value)
+{
+    size_t start = l->len;
+
+    put_raw(l, head, head_len);
+    if (l->full) {
+        l->len = start;
+        return;
+    }
+    put_escaped(l, value);
+    close_string(l);
+}
+
+/* PUT_MEMBER writes the member of a literal name, such as "level". */
+#define PUT_MEMBER(l, name, value)                                            \
+    put_value((l), ",\"" name "\":\"", sizeof(",\"" name "\":\"") - 1, (value))
+
 static void
 put_member(line *l, const char *name, const char *value)
 {
     size_t start = l->len;
 
-    put_str(l, ",\"");
+    PUT_LIT(l, ",\"");
     put_escaped(l, name);
-    put_str(l, "\":\"");
+    PUT_LIT(l, "\":\"");
     if (l->full) {
         l->len = start; /* drop a member whose name did not fit */
         return;
@@ -202,9 +267,9 @@ put_field(line *l, const mr_log_field *f)
         return;
     }
     start = l->len;
-    put_str(l, ",\"");
+    PUT_LIT(l, ",\"");
     put_escaped(l, f->name);
-    put_str(l, "\":");
+    PUT_LIT(l, "\":");
     put_raw(l, num, format_int(f->num, num));
     if (l->full) {
         l->len = start;
@@ -228,19 +293,19 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
         text = msg;
     }
 
-    put_str(&l, "{\"ts\":\"");
+    PUT_LIT(&l, "{\"ts\":\"");
     put_str(&l, ts);
-    put_str(&l, "\"");
-    put_member(&l, "level", level_names[level]);
-    put_member(&l, "service", service_name);
-    put_member(&l, "msg_id", msg_id);
+    PUT_LIT(&l, "\"");
+    PUT_MEMBER(&l, "level", level_names[level]);
+    PUT_MEMBER(&l, "service", service_name);
+    PUT_MEMBER(&l, "msg_id", msg_id);
     if (request_id != NULL && request_id[0] != '\0') {
-        put_member(&l, "request_id", request_id);
+        PUT_MEMBER(&l, "request_id", request_id);
     }
     for (size_t i = 0; i < nfields; i++) {
         put_field(&l, &fields[i]);
     }
-    put_member(&l, "msg", text);
+    PUT_MEMBER(&l, "msg", text);
 
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';

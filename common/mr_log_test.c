@@ -103,6 +103,61 @@ test_ascii_bytes_round_trip(void)
     free(text);
 }
 
+/* fill_utf8 writes len bytes of letters and two-byte UTF-8 characters
+ * (0xc3 0xa9 is "\u00e9") into value, with special at position at. When
+ * special replaces one byte of a character, the other becomes 'x', so the
+ * value stays valid UTF-8. */
+static void
+fill_utf8(char *value, size_t len, size_t at, char special)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (i % 4 == 2 && i + 1 < len) {
+            value[i] = (char)0xc3;
+        } else if (i % 4 == 3) {
+            value[i] = (char)0xa9;
+        } else {
+            value[i] = (char)('a' + i % 26);
+        }
+    }
+    value[at] = special;
+    if (at % 4 == 2 && at + 1 < len) {
+        value[at + 1] = 'x';
+    } else if (at % 4 == 3) {
+        value[at - 1] = 'x';
+    }
+    value[len] = '\0';
+}
+
+/* The escaping reads eight bytes at a time: each byte that needs an
+ * escape, at every position of runs up to 40 bytes long among plain ASCII
+ * and UTF-8, comes back from the line as it went in. */
+static void
+test_escape_at_every_position(void)
+{
+    static const char specials[] = {'"', '\\', '\n', 0x01, 0x1f, 0x7f};
+    char value[41];
+    char *text;
+    json_t *line;
+
+    for (size_t len = 1; len < sizeof(value); len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (size_t k = 0; k < sizeof(specials); k++) {
+                fill_utf8(value, len, at, specials[k]);
+                text = capture("t.pos", "m", value);
+                line = parse_line(text);
+                MR_CHECK(line != NULL);
+                if (line != NULL) {
+                    MR_CHECK_STR(
+                        json_string_value(json_object_get(line, "detail")),
+                        value);
+                }
+                json_decref(line);
+                free(text);
+            }
+        }
+    }
+}
+
 /* Numbers come back from the line as they went in, at both ends of their
  * range too. */
 static void
@@ -306,6 +361,7 @@ static const mr_test_case cases[] = {
     {"ascii_bytes_round_trip", test_ascii_bytes_round_trip},
     {"plain_message_kept", test_plain_message_kept},
     {"numbers_round_trip", test_numbers_round_trip},
+    {"escape_at_every_position", test_escape_at_every_position},
     {"long_line_stays_json", test_long_line_stays_json},
     {"buffer_keeps_order", test_buffer_keeps_order},
     {"pile_of_lines_written", test_pile_of_lines_written},
