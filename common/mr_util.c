@@ -1,5 +1,4 @@
-/* mr_util.c - ids, clocks, comparisons, printable copies of text and
- * signals. */
+/* mr_util.c - ids, clocks, hashing, printable copies of text and signals. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,6 +104,12 @@ mr_uuid_canonical(const char *text, char out[MR_UUID_LEN + 1])
     }
     out[MR_UUID_LEN] = '\0';
     return true;
+}
+
+void
+mr_sha256(const void *data, size_t len, uint8_t out[MR_SHA256_LEN])
+{
+    crypto_hash_sha256(out, data, len);
 }
 
 bool

@@ -18,7 +18,7 @@
 #define MR_SHA256_LEN 32
 
 /*
- * mr_util_init initialises libsodium, which the ids and tokens use. Call
+ * mr_util_init initialises libsodium, which the ids and hashes use. Call
  * it once at start-up; it returns MR_EINTERNAL when libsodium fails.
  */
 mr_err mr_util_init(void);
@@ -38,8 +38,7 @@ bool mr_uuid_canonical(const char *text, char out[MR_UUID_LEN + 1]);
  * size must not be 0. It returns dst. */
 char *mr_copy(char *dst, size_t size, const char *src);
 
-/* mr_sha256 writes the SHA-256 digest of data into out. It is safe on any
- * thread, and keeps a small OpenSSL context per thread that calls it. */
+/* mr_sha256 writes the SHA-256 digest of data into out. */
 void mr_sha256(const void *data, size_t len, uint8_t out[MR_SHA256_LEN]);
 
 /* mr_equal_ct compares two buffers in time independent of their content. */

@@ -1,9 +1,6 @@
 /* mr_util_test.c - UUIDs, tokens, hashing, time formatting and printable
  * copies of text. */
-#include <pthread.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "mr_test.h"
 #include "mr_util.h"
@@ -66,49 +63,6 @@ test_uuid_lowers_case(void)
 
     MR_CHECK(mr_uuid_canonical("123E4567-E89B-12D3-A456-426614174000", out));
     MR_CHECK_STR(out, "123e4567-e89b-12d3-a456-426614174000");
-}
-
-/* sha_agrees hashes inputs of every length up to 300 bytes, which cross
- * the 64-byte blocks and the padding boundary, with mr_sha256 and with
- * libsodium, and returns the number of lengths whose digests differ. */
-static void *
-sha_agrees(void *arg)
-{
-    uint8_t data[300];
-    uint8_t ours[MR_SHA256_LEN];
-    uint8_t theirs[MR_SHA256_LEN];
-    uintptr_t mismatches = 0;
-
-    for (size_t i = 0; i < sizeof(data); i++) {
-        data[i] = (uint8_t)(i * 31 + (uintptr_t)arg);
-    }
-    for (size_t len = 0; len <= sizeof(data); len++) {
-        mr_sha256(data, len, ours);
-        crypto_hash_sha256(theirs, data, len);
-        mismatches += memcmp(ours, theirs, sizeof(ours)) != 0;
-    }
-    return (void *)mismatches;
-}
-
-/* Each thread keeps its own OpenSSL context, so four at once must agree
- * with libsodium as one does. */
-static void
-test_sha256_matches_libsodium(void)
-{
-    pthread_t threads[4];
-    void *mismatches;
-
-    MR_CHECK_INT(mr_util_init(), ==, MR_OK);
-    MR_CHECK((uintptr_t)sha_agrees(NULL) == 0);
-    for (uintptr_t i = 0; i < 4; i++) {
-        MR_CHECK_INT(
-            pthread_create(&threads[i], NULL, sha_agrees, (void *)(i + 1)), ==,
-            0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(threads[i], &mismatches);
-        MR_CHECK((uintptr_t)mismatches == 0);
-    }
 }
 
 static void
@@ -188,7 +142,6 @@ static const mr_test_case cases[] = {
     {"uuid_rejects_bad_forms", test_uuid_rejects_bad_forms},
     {"uuid_lowers_case", test_uuid_lowers_case},
     {"sha256_known_vector", test_sha256_known_vector},
-    {"sha256_matches_libsodium", test_sha256_matches_libsodium},
     {"random_token_differs", test_random_token_differs},
     {"format_time_rfc3339", test_format_time_rfc3339},
     {"sanitize", test_sanitize},
