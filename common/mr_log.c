@@ -83,6 +83,36 @@ put_raw(line *l, const char *s, size_t n)
     l->len += n;
 }
 
+/* whole_utf8 returns n, or less when the first n bytes of s end inside a
+ * UTF-8 character, so that a cut line keeps whole characters. */
+static size_t
+whole_utf8(const char *s, size_t n)
+{
+    size_t tail = 0; /* continuation bytes at the end */
+    unsigned char lead;
+    size_t need;
+
+    while (tail < 3 && tail < n &&
+           ((unsigned char)s[n - 1 - tail] & 0xc0) == 0x80) {
+        tail++;
+    }
+    if (tail == n) {
+        return n;
+    }
+
+    lead = (unsigned char)s[n - 1 - tail];
+    if (lead < 0xc0) {
+        return n; /* ASCII, or continuation bytes without a lead */
+    }
+    need = 2;
+    if (lead >= 0xf0) {
+        need = 4;
+    } else if (lead >= 0xe0) {
+        need = 3;
+    }
+    return tail + 1 < need ? n - 1 - tail : n;
+}
+
 /* put_cut writes what fits of the n bytes at s, like the bytes one by
  * one would. */
 static void
@@ -94,7 +124,7 @@ put_cut(line *l, const char *s, size_t n)
         return;
     }
     if (n > room) {
-        n = room;
+        n = whole_utf8(s, room);
         l->full = true;
     }
     memcpy(l->buf + l->len, s, n);
@@ -289,7 +319,12 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
      * different threads can reach the file a few ms out of time order. */
     mr_format_time(mr_now_ms(), ts);
     if (strchr(fmt, '%') != NULL) {
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        int len = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+        if (len >= (int)sizeof(msg)) {
+            /* The cut message keeps whole UTF-8 characters. */
+            msg[whole_utf8(msg, sizeof(msg) - 1)] = '\0';
+        }
         text = msg;
     }
 

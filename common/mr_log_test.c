@@ -158,6 +158,30 @@ test_escape_at_every_position(void)
     }
 }
 
+/* A line or a message cut inside a four-byte UTF-8 character ends before
+ * it, so the line stays valid UTF-8 and valid JSON. */
+static void
+test_cut_keeps_whole_characters(void)
+{
+    static const char smile[] = "\xf0\x9f\x98\x80";
+    char value[3001];
+    char *text;
+    json_t *line;
+
+    for (size_t lead = 0; lead < 8; lead++) {
+        memset(value, 'a', lead);
+        for (size_t i = lead; i + 4 < sizeof(value); i += 4) {
+            memcpy(value + i, smile, 4);
+            value[i + 4] = '\0';
+        }
+        text = capture("t.cut", value, value);
+        line = parse_line(text);
+        MR_CHECK(line != NULL);
+        json_decref(line);
+        free(text);
+    }
+}
+
 /* Numbers come back from the line as they went in, at both ends of their
  * range too. */
 static void
@@ -363,6 +387,7 @@ static const mr_test_case cases[] = {
     {"numbers_round_trip", test_numbers_round_trip},
     {"escape_at_every_position", test_escape_at_every_position},
     {"long_line_stays_json", test_long_line_stays_json},
+    {"cut_keeps_whole_characters", test_cut_keeps_whole_characters},
     {"buffer_keeps_order", test_buffer_keeps_order},
     {"pile_of_lines_written", test_pile_of_lines_written},
 };
