@@ -31,12 +31,15 @@ log_worker_change(void *arg, bool connected, int workers, int connection,
 {
     mr_log_field fields[] = {
         MR_FINT("connection", connection),
-        MR_FSTR("worker_address", address),
         MR_FINT("workers", workers),
+        MR_FSTR("worker_address", address),
     };
     size_t nfields = sizeof(fields) / sizeof(fields[0]);
 
     (void)arg;
+    if (!connected) {
+        nfields--; /* the address is gone once nng reports the leave */
+    }
     if (connected) {
         mr_log_fields(MR_LOG_INFO, "reg.jobs.worker_connected", NULL, fields,
                       nfields,
