@@ -158,8 +158,8 @@ below(uint64_t x, uint8_t n)
     return (x - BYTES8(n)) & ~x & BYTES8(0x80);
 }
 
-/* plain_run returns how many of the len bytes at s need no escape, eight
- * at a time while it can. An access line is mostly such bytes. */
+/* plain_run returns the number of bytes at the start of s, of len, that
+ * need no escape. It checks eight bytes at a time while it can. */
 static size_t
 plain_run(const char *s, size_t len)
 {
@@ -223,9 +223,9 @@ close_string(line *l)
     l->buf[l->len++] = '"';
 }
 
-/* put_value writes the member whose name, quotes and colon are head, a
- * literal such as ",\"level\":\"", and whose value is value, escaped.
- * A member whose head does not fit is left out. */
+/* put_value writes a member from head, a literal with its name, quotes
+ * and colon such as ",\"level\":\"", and from value, escaped. A member
+ * whose head does not fit is left out. */
 static void
 put_value(line *l, const char *head, size_t head_len, const char *value)
 {
