@@ -223,6 +223,19 @@ close_string(line *l)
     l->buf[l->len++] = '"';
 }
 
+/* finish_member writes the escaped value of the member that starts at
+ * start, or drops the member when its name did not fit. */
+static void
+finish_member(line *l, size_t start, const char *value)
+{
+    if (l->full) {
+        l->len = start;
+        return;
+    }
+    put_escaped(l, value);
+    close_string(l);
+}
+
 /* put_value writes a member from head, a literal with its name, quotes
  * and colon such as ",\"level\":\"", and from value, escaped. A member
  * whose head does not fit is left out. */
@@ -232,12 +245,7 @@ put_value(line *l, const char *head, size_t head_len, const char *value)
     size_t start = l->len;
 
     put_raw(l, head, head_len);
-    if (l->full) {
-        l->len = start;
-        return;
-    }
-    put_escaped(l, value);
-    close_string(l);
+    finish_member(l, start, value);
 }
 
 /* PUT_MEMBER writes the member of a literal name, such as "level". */
@@ -252,12 +260,7 @@ put_member(line *l, const char *name, const char *value)
     PUT_LIT(l, ",\"");
     put_escaped(l, name);
     PUT_LIT(l, "\":\"");
-    if (l->full) {
-        l->len = start; /* drop a member whose name did not fit */
-        return;
-    }
-    put_escaped(l, value);
-    close_string(l);
+    finish_member(l, start, value);
 }
 
 /* format_int writes value in decimal into out, which has room for 21

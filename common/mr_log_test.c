@@ -169,11 +169,15 @@ test_cut_keeps_whole_characters(void)
     json_t *line;
 
     for (size_t lead = 0; lead < 8; lead++) {
+        size_t len = lead;
+
         memset(value, 'a', lead);
-        for (size_t i = lead; i + 4 < sizeof(value); i += 4) {
-            memcpy(value + i, smile, 4);
-            value[i + 4] = '\0';
+        while (len + 4 < sizeof(value)) {
+            memcpy(value + len, smile, 4);
+            len += 4;
         }
+        value[len] = '\0';
+
         text = capture("t.cut", value, value);
         line = parse_line(text);
         MR_CHECK(line != NULL);
