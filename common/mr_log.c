@@ -52,13 +52,14 @@ mr_log_parse_level(const char *text, mr_log_level *level)
     return -1;
 }
 
-/* PLAIN16 and CONTROL16 are 16 entries of escape_needed. */
+/* PLAIN16, CONTROL16 and UTF8_16 are 16 entries of escape_needed. */
 #define PLAIN16   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 #define CONTROL16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define UTF8_16   2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2
 
 /* escape_needed[c] is 1 for the bytes that cannot stand as themselves in a
- * JSON string: control bytes, quote, backslash and DEL. Bytes from 0x80 on
- * pass, so UTF-8 stays intact. */
+ * JSON string (control bytes, quote, backslash and DEL) and 2 for the
+ * bytes from 0x80 on, which stand only inside a valid UTF-8 character. */
 /* clang-format off */
 static const unsigned char escape_needed[256] = {
     CONTROL16, CONTROL16,                           /* 0x00-0x1f */
@@ -67,8 +68,8 @@ static const unsigned char escape_needed[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50-0x5f: \ */
     PLAIN16,                                        /* 0x60-0x6f */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, /* 0x70-0x7f: DEL */
-    PLAIN16, PLAIN16, PLAIN16, PLAIN16,             /* 0x80-0xbf */
-    PLAIN16, PLAIN16, PLAIN16, PLAIN16,             /* 0xc0-0xff */
+    UTF8_16, UTF8_16, UTF8_16, UTF8_16,             /* 0x80-0xbf */
+    UTF8_16, UTF8_16, UTF8_16, UTF8_16,             /* 0xc0-0xff */
 };
 /* clang-format on */
 
@@ -158,8 +159,8 @@ below(uint64_t x, uint8_t n)
     return (x - BYTES8(n)) & ~x & BYTES8(0x80);
 }
 
-/* plain_run returns the number of bytes at the start of s, of len, that
- * need no escape. It checks eight bytes at a time while it can. */
+/* plain_run returns the number of ASCII bytes at the start of s, of len,
+ * that need no escape. It checks eight bytes at a time while it can. */
 static size_t
 plain_run(const char *s, size_t len)
 {
@@ -170,7 +171,8 @@ plain_run(const char *s, size_t len)
 
         memcpy(&x, s + i, sizeof(x));
         if ((below(x, 0x20) | has_zero(x ^ BYTES8('"')) |
-             has_zero(x ^ BYTES8('\\')) | has_zero(x ^ BYTES8(0x7f))) != 0) {
+             has_zero(x ^ BYTES8('\\')) | has_zero(x ^ BYTES8(0x7f)) |
+             (x & BYTES8(0x80))) != 0) {
             break;
         }
         i += 8;
@@ -181,9 +183,50 @@ plain_run(const char *s, size_t len)
     return i;
 }
 
+/* utf8_take returns how many bytes of s, of len (at least 1), make the
+ * character that starts it, and whether they are a valid UTF-8 character
+ * (RFC 3629). An invalid sequence takes its longest valid start, or else
+ * its first byte. That is the "maximal subpart" that the Unicode Standard
+ * (since 5.2) recommends replacing with one U+FFFD. */
+static size_t
+utf8_take(const unsigned char *s, size_t len, bool *valid)
+{
+    unsigned char lo = 0x80; /* the range of the second byte */
+    unsigned char hi = 0xbf;
+    size_t need;
+    size_t n = 1;
+
+    *valid = false;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        need = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        need = 3;
+        lo = s[0] == 0xe0 ? 0xa0 : lo; /* no overlong form */
+        hi = s[0] == 0xed ? 0x9f : hi; /* no surrogate */
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        need = 4;
+        lo = s[0] == 0xf0 ? 0x90 : lo; /* no overlong form */
+        hi = s[0] == 0xf4 ? 0x8f : hi; /* nothing past U+10FFFF */
+    } else {
+        return 1;
+    }
+
+    if (len < 2 || s[1] < lo || s[1] > hi) {
+        return 1;
+    }
+    for (n = 2; n < need && n < len; n++) {
+        if ((s[n] & 0xc0) != 0x80) {
+            return n;
+        }
+    }
+    *valid = n == need;
+    return n;
+}
+
 /* put_escaped writes s as the body of a JSON string. Control bytes become
- * \u escapes; other bytes pass through, so UTF-8 stays intact. Runs of
- * bytes that need no escape are copied at once. */
+ * \u escapes, valid UTF-8 characters pass whole, and each invalid
+ * sequence becomes U+FFFD, so the line stays valid UTF-8. Runs of ASCII
+ * that need no escape are copied at once. */
 static void
 put_escaped(line *l, const char *s)
 {
@@ -193,6 +236,7 @@ put_escaped(line *l, const char *s)
     while (len > 0 && !l->full) {
         size_t run = plain_run(s, len);
         unsigned char c;
+        bool valid;
 
         put_cut(l, s, run);
         s += run;
@@ -202,7 +246,15 @@ put_escaped(line *l, const char *s)
         }
 
         c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
+        run = 1;
+        if (c >= 0x80) {
+            run = utf8_take((const unsigned char *)s, len, &valid);
+            if (valid) {
+                put_cut(l, s, run);
+            } else {
+                PUT_LIT(l, "\\ufffd");
+            }
+        } else if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             put_raw(l, esc, 2);
@@ -210,8 +262,8 @@ put_escaped(line *l, const char *s)
             snprintf(esc, sizeof(esc), "\\u%04x", c);
             put_raw(l, esc, 6);
         }
-        s++;
-        len--;
+        s += run;
+        len -= run;
     }
 }
 
@@ -223,13 +275,22 @@ close_string(line *l)
     l->buf[l->len++] = '"';
 }
 
+/* drop_member removes the member that starts at start, whose name did
+ * not fit, and leaves the room to later members, such as "msg". */
+static void
+drop_member(line *l, size_t start)
+{
+    l->len = start;
+    l->full = false;
+}
+
 /* finish_member writes the escaped value of the member that starts at
  * start, or drops the member when its name did not fit. */
 static void
 finish_member(line *l, size_t start, const char *value)
 {
     if (l->full) {
-        l->len = start;
+        drop_member(l, start);
         return;
     }
     put_escaped(l, value);
@@ -305,7 +366,7 @@ put_field(line *l, const mr_log_field *f)
     PUT_LIT(l, "\":");
     put_raw(l, num, format_int(f->num, num));
     if (l->full) {
-        l->len = start;
+        drop_member(l, start);
     }
 }
 

@@ -186,6 +186,89 @@ test_cut_keeps_whole_characters(void)
     }
 }
 
+/* Valid UTF-8 passes whole, the first and last characters of each length
+ * included. Each invalid sequence becomes one U+FFFD ("\xef\xbf\xbd"):
+ * a stray or impossible byte, an overlong form, a surrogate, a character
+ * past U+10FFFF, and a character that breaks off or ends the value. */
+static void
+test_utf8_checked(void)
+{
+    static const char fffd[] = "\xef\xbf\xbd";
+    static const char *const valid[] = {
+        "\xc2\x80",     "\xdf\xbf",     "\xe0\xa0\x80",     "\xed\x9f\xbf",
+        "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf",
+    };
+    static const struct {
+        const char *in;
+        int replaced; /* U+FFFD in the output, between "<" and ">" */
+    } invalid[] = {
+        {"<\x80>", 1},         {"<\xff>", 1},
+        {"<\xc3>", 1},         {"<\xc0\xaf>", 2},
+        {"<\xed\xa0\x80>", 3}, {"<\xf4\x90\x80\x80>", 4},
+        {"<\xe2\x82>", 1},     {"<\xf0\x9f\x98>", 1},
+        {"<\xc3", 1},          {"<\xf1\x80\x80\xe1\x80\xc2>", 3},
+    };
+    char want[64];
+    char *text;
+    json_t *line;
+
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        text = capture("t.utf8", "m", valid[i]);
+        line = parse_line(text);
+        MR_CHECK(line != NULL);
+        MR_CHECK_STR(json_string_value(json_object_get(line, "detail")),
+                     valid[i]);
+        json_decref(line);
+        free(text);
+    }
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        size_t len = 0;
+
+        want[len++] = '<';
+        for (int k = 0; k < invalid[i].replaced; k++) {
+            memcpy(want + len, fffd, 3);
+            len += 3;
+        }
+        if (strchr(invalid[i].in, '>') != NULL) {
+            want[len++] = '>';
+        }
+        want[len] = '\0';
+
+        text = capture("t.utf8", invalid[i].in, invalid[i].in);
+        line = parse_line(text);
+        MR_CHECK(line != NULL);
+        MR_CHECK_STR(json_string_value(json_object_get(line, "detail")), want);
+        MR_CHECK_STR(json_string_value(json_object_get(line, "msg")), want);
+        json_decref(line);
+        free(text);
+    }
+}
+
+/* A field whose name does not fit the line is left out, and the members
+ * after it, "msg" last, are still written. */
+static void
+test_long_name_dropped_alone(void)
+{
+    static char name[3000];
+    mr_log_field fields[] = {MR_FSTR(name, "v"), MR_FINT(name, 1),
+                             MR_FINT("status", 7)};
+    int fds[2];
+    json_t *line;
+
+    memset(name, 'n', sizeof(name) - 1);
+
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+    mr_log_fields(MR_LOG_WARN, "t.name", NULL, fields, 3, "the end");
+
+    line = read_json_line(fds);
+    MR_CHECK(line != NULL);
+    MR_CHECK(json_object_get(line, name) == NULL);
+    MR_CHECK_INT(json_integer_value(json_object_get(line, "status")), ==, 7);
+    MR_CHECK_STR(json_string_value(json_object_get(line, "msg")), "the end");
+    json_decref(line);
+}
+
 /* Numbers come back from the line as they went in, at both ends of their
  * range too. */
 static void
@@ -392,6 +475,8 @@ static const mr_test_case cases[] = {
     {"escape_at_every_position", test_escape_at_every_position},
     {"long_line_stays_json", test_long_line_stays_json},
     {"cut_keeps_whole_characters", test_cut_keeps_whole_characters},
+    {"utf8_checked", test_utf8_checked},
+    {"long_name_dropped_alone", test_long_name_dropped_alone},
     {"buffer_keeps_order", test_buffer_keeps_order},
     {"pile_of_lines_written", test_pile_of_lines_written},
 };
