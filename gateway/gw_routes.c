@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gw_render.h"
 #include "gw_routes.h"
@@ -111,6 +112,27 @@ gw_route_match(const char *method, const char *path, gw_match *out)
         }
     }
     return MR_EMETHOD;
+}
+
+const char *
+gw_route_origin_path(const char *target)
+{
+    const char *authority;
+    const char *slash;
+
+    if (strncasecmp(target, "http://", 7) == 0) {
+        authority = target + 7;
+    } else if (strncasecmp(target, "https://", 8) == 0) {
+        authority = target + 8;
+    } else {
+        return target;
+    }
+
+    slash = strchr(authority, '/');
+    if (slash == authority) {
+        return target;
+    }
+    return slash != NULL ? slash : "/";
 }
 
 mr_err

@@ -54,6 +54,16 @@ typedef struct {
 mr_err gw_route_match(const char *method, const char *path, gw_match *out);
 
 /*
+ * gw_route_origin_path returns the path of a request target in absolute
+ * form ("http://host/v1/..."), which RFC 9112 section 3.2.2 requires servers
+ * to accept, as a pointer into target. The host part is ignored, as that
+ * section says. Any other target is returned as it is, including one with
+ * an empty host, which RFC 9110 section 4.2.1 makes invalid, so that it
+ * matches no route.
+ */
+const char *gw_route_origin_path(const char *target);
+
+/*
  * gw_route_parse_id checks that the id segment of match is a canonical
  * UUID and writes its lower-case form into out, "" when the route has no
  * id. It returns MR_EINVALID_ID for any other text.

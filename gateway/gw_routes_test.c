@@ -110,6 +110,32 @@ method_match_is_exact(void)
     MR_CHECK_INT(gw_route_match("head", SERVERS, &match), ==, MR_EMETHOD);
 }
 
+/* An absolute-form target routes by its path; other targets stay as they
+ * are, and so does one with an empty host. */
+static void
+origin_path_of_targets(void)
+{
+    static const struct {
+        const char *target;
+        const char *path;
+    } cases[] = {
+        {"http://h:1" SERVERS, SERVERS},
+        {"HTTPS://h.example" SERVERS "/x", SERVERS "/x"},
+        {"http://h", "/"},
+        {"http://h?x=1", "/"},
+    };
+    static const char *const kept[] = {
+        SERVERS, "http:///v1/x", "ftp://h/v1/x", "http:/v1/x", "*", "",
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        MR_CHECK_STR(gw_route_origin_path(cases[i].target), cases[i].path);
+    }
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        MR_CHECK(gw_route_origin_path(kept[i]) == kept[i]);
+    }
+}
+
 /* HEAD takes the route of GET, and only where GET has one. */
 static void
 head_matches_get_route(void)
@@ -358,6 +384,7 @@ static const mr_test_case cases[] = {
     {"wrong_method_lists_allowed", wrong_method_lists_allowed},
     {"method_match_is_exact", method_match_is_exact},
     {"head_matches_get_route", head_matches_get_route},
+    {"origin_path_of_targets", origin_path_of_targets},
     {"path_id_canonical_uuid", path_id_canonical_uuid},
     {"path_id_invalid_rejected", path_id_invalid_rejected},
     {"path_id_of_oauth_route", path_id_of_oauth_route},

@@ -14,7 +14,8 @@ import {
   createServer, mcpEndpoint, oauthServerBody, randomUUID, uniqueSuffix,
   unissuedKeyLike,
 } from '../lib/fixtures.mjs';
-import { REGISTRATION, useSystem } from '../lib/harness.mjs';
+import { exchangeOnOneConnection, flagValue } from '../lib/faults.mjs';
+import { GATEWAY, REGISTRATION, useSystem } from '../lib/harness.mjs';
 import { findFreePort } from '../lib/process.mjs';
 
 // Maximum time for the gateway's response while mcpreg-registration is
@@ -296,6 +297,25 @@ test('unknown route is 404', async (t) => {
       assertError(response, 404, 'route_not_found');
     });
   }
+});
+
+// RFC 9112 section 3.2.2: a server accepts a request target in absolute
+// form, and routes by its path whatever its host.
+test('absolute-form target is routed', async () => {
+  const port = Number(flagValue(system.processes.get(GATEWAY).args,
+    '--listen').split(':').pop());
+  const headers = { 'X-Api-Key': key };
+  const itemPath = `${API_BASE_PATH}/mcp-servers/${oauthServer.id}`;
+  const [item, unknown] = await exchangeOnOneConnection(port, [
+    { method: 'GET', path: `http://other.example${itemPath}`, headers },
+    { method: 'GET', path: `http://127.0.0.1:${port}${API_BASE_PATH}/nope`,
+      headers },
+  ]);
+
+  assert.equal(item.status, 200, item.body);
+  assert.equal(JSON.parse(item.body).id, oauthServer.id);
+  assert.equal(unknown.status, 404, unknown.body);
+  assert.equal(JSON.parse(unknown.body).code, 'route_not_found');
 });
 
 test('wrong method is 405 with Allow', async (t) => {
