@@ -2,6 +2,8 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -24,6 +26,18 @@ typedef struct {
     const char *registration_url;
     long timeout_ms;
 } cli_context;
+
+/*
+ * cli_nothing_listens checks the address of url, an nng URL, before nng
+ * dials it. For tcp:// (tcp4://, tcp6://) it tries a plain connection,
+ * waiting up to timeout_ms for each address. For ipc:// it checks only
+ * that the socket file exists. It returns true, with the reason in
+ * reason, when every address refuses the connection or the socket file is
+ * missing or not a socket. It returns false otherwise, and for other
+ * schemes, so that nng's own dial decides.
+ */
+bool cli_nothing_listens(const char *url, int timeout_ms, char *reason,
+                         size_t size);
 
 /*
  * cli_call connects to the registration service and calls method with

@@ -94,11 +94,25 @@ cli_call(const cli_context *ctx, const char *method,
     mr_rpc_client *client = NULL;
     char request_id[MR_UUID_LEN + 1];
     char message[512];
+    char detail_text[384];
     char *detail = NULL;
     int64_t left;
     mr_err err;
 
     *response = NULL;
+
+    /* nng's non-blocking dial reports no refusal, so without this check a
+     * stopped service would cost the whole timeout. */
+    if (cli_nothing_listens(ctx->registration_url, (int)ctx->timeout_ms,
+                            detail_text, sizeof(detail_text))) {
+        snprintf(message, sizeof(message),
+                 "Check that mcpreg-registration runs and that "
+                 "--registration is its --listen address: %s",
+                 detail_text);
+        print_failure(MR_EUNAVAILABLE, message);
+        return CLI_EXIT_ERROR;
+    }
+
     err = mr_rpc_client_open(&client, ctx->registration_url, false);
     if (err != MR_OK) {
         snprintf(message, sizeof(message),

@@ -13,6 +13,7 @@ import { assertError, assertStatus, assertUuid } from '../lib/assertions.mjs';
 import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
 import { flagValue } from '../lib/faults.mjs';
 import { REGISTRATION, useSystem } from '../lib/harness.mjs';
+import { findFreePort } from '../lib/process.mjs';
 import {
   json, postsBesidesProbe, serverMetadata, startScriptedFake, wellBehaved,
 } from '../fake/scenarios.mjs';
@@ -315,6 +316,33 @@ test('key revoke rejects a non-UUID id', async () => {
   assert.doesNotMatch(result.stderr, /api_key_not_found/);
   assert.ok(!result.stderr.includes(secret),
     'the argument may be an API key, so it is not printed');
+});
+
+// Nothing listens at either address, so the CLI fails at once instead of
+// waiting out --timeout-ms: a tcp:// port that refuses connections, and an
+// ipc:// path with no socket file.
+test('CLI fails fast where nothing listens', async (t) => {
+  const timeoutMs = 20000;
+  const refusedPort = await findFreePort();
+  const cases = [
+    [`tcp://127.0.0.1:${refusedPort}`, 'refused the connection'],
+    [`ipc://${system.dir}/no-such.ipc`, 'is missing'],
+  ];
+  for (const [url, reason] of cases) {
+    await t.test(url, async () => {
+      const started = performance.now();
+      const result = await system.cli.run(['--registration', url,
+        '--timeout-ms', String(timeoutMs), 'key', 'list',
+        '--workspace', workspaceId]);
+      const elapsedMs = performance.now() - started;
+
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /service_unavailable/);
+      assert.ok(result.stderr.includes(reason), result.stderr);
+      assert.ok(elapsedMs < timeoutMs / 4,
+        `the CLI took ${Math.round(elapsedMs)} ms`);
+    });
+  }
 });
 
 test('CLI at the jobs address names --registration', async () => {

@@ -1,0 +1,158 @@
+/* cli_dial.c - a check, before nng dials, that distinguishes a stopped
+ * service from a slow one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* HOST_MAX bounds the host part of a tcp:// URL. */
+#define HOST_MAX 256
+
+/* Connects fd to addr, waiting up to timeout_ms. Returns 0 or an errno
+ * value, ETIMEDOUT when the wait ran out. */
+static int
+connect_within(int fd, const struct sockaddr *addr, socklen_t len,
+               int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int error = 0;
+    socklen_t error_len = sizeof(error);
+    int ready;
+
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+        return errno;
+    }
+    if (connect(fd, addr, len) == 0) {
+        return 0;
+    }
+    if (errno != EINPROGRESS) {
+        return errno;
+    }
+
+    ready = poll(&pfd, 1, timeout_ms);
+    if (ready <= 0) {
+        return ready == 0 ? ETIMEDOUT : errno;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) != 0) {
+        return errno;
+    }
+    return error;
+}
+
+/* Returns ENOENT when nothing exists at path, ENOTSOCK when it is not a
+ * socket, and 0 otherwise. It does not connect: nng 1.5.2's ipc listener
+ * can lose the requests of the connection that follows one closed before
+ * the handshake. So a stale socket file left by a killed service passes. */
+static int
+try_ipc(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        return errno;
+    }
+    return S_ISSOCK(st.st_mode) ? 0 : ENOTSOCK;
+}
+
+/* Splits "host:port" or "[v6]:port" into host and *port. Returns false
+ * when it has no port or the host does not fit. */
+static bool
+split_host_port(const char *text, char host[HOST_MAX], const char **port)
+{
+    const char *end;
+    size_t len;
+
+    if (text[0] == '[') {
+        end = strchr(text, ']');
+        if (end == NULL || end[1] != ':') {
+            return false;
+        }
+        text++;
+    } else {
+        end = strrchr(text, ':');
+        if (end == NULL) {
+            return false;
+        }
+    }
+
+    len = (size_t)(end - text);
+    if (len == 0 || len >= HOST_MAX) {
+        return false;
+    }
+    memcpy(host, text, len);
+    host[len] = '\0';
+    *port = end + (end[0] == ']' ? 2 : 1);
+    return (*port)[0] != '\0';
+}
+
+/* Returns ECONNREFUSED when every address of the tcp:// address text
+ * refuses a connection, 0 when one accepts it, and another errno value
+ * for an address that does neither within timeout_ms. */
+static int
+try_tcp(const char *text, int family, int timeout_ms)
+{
+    struct addrinfo hints = {.ai_family = family,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *list = NULL;
+    char host[HOST_MAX];
+    const char *port;
+    int result = ECONNREFUSED;
+
+    if (!split_host_port(text, host, &port) ||
+        getaddrinfo(host, port, &hints, &list) != 0) {
+        return EINVAL;
+    }
+
+    for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        int error = fd < 0 ? errno
+                           : connect_within(fd, ai->ai_addr, ai->ai_addrlen,
+                                            timeout_ms);
+
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (error != ECONNREFUSED) {
+            result = error;
+            break;
+        }
+    }
+    freeaddrinfo(list);
+    return result;
+}
+
+bool
+cli_nothing_listens(const char *url, int timeout_ms, char *reason, size_t size)
+{
+    int error = 0;
+
+    if (strncmp(url, "ipc://", 6) == 0) {
+        error = try_ipc(url + 6);
+    } else if (strncmp(url, "tcp://", 6) == 0) {
+        error = try_tcp(url + 6, AF_UNSPEC, timeout_ms);
+    } else if (strncmp(url, "tcp4://", 7) == 0) {
+        error = try_tcp(url + 7, AF_INET, timeout_ms);
+    } else if (strncmp(url, "tcp6://", 7) == 0) {
+        error = try_tcp(url + 7, AF_INET6, timeout_ms);
+    }
+
+    if (error == ENOENT || error == ENOTSOCK) {
+        snprintf(reason, size, "'%s' is %s", url + 6,
+                 error == ENOENT ? "missing" : "not a socket");
+        return true;
+    }
+    if (error == ECONNREFUSED) {
+        snprintf(reason, size, "'%s' refused the connection", url);
+        return true;
+    }
+    return false;
+}
