@@ -18,14 +18,19 @@ static mr_log_level min_level = MR_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error",
                                           "none"};
 
+/* MSG_RESERVE_MAX bounds the room kept for "msg" while the members before
+ * it are written. */
+#define MSG_RESERVE_MAX 512
+
 /*
- * line is a bounded output buffer. Text that does not fit is dropped whole
- * (an escape is never split), and TAIL_RESERVE bytes stay free so that an
- * open string and the object can always be closed: a cut line stays JSON.
+ * line is a bounded output buffer. Text past limit is dropped whole (an
+ * escape is never split), and TAIL_RESERVE bytes stay free so that an open
+ * string and the object can always be closed: a cut line stays JSON.
  */
 typedef struct {
     char buf[LINE_MAX_BYTES];
     size_t len;
+    size_t limit; /* at most sizeof(buf) */
     bool full;
 } line;
 
@@ -76,7 +81,7 @@ static const unsigned char escape_needed[256] = {
 static void
 put_raw(line *l, const char *s, size_t n)
 {
-    if (l->full || l->len + n + TAIL_RESERVE > sizeof(l->buf)) {
+    if (l->full || l->len + n + TAIL_RESERVE > l->limit) {
         l->full = true;
         return;
     }
@@ -119,7 +124,7 @@ whole_utf8(const char *s, size_t n)
 static void
 put_cut(line *l, const char *s, size_t n)
 {
-    size_t room = sizeof(l->buf) - TAIL_RESERVE - l->len;
+    size_t room = l->limit - TAIL_RESERVE - l->len;
 
     if (l->full) {
         return;
@@ -374,10 +379,11 @@ static void
 vlog(mr_log_level level, const char *msg_id, const char *request_id,
      const mr_log_field *fields, size_t nfields, const char *fmt, va_list ap)
 {
-    line l = {.len = 0, .full = false};
+    line l = {.len = 0, .limit = LINE_MAX_BYTES, .full = false};
     char ts[32];
     char msg[1024];
     const char *text = fmt; /* a message without conversions is used as is */
+    size_t text_len;
 
     /* NOTE: the time is taken before the output lock, so lines of
      * different threads can reach the file a few ms out of time order. */
@@ -392,6 +398,13 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
         text = msg;
     }
 
+    /* The members before "msg" leave room for it, up to MSG_RESERVE_MAX
+     * bytes of its text, so that a long field is cut instead of the
+     * message. Escapes can still make "msg" longer than its room. */
+    text_len = strlen(text);
+    l.limit -= sizeof(",\"msg\":\"\"") - 1 +
+               (text_len < MSG_RESERVE_MAX ? text_len : MSG_RESERVE_MAX);
+
     PUT_LIT(&l, "{\"ts\":\"");
     put_str(&l, ts);
     PUT_LIT(&l, "\"");
@@ -404,6 +417,8 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
     for (size_t i = 0; i < nfields; i++) {
         put_field(&l, &fields[i]);
     }
+    l.limit = LINE_MAX_BYTES;
+    l.full = false;
     PUT_MEMBER(&l, "msg", text);
 
     l.buf[l.len++] = '}';

@@ -244,6 +244,39 @@ test_utf8_checked(void)
     }
 }
 
+/* A field value too long for the line is cut, and "msg" is still written
+ * after it: whole when it is short, cut when it is long too. */
+static void
+test_long_value_keeps_msg(void)
+{
+    static char value[3000];
+    static char long_msg[1000];
+    char *text;
+    json_t *line;
+    const char *msg;
+
+    memset(value, 'v', sizeof(value) - 1);
+    memset(long_msg, 'm', sizeof(long_msg) - 1);
+
+    text = capture("t.value", "the end", value);
+    line = parse_line(text);
+    MR_CHECK(line != NULL);
+    MR_CHECK_INT(strlen(text), <=, 2048);
+    MR_CHECK_STR(json_string_value(json_object_get(line, "msg")), "the end");
+    MR_CHECK(json_object_get(line, "detail") != NULL);
+    json_decref(line);
+    free(text);
+
+    text = capture("t.value", long_msg, value);
+    line = parse_line(text);
+    msg = json_string_value(json_object_get(line, "msg"));
+    MR_CHECK(line != NULL);
+    MR_CHECK_INT(strlen(text), <=, 2048);
+    MR_CHECK(msg != NULL && strlen(msg) >= 500);
+    json_decref(line);
+    free(text);
+}
+
 /* A field whose name does not fit the line is left out, and the members
  * after it, "msg" last, are still written. */
 static void
@@ -477,6 +510,7 @@ static const mr_test_case cases[] = {
     {"cut_keeps_whole_characters", test_cut_keeps_whole_characters},
     {"utf8_checked", test_utf8_checked},
     {"long_name_dropped_alone", test_long_name_dropped_alone},
+    {"long_value_keeps_msg", test_long_value_keeps_msg},
     {"buffer_keeps_order", test_buffer_keeps_order},
     {"pile_of_lines_written", test_pile_of_lines_written},
 };

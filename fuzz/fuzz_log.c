@@ -48,7 +48,7 @@ split(const uint8_t *data, size_t n)
 }
 
 /* check_line reads the line just logged and aborts unless it is one
- * valid JSON object, newline-terminated, within LOG_LINE_MAX. */
+ * valid JSON object with "msg", newline-terminated, within LOG_LINE_MAX. */
 static void
 check_line(void)
 {
@@ -62,7 +62,8 @@ check_line(void)
         abort();
     }
     line = json_loadb(buf, (size_t)n, 0, &error);
-    if (!json_is_object(line) || json_object_get(line, "msg_id") == NULL) {
+    if (!json_is_object(line) || json_object_get(line, "msg_id") == NULL ||
+        !json_is_string(json_object_get(line, "msg"))) {
         abort();
     }
     json_decref(line);
