@@ -578,7 +578,6 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
             return MHD_NO;
         }
         *con_cls = req;
-        url = gw_route_origin_path(url); /* the log keeps the target */
 
         atomic_fetch_add(&server->active, 1);
 

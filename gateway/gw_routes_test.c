@@ -110,8 +110,9 @@ method_match_is_exact(void)
     MR_CHECK_INT(gw_route_match("head", SERVERS, &match), ==, MR_EMETHOD);
 }
 
-/* An absolute-form target routes by its path; other targets stay as they
- * are, and so does one with an empty host. */
+/* An absolute-form target routes by its path. Other targets stay as they
+ * are, and so does one whose authority is empty, has userinfo or is not a
+ * valid host and port. */
 static void
 origin_path_of_targets(void)
 {
@@ -121,11 +122,28 @@ origin_path_of_targets(void)
     } cases[] = {
         {"http://h:1" SERVERS, SERVERS},
         {"HTTPS://h.example" SERVERS "/x", SERVERS "/x"},
+        {"http://[::1]:8080" SERVERS, SERVERS},
+        {"http://h%41:" SERVERS, SERVERS},
         {"http://h", "/"},
-        {"http://h?x=1", "/"},
     };
     static const char *const kept[] = {
-        SERVERS, "http:///v1/x", "ftp://h/v1/x", "http:/v1/x", "*", "",
+        SERVERS,
+        "http:///v1/x",
+        "http://:/v1/x",
+        "http://@/v1/x",
+        "http://u:p@h/v1/x",
+        "http://h#/v1/x",
+        "http://h y/v1/x",
+        "http://[::1/v1/x",
+        "http://[]/v1/x",
+        "http://h\\/v1/x",
+        "http://h:8a/v1/x",
+        "http://h%4/v1/x",
+        "%68ttp://h/v1/x",
+        "ftp://h/v1/x",
+        "http:/v1/x",
+        "*",
+        "",
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

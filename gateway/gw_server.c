@@ -12,6 +12,7 @@
 
 #include "gw_http.h"
 #include "gw_render.h"
+#include "gw_routes.h"
 #include "gw_watchdog.h"
 #include "mr_log.h"
 #include "mr_util.h"
@@ -220,14 +221,24 @@ hex_digit(char c)
  * function, and a decoded "/" would split one segment in two (RFC 3986
  * section 2.2), so "ID%00/x" or "ID%2Foauth-provider" would reach another
  * route.
+ *
+ * A target in absolute form becomes its path first, while its escapes are
+ * still undecoded, so that "%68ttp://x/v1/..." does not pass for one.
+ * libmicrohttpd 0.9.75 also calls this on query arguments, which no route
+ * reads.
  */
 static size_t
 unescape_url(void *cls, struct MHD_Connection *conn, char *text)
 {
+    const char *path = gw_route_origin_path(text);
     char *out = text;
 
     (void)cls;
     (void)conn;
+    if (path != text) {
+        memmove(text, path, strlen(path) + 1);
+    }
+
     for (const char *in = text; *in != '\0'; in++) {
         int high = in[0] == '%' ? hex_digit(in[1]) : -1;
         int low = high >= 0 ? hex_digit(in[2]) : -1;

@@ -300,22 +300,31 @@ test('unknown route is 404', async (t) => {
 });
 
 // RFC 9112 section 3.2.2: a server accepts a request target in absolute
-// form, and routes by its path whatever its host.
+// form, and routes by its path whatever its host. A target that only looks
+// like one after decoding, or whose authority is invalid, matches no route.
 test('absolute-form target is routed', async () => {
   const port = Number(flagValue(system.processes.get(GATEWAY).args,
     '--listen').split(':').pop());
   const headers = { 'X-Api-Key': key };
   const itemPath = `${API_BASE_PATH}/mcp-servers/${oauthServer.id}`;
-  const [item, unknown] = await exchangeOnOneConnection(port, [
+  const unrouted = [
+    `http://127.0.0.1:${port}${API_BASE_PATH}/nope`,
+    `%68ttp://other.example${itemPath}`,
+    `http://user@other.example${itemPath}`,
+    `http://other.example#${itemPath}`,
+    `http://${itemPath}`,
+  ];
+  const [item, ...others] = await exchangeOnOneConnection(port, [
     { method: 'GET', path: `http://other.example${itemPath}`, headers },
-    { method: 'GET', path: `http://127.0.0.1:${port}${API_BASE_PATH}/nope`,
-      headers },
+    ...unrouted.map((path) => ({ method: 'GET', path, headers })),
   ]);
 
   assert.equal(item.status, 200, item.body);
   assert.equal(JSON.parse(item.body).id, oauthServer.id);
-  assert.equal(unknown.status, 404, unknown.body);
-  assert.equal(JSON.parse(unknown.body).code, 'route_not_found');
+  others.forEach((response, i) => {
+    assert.equal(response.status, 404, `${unrouted[i]}: ${response.body}`);
+    assert.equal(JSON.parse(response.body).code, 'route_not_found');
+  });
 });
 
 test('wrong method is 405 with Allow', async (t) => {
