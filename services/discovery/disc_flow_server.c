@@ -100,14 +100,16 @@ disc_flow_start_asm(disc_flow *flow, const char *issuer_text)
 static disc_flow_state
 next_asm(disc_flow *flow)
 {
+    char issuer[DISC_FLOW_URL_SHOWN_MAX];
+
     if (disc_flow_fetch_next(flow)) {
         return DISC_FLOW_FETCH;
     }
     if (!flow->fallback) {
         return disc_flow_fail(
             flow, MR_EAS_METADATA,
-            "no authorization server metadata for issuer %s: %s", flow->issuer,
-            flow->tried);
+            "no authorization server metadata for issuer %s: %s",
+            disc_flow_show(flow->issuer, issuer, sizeof(issuer)), flow->tried);
     }
     if (disc_asm_default(flow->origin, &flow->meta) != MR_OK) {
         return disc_flow_fail_nomem(flow);

@@ -455,6 +455,33 @@ test_no_as_metadata_lists_urls(void)
     disc_flow_free(run.flow);
 }
 
+/* An issuer outside printable ASCII reaches the detail as printable ASCII,
+ * like every other value taken from a remote server. */
+static void
+test_no_as_metadata_detail_ascii(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200,
+         "{\"resource\":\"https://mcp.example.com/mcp\","
+         "\"authorization_servers\":[\"https://as.example.com/t\\u00e9\"]}"},
+        {DISC_GET, AS_URL "/t\xc3\xa9", 404},
+        {DISC_GET, AS_ORIGIN "/.well-known/openid-configuration/t\xc3\xa9",
+         404},
+        {DISC_GET, AS_ORIGIN "/t\xc3\xa9/.well-known/openid-configuration",
+         404},
+    };
+    script_run run = RUN(script);
+    const char *detail = disc_flow_detail(run.flow);
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_FAILED);
+    MR_CHECK(strstr(detail, "no authorization server metadata") != NULL);
+    for (const char *c = detail; *c != '\0'; c++) {
+        MR_CHECK(*c >= 0x20 && *c < 0x7f);
+    }
+    disc_flow_free(run.flow);
+}
+
 static void
 test_issuer_mismatch(void)
 {
@@ -1482,6 +1509,7 @@ static const mr_test_case cases[] = {
     {"issuer_with_path_order", test_issuer_with_path_order},
     {"issuer_without_path_order", test_issuer_without_path_order},
     {"no_as_metadata_lists_urls", test_no_as_metadata_lists_urls},
+    {"no_as_metadata_detail_ascii", test_no_as_metadata_detail_ascii},
     {"issuer_mismatch", test_issuer_mismatch},
     {"no_s256", test_no_s256},
     {"no_registration_endpoint", test_no_registration_endpoint},
