@@ -43,6 +43,10 @@ disc_flow_fail(disc_flow *flow, mr_err err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(flow->detail, sizeof(flow->detail), fmt, ap);
     va_end(ap);
+
+    /* Details quote remote servers and reach REST error bodies, which
+     * carry printable ASCII only. */
+    mr_sanitize(flow->detail, sizeof(flow->detail), flow->detail);
     flow->err = err;
     flow->failed_stage = flow->stage;
     flow->stage = DISC_STAGE_FAILED;

@@ -482,6 +482,33 @@ test_no_as_metadata_detail_ascii(void)
     disc_flow_free(run.flow);
 }
 
+/* So does an issuer quoted from its own metadata, here one without a
+ * registration endpoint. */
+static void
+test_no_registration_detail_ascii(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200,
+         "{\"resource\":\"https://mcp.example.com/mcp\","
+         "\"authorization_servers\":[\"https://as.example.com/t\\u00e9\"]}"},
+        {DISC_GET, AS_URL "/t\xc3\xa9", 200,
+         "{\"issuer\":\"https://as.example.com/t\\u00e9\","
+         "\"authorization_endpoint\":\"https://as.example.com/authorize\","
+         "\"token_endpoint\":\"https://as.example.com/token\","
+         "\"code_challenge_methods_supported\":[\"S256\"]}"},
+    };
+    script_run run = RUN(script);
+    const char *detail = disc_flow_detail(run.flow);
+
+    MR_CHECK_INT(disc_flow_error(run.flow), ==, MR_EREGISTRATION_UNSUPPORTED);
+    MR_CHECK(strstr(detail, "no registration_endpoint") != NULL);
+    for (const char *c = detail; *c != '\0'; c++) {
+        MR_CHECK(*c >= 0x20 && *c < 0x7f);
+    }
+    disc_flow_free(run.flow);
+}
+
 static void
 test_issuer_mismatch(void)
 {
@@ -1510,6 +1537,7 @@ static const mr_test_case cases[] = {
     {"issuer_without_path_order", test_issuer_without_path_order},
     {"no_as_metadata_lists_urls", test_no_as_metadata_lists_urls},
     {"no_as_metadata_detail_ascii", test_no_as_metadata_detail_ascii},
+    {"no_registration_detail_ascii", test_no_registration_detail_ascii},
     {"issuer_mismatch", test_issuer_mismatch},
     {"no_s256", test_no_s256},
     {"no_registration_endpoint", test_no_registration_endpoint},
