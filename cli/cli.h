@@ -27,17 +27,26 @@ typedef struct {
     long timeout_ms;
 } cli_context;
 
+/* cli_address is the outcome of cli_check_address. */
+typedef enum {
+    CLI_ADDRESS_USABLE,          /* nng may dial it */
+    CLI_ADDRESS_INVALID,         /* malformed: a usage error */
+    CLI_ADDRESS_NOTHING_LISTENS, /* well formed, but no service is there */
+} cli_address;
+
 /*
- * cli_nothing_listens checks the address of url, an nng URL, before nng
- * dials it. For tcp:// (tcp4://, tcp6://) it tries a plain connection,
- * waiting up to timeout_ms for each address. For ipc:// it checks only
- * that the socket file exists. It returns true, with the reason in
- * reason, when every address refuses the connection or the socket file is
- * missing or not a socket. It returns false otherwise, and for other
- * schemes, so that nng's own dial decides.
+ * cli_check_address checks the address of url, an nng URL, before nng
+ * dials it, and writes the reason for any outcome but CLI_ADDRESS_USABLE
+ * into reason. For tcp:// (tcp4://, tcp6://) it checks the form
+ * "host:port", resolves the host and tries a plain connection, waiting up
+ * to timeout_ms for each address: a host that does not resolve, or whose
+ * every address refuses, has nothing listening. For ipc:// it checks only
+ * that the socket file exists and is a socket. Other schemes, and an
+ * address that neither accepts nor refuses within timeout_ms, are usable,
+ * so that nng's own dial decides.
  */
-bool cli_nothing_listens(const char *url, int timeout_ms, char *reason,
-                         size_t size);
+cli_address cli_check_address(const char *url, int timeout_ms, char *reason,
+                              size_t size);
 
 /*
  * cli_call connects to the registration service and calls method with

@@ -62,8 +62,24 @@ try_ipc(const char *path)
     return S_ISSOCK(st.st_mode) ? 0 : ENOTSOCK;
 }
 
+/* valid_port returns whether text is a decimal port from 1 to 65535.
+ * getaddrinfo would take 99999 and connect to it modulo 65536. */
+static bool
+valid_port(const char *text)
+{
+    long value = 0;
+
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c < '0' || *c > '9' || value > 65535) {
+            return false;
+        }
+        value = value * 10 + (*c - '0');
+    }
+    return text[0] != '\0' && value >= 1 && value <= 65535;
+}
+
 /* Splits "host:port" or "[v6]:port" into host and *port. Returns false
- * when it has no port or the host does not fit. */
+ * when either is missing or invalid, or the host does not fit. */
 static bool
 split_host_port(const char *text, char host[HOST_MAX], const char **port)
 {
@@ -90,29 +106,16 @@ split_host_port(const char *text, char host[HOST_MAX], const char **port)
     memcpy(host, text, len);
     host[len] = '\0';
     *port = end + (end[0] == ']' ? 2 : 1);
-    return (*port)[0] != '\0';
+    return valid_port(*port);
 }
 
-/* Returns ECONNREFUSED when every address of the tcp:// address text
- * refuses a connection, 0 when one accepts it, and another errno value
- * for an address that does neither within timeout_ms. */
+/* Returns ECONNREFUSED when every address in list refuses a connection, 0
+ * when one accepts it, and another errno value for an address that does
+ * neither within timeout_ms. */
 static int
-try_tcp(const char *text, int family, int timeout_ms)
+try_addresses(const struct addrinfo *list, int timeout_ms)
 {
-    struct addrinfo hints = {.ai_family = family,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *list = NULL;
-    char host[HOST_MAX];
-    const char *port;
-    int result = ECONNREFUSED;
-
-    if (!split_host_port(text, host, &port) ||
-        getaddrinfo(host, port, &hints, &list) != 0) {
-        return EINVAL;
-    }
-
-    for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+    for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         int error = fd < 0 ? errno
                            : connect_within(fd, ai->ai_addr, ai->ai_addrlen,
@@ -122,37 +125,74 @@ try_tcp(const char *text, int family, int timeout_ms)
             close(fd);
         }
         if (error != ECONNREFUSED) {
-            result = error;
-            break;
+            return error;
         }
     }
-    freeaddrinfo(list);
-    return result;
+    return ECONNREFUSED;
 }
 
-bool
-cli_nothing_listens(const char *url, int timeout_ms, char *reason, size_t size)
+/* Checks the tcp:// address text, "host:port", of url. */
+static cli_address
+check_tcp(const char *url, const char *text, int family, int timeout_ms,
+          char *reason, size_t size)
 {
-    int error = 0;
+    struct addrinfo hints = {.ai_family = family,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *list = NULL;
+    char host[HOST_MAX];
+    const char *port;
+    int rv;
 
-    if (strncmp(url, "ipc://", 6) == 0) {
-        error = try_ipc(url + 6);
-    } else if (strncmp(url, "tcp://", 6) == 0) {
-        error = try_tcp(url + 6, AF_UNSPEC, timeout_ms);
-    } else if (strncmp(url, "tcp4://", 7) == 0) {
-        error = try_tcp(url + 7, AF_INET, timeout_ms);
-    } else if (strncmp(url, "tcp6://", 7) == 0) {
-        error = try_tcp(url + 7, AF_INET6, timeout_ms);
+    if (!split_host_port(text, host, &port)) {
+        snprintf(reason, size,
+                 "'%s' is not HOST:PORT with a port from 1 to 65535", url);
+        return CLI_ADDRESS_INVALID;
+    }
+    rv = getaddrinfo(host, port, &hints, &list);
+    if (rv != 0) {
+        snprintf(reason, size, "cannot resolve the host of '%s': %s", url,
+                 gai_strerror(rv));
+        return CLI_ADDRESS_NOTHING_LISTENS;
     }
 
-    if (error == ENOENT || error == ENOTSOCK) {
-        snprintf(reason, size, "'%s' is %s", url + 6,
-                 error == ENOENT ? "missing" : "not a socket");
-        return true;
-    }
-    if (error == ECONNREFUSED) {
+    rv = try_addresses(list, timeout_ms);
+    freeaddrinfo(list);
+    if (rv == ECONNREFUSED) {
         snprintf(reason, size, "'%s' refused the connection", url);
-        return true;
+        return CLI_ADDRESS_NOTHING_LISTENS;
     }
-    return false;
+    return CLI_ADDRESS_USABLE;
+}
+
+/* Checks the socket file at path, the address of url. */
+static cli_address
+check_ipc(const char *url, const char *path, char *reason, size_t size)
+{
+    int error = try_ipc(path);
+
+    if (error != ENOENT && error != ENOTSOCK) {
+        return CLI_ADDRESS_USABLE;
+    }
+    snprintf(reason, size, "'%s' is %s", url,
+             error == ENOENT ? "missing" : "not a socket");
+    return CLI_ADDRESS_NOTHING_LISTENS;
+}
+
+cli_address
+cli_check_address(const char *url, int timeout_ms, char *reason, size_t size)
+{
+    if (strncmp(url, "ipc://", 6) == 0) {
+        return check_ipc(url, url + 6, reason, size);
+    }
+    if (strncmp(url, "tcp://", 6) == 0) {
+        return check_tcp(url, url + 6, AF_UNSPEC, timeout_ms, reason, size);
+    }
+    if (strncmp(url, "tcp4://", 7) == 0) {
+        return check_tcp(url, url + 7, AF_INET, timeout_ms, reason, size);
+    }
+    if (strncmp(url, "tcp6://", 7) == 0) {
+        return check_tcp(url, url + 7, AF_INET6, timeout_ms, reason, size);
+    }
+    return CLI_ADDRESS_USABLE;
 }

@@ -96,6 +96,7 @@ cli_call(const cli_context *ctx, const char *method,
     char message[512];
     char detail_text[384];
     char *detail = NULL;
+    cli_address address;
     int64_t left;
     mr_err err;
 
@@ -103,8 +104,13 @@ cli_call(const cli_context *ctx, const char *method,
 
     /* nng's non-blocking dial reports no refusal, so without this check a
      * stopped service would cost the whole timeout. */
-    if (cli_nothing_listens(ctx->registration_url, (int)ctx->timeout_ms,
-                            detail_text, sizeof(detail_text))) {
+    address = cli_check_address(ctx->registration_url, (int)ctx->timeout_ms,
+                                detail_text, sizeof(detail_text));
+    if (address == CLI_ADDRESS_INVALID) {
+        fprintf(stderr, "mcpreg: Check --registration: %s\n", detail_text);
+        return CLI_EXIT_USAGE;
+    }
+    if (address == CLI_ADDRESS_NOTHING_LISTENS) {
         snprintf(message, sizeof(message),
                  "Check that mcpreg-registration runs and that "
                  "--registration is its --listen address: %s",

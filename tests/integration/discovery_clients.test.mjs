@@ -345,6 +345,15 @@ test('CLI fails fast where nothing listens', async (t) => {
   }
 });
 
+// A port outside 1-65535 is a usage error. getaddrinfo would take 99999
+// and connect to port 34463, its value modulo 65536.
+test('CLI rejects an invalid port', async () => {
+  const result = await system.cli.run(['--registration',
+    'tcp://127.0.0.1:99999', 'key', 'list', '--workspace', workspaceId]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /port from 1 to 65535/);
+});
+
 test('CLI at the jobs address names --registration', async () => {
   const jobsUrl = flagValue(system.processes.get(REGISTRATION).args,
     '--jobs-listen');
