@@ -1,4 +1,5 @@
 /* gw_routes.c - the REST routes and their translation to RPC calls. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -126,8 +127,25 @@ is_reg_name_char(char c)
            (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
 }
 
+/* is_ipv6 returns whether the len bytes at text are an IPv6 address. The
+ * other IP literals of RFC 3986, IPvFuture and RFC 6874 zone ids, are not
+ * taken. */
+static bool
+is_ipv6(const char *text, size_t len)
+{
+    char copy[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+
+    if (len == 0 || len >= sizeof(copy)) {
+        return false;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    return inet_pton(AF_INET6, copy, &addr) == 1;
+}
+
 /* host_len returns the length of the host at the start of the len bytes
- * at text, or 0 when it is empty or invalid: an IP literal in brackets,
+ * at text, or 0 when it is empty or invalid: an IPv6 address in brackets,
  * or a name of unreserved characters, sub-delimiters and percent escapes.
  * Userinfo is invalid, since RFC 9110 section 4.2.4 forbids it in http
  * and https URIs. */
@@ -139,16 +157,10 @@ host_len(const char *text, size_t len)
 
     if (len > 0 && text[0] == '[') {
         close = memchr(text, ']', len);
-        if (close == NULL || close == text + 1) {
+        if (close == NULL || !is_ipv6(text + 1, (size_t)(close - text) - 1)) {
             return 0;
         }
-        for (i = 1; text + i < close; i++) {
-            if (!isxdigit((unsigned char)text[i]) && text[i] != ':' &&
-                text[i] != '.') {
-                return 0;
-            }
-        }
-        return i + 1;
+        return (size_t)(close - text) + 1;
     }
 
     while (i < len && text[i] != ':') {

@@ -123,6 +123,7 @@ origin_path_of_targets(void)
         {"http://h:1" SERVERS, SERVERS},
         {"HTTPS://h.example" SERVERS "/x", SERVERS "/x"},
         {"http://[::1]:8080" SERVERS, SERVERS},
+        {"http://[2001:db8::192.0.2.1]" SERVERS, SERVERS},
         {"http://h%41:" SERVERS, SERVERS},
         {"http://h", "/"},
     };
@@ -136,6 +137,9 @@ origin_path_of_targets(void)
         "http://h y/v1/x",
         "http://[::1/v1/x",
         "http://[]/v1/x",
+        "http://[:]/v1/x",
+        "http://[1.2.3.4]/v1/x",
+        "http://[v1.x]/v1/x",
         "http://h\\/v1/x",
         "http://h:8a/v1/x",
         "http://h%4/v1/x",
