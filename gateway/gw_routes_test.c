@@ -268,6 +268,34 @@ call_sends_key_hash_only(void)
     gw_call_clear(&call);
 }
 
+/* Keys in turn, each twice, get their own hash whatever the key before:
+ * the same length, one byte apart, a prefix, and one too long to keep. */
+static void
+call_key_hash_per_key(void)
+{
+    static char long_key[300];
+    const char *keys[] = {"mk_live_abc", "mk_live_abd", "mk_live_ab", long_key,
+                          "mk_live_abc"};
+    uint8_t expected[MR_SHA256_LEN];
+    char detail[GW_DETAIL_MAX];
+    gw_call call;
+
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    for (size_t i = 0; i < 2 * sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *key = keys[i / 2];
+
+        memset(&call, 0, sizeof(call));
+        mr_sha256(key, strlen(key), expected);
+        MR_CHECK_INT(gw_call_prepare(&call, route_of("GET", SERVERS), "", key,
+                                     strlen(key), NULL, 0, detail,
+                                     sizeof(detail)),
+                     ==, MR_OK);
+        MR_CHECK(memcmp(call.caller.api_key_sha256.data, expected,
+                        MR_SHA256_LEN) == 0);
+        gw_call_clear(&call);
+    }
+}
+
 static void
 call_carries_path_id(void)
 {
@@ -412,6 +440,7 @@ static const mr_test_case cases[] = {
     {"path_id_of_oauth_route", path_id_of_oauth_route},
     {"collection_has_no_id", collection_has_no_id},
     {"call_sends_key_hash_only", call_sends_key_hash_only},
+    {"call_key_hash_per_key", call_key_hash_per_key},
     {"call_carries_path_id", call_carries_path_id},
     {"call_checks_create_body", call_checks_create_body},
     {"call_register_body_optional", call_register_body_optional},

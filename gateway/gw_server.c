@@ -231,7 +231,7 @@ static size_t
 unescape_url(void *cls, struct MHD_Connection *conn, char *text)
 {
     const char *path = gw_route_origin_path(text);
-    char *out = text;
+    char *out;
 
     (void)cls;
     (void)conn;
@@ -239,7 +239,13 @@ unescape_url(void *cls, struct MHD_Connection *conn, char *text)
         memmove(text, path, strlen(path) + 1);
     }
 
-    for (const char *in = text; *in != '\0'; in++) {
+    /* Most paths have no escape: they keep every byte. */
+    out = strchr(text, '%');
+    if (out == NULL) {
+        return strlen(text);
+    }
+
+    for (const char *in = out; *in != '\0'; in++) {
         int high = in[0] == '%' ? hex_digit(in[1]) : -1;
         int low = high >= 0 ? hex_digit(in[2]) : -1;
         int byte = high * 16 + low;
