@@ -70,25 +70,53 @@ store_cb(void *arg)
     nng_ctx_send(w->ctx, w->aio);
 }
 
+static rocksdb_cache_t *row_cache;   /* destroyed after the close */
+static rocksdb_cache_t *block_cache; /* likewise */
+
+/*
+ * open_db opens the probe's store with the registration service's read
+ * settings at its default --cache-mb of 64: a row cache of a quarter, a
+ * block cache of the rest, and bloom filters. It writes the one record
+ * and flushes it to a table file, where the service finds its records
+ * too, through the row cache. A record left in the memtable took 2.7k
+ * instructions a read under callgrind, against the service's 4.3k.
+ */
 static rocksdb_t *
 open_db(const char *dir)
 {
+    size_t bytes = (size_t)64 << 20;
     rocksdb_options_t *opts = rocksdb_options_create();
+    rocksdb_block_based_table_options_t *table =
+        rocksdb_block_based_options_create();
     rocksdb_writeoptions_t *wopts = rocksdb_writeoptions_create();
+    rocksdb_flushoptions_t *fopts = rocksdb_flushoptions_create();
     char *error = NULL;
     rocksdb_t *db;
 
     rocksdb_options_set_create_if_missing(opts, 1);
+    row_cache = rocksdb_cache_create_lru(bytes / 4);
+    block_cache = rocksdb_cache_create_lru(bytes - bytes / 4);
+    rocksdb_options_set_row_cache(opts, row_cache);
+    rocksdb_block_based_options_set_block_cache(table, block_cache);
+    rocksdb_block_based_options_set_filter_policy(
+        table, rocksdb_filterpolicy_create_bloom(10));
+    rocksdb_options_set_block_based_table_factory(opts, table);
+
     db = rocksdb_open(opts, dir, &error);
     if (db != NULL) {
         rocksdb_put(db, wopts, probe_key, sizeof(probe_key) - 1, probe_value,
                     sizeof(probe_value) - 1, &error);
     }
+    if (db != NULL && error == NULL) {
+        rocksdb_flush(db, fopts, &error);
+    }
     if (error != NULL) {
         fprintf(stderr, "probe_shape: RocksDB in %s: %s\n", dir, error);
         free(error);
     }
+    rocksdb_flushoptions_destroy(fopts);
     rocksdb_writeoptions_destroy(wopts);
+    rocksdb_block_based_options_destroy(table);
     rocksdb_options_destroy(opts);
     return db;
 }
@@ -117,6 +145,8 @@ run_store(const char *url, const char *dir, int contexts)
     mr_signals_wait();
     nng_close(sock);
     rocksdb_close(db);
+    rocksdb_cache_destroy(row_cache);
+    rocksdb_cache_destroy(block_cache);
     return 0;
 }
 
