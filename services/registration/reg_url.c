@@ -83,6 +83,52 @@ check_text(const char *url, const reg_url_subject *subject, char *detail,
     return MR_OK;
 }
 
+/* HOST_NAME_MAX_LEN and LABEL_MAX_LEN are the limits of a DNS name in text
+ * form, without a final dot, and of each of its labels (RFC 1035 section
+ * 2.3.4). */
+#define HOST_NAME_MAX_LEN 253
+#define LABEL_MAX_LEN     63
+
+/* Checks that host, unless an IPv6 literal, fits DNS: no resolver would
+ * find a longer name, so a worker would fail on it only after a lookup. */
+static mr_err
+check_host_name(const char *host, const reg_url_subject *subject, char *detail,
+                size_t detail_len)
+{
+    size_t len = strlen(host);
+    size_t label = 0;
+
+    if (host[0] == '[') {
+        return MR_OK;
+    }
+    if (len > 0 && host[len - 1] == '.') {
+        len--;
+    }
+    if (len > HOST_NAME_MAX_LEN) {
+        snprintf(detail, detail_len,
+                 "Use a host name of at most %d characters in '%s': it has "
+                 "%zu",
+                 HOST_NAME_MAX_LEN, subject->field, len);
+        return MR_EINVALID_URL;
+    }
+
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && host[i] != '.') {
+            label++;
+            continue;
+        }
+        if (label == 0 || label > LABEL_MAX_LEN) {
+            snprintf(detail, detail_len,
+                     "Use host name labels of 1 to %d characters in '%s': "
+                     "one has %zu",
+                     LABEL_MAX_LEN, subject->field, label);
+            return MR_EINVALID_URL;
+        }
+        label = 0;
+    }
+    return MR_OK;
+}
+
 /* Applies the scheme and port rules to a URL that curl parsed. */
 static mr_err
 check_parts(const reg_url_rules *rules, CURLU *u,
@@ -101,6 +147,8 @@ check_parts(const reg_url_rules *rules, CURLU *u,
         snprintf(detail, detail_len,
                  "Set '%s' to a URL with a host: the host is missing",
                  subject->field);
+        err = MR_EINVALID_URL;
+    } else if (check_host_name(host, subject, detail, detail_len) != MR_OK) {
         err = MR_EINVALID_URL;
     } else if (port != NULL && strcmp(port, "0") == 0) {
         snprintf(detail, detail_len,

@@ -234,11 +234,48 @@ url_same_folds_scheme_and_host(void)
     }
 }
 
+/* Host names follow DNS's limits: 253 characters without a final dot,
+ * and labels of 1 to 63. */
+static void
+url_host_name_lengths(void)
+{
+    static char longest[400];
+    static char too_long[400];
+    static char long_label[200];
+    static char max_label[200];
+    const url_case cases[] = {
+        {longest, NULL},
+        {too_long, "at most 253 characters"},
+        {max_label, NULL},
+        {long_label, "labels of 1 to 63"},
+        {"https://a..example.com/mcp", "labels of 1 to 63"},
+        {"https://mcp.example.com./mcp", NULL},
+    };
+    reg_url_rules rules;
+    char name[300];
+
+    /* 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 characters. */
+    memset(name, 'a', 253);
+    name[63] = '.';
+    name[127] = '.';
+    name[191] = '.';
+    snprintf(longest, sizeof(longest), "https://%.253s/mcp", name);
+    snprintf(too_long, sizeof(too_long), "https://b%.253s/mcp", name);
+    snprintf(max_label, sizeof(max_label), "https://%.63s.example.com/", name);
+    snprintf(long_label, sizeof(long_label), "https://b%.63s.example.com/",
+             name);
+
+    reg_url_rules_parse(&rules, "", NULL, 0);
+    check_cases(&rules, cases, sizeof(cases) / sizeof(cases[0]));
+    reg_url_rules_free(&rules);
+}
+
 static const mr_test_case test_cases[] = {
     {"url_accepts_https", url_accepts_https},
     {"url_rejects_bad_shapes", url_rejects_bad_shapes},
     {"url_detail_hides_credentials", url_detail_hides_credentials},
     {"url_rejects_too_long", url_rejects_too_long},
+    {"url_host_name_lengths", url_host_name_lengths},
     {"url_http_for_dev_hosts", url_http_for_dev_hosts},
     {"url_http_for_range_only", url_http_for_range_only},
     {"rules_reject_invalid_entry", rules_reject_invalid_entry},
