@@ -376,8 +376,9 @@ put_field(line *l, const mr_log_field *f)
 }
 
 static void
-vlog(mr_log_level level, const char *msg_id, const char *request_id,
-     const mr_log_field *fields, size_t nfields, const char *fmt, va_list ap)
+vlog(mr_log_level level, bool deferred, const char *msg_id,
+     const char *request_id, const mr_log_field *fields, size_t nfields,
+     const char *fmt, va_list ap)
 {
     line l = {.len = 0, .limit = LINE_MAX_BYTES, .full = false};
     char ts[32];
@@ -423,7 +424,7 @@ vlog(mr_log_level level, const char *msg_id, const char *request_id,
 
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';
-    mr_log__emit(level, l.buf, l.len);
+    mr_log__emit(level, deferred, l.buf, l.len);
 }
 
 void
@@ -436,7 +437,7 @@ mr_log(mr_log_level level, const char *msg_id, const char *request_id,
         return;
     }
     va_start(ap, fmt);
-    vlog(level, msg_id, request_id, NULL, 0, fmt, ap);
+    vlog(level, false, msg_id, request_id, NULL, 0, fmt, ap);
     va_end(ap);
 }
 
@@ -450,6 +451,21 @@ mr_log_fields(mr_log_level level, const char *msg_id, const char *request_id,
         return;
     }
     va_start(ap, fmt);
-    vlog(level, msg_id, request_id, fields, nfields, fmt, ap);
+    vlog(level, false, msg_id, request_id, fields, nfields, fmt, ap);
+    va_end(ap);
+}
+
+void
+mr_log_fields_deferred(mr_log_level level, const char *msg_id,
+                       const char *request_id, const mr_log_field *fields,
+                       size_t nfields, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < min_level) {
+        return;
+    }
+    va_start(ap, fmt);
+    vlog(level, true, msg_id, request_id, fields, nfields, fmt, ap);
     va_end(ap);
 }

@@ -70,6 +70,18 @@ void mr_log_fields(mr_log_level level, const char *msg_id,
                    size_t nfields, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/*
+ * mr_log_fields_deferred is mr_log_fields for lines whose number follows
+ * the traffic, such as access lines. After mr_log_buffer they wait in the
+ * buffer at every level, so that a burst of warn lines (every request
+ * answered 503 while a peer is down) costs a copy each, not a write(2).
+ * The buffer keeps their order among the other lines.
+ */
+void mr_log_fields_deferred(mr_log_level level, const char *msg_id,
+                            const char *request_id, const mr_log_field *fields,
+                            size_t nfields, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
 #define MR_DEBUG(id, rid, ...) mr_log(MR_LOG_DEBUG, id, rid, __VA_ARGS__)
 #define MR_INFO(id, rid, ...)  mr_log(MR_LOG_INFO, id, rid, __VA_ARGS__)
 #define MR_WARN(id, rid, ...)  mr_log(MR_LOG_WARN, id, rid, __VA_ARGS__)

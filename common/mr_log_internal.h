@@ -3,6 +3,7 @@
 #ifndef MR_LOG_INTERNAL_H
 #define MR_LOG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mr_log.h"
@@ -11,7 +12,9 @@
 void mr_log__set_fd(int fd);
 
 /* mr_log__emit writes one finished line of len bytes, at once or through
- * the buffer of mr_log_buffer. */
-void mr_log__emit(mr_log_level level, const char *buf, size_t len);
+ * the buffer of mr_log_buffer. A deferred line takes the buffer at any
+ * level. */
+void mr_log__emit(mr_log_level level, bool deferred, const char *buf,
+                  size_t len);
 
 #endif

@@ -89,21 +89,23 @@ mr_log__set_fd(int fd)
 }
 
 /*
- * A debug or info line costs a copy under out_lock. A warn or error line,
- * a line that does not fit, or a full buffer (the fd takes lines slower
- * than they come) takes write_lock and writes on the caller's thread, so
- * that no line is lost or overtaken.
+ * A debug or info line, or a deferred one, costs a copy under out_lock. A
+ * warn or error line, a line that does not fit, or a full buffer (the fd
+ * takes lines slower than they come) takes write_lock and writes on the
+ * caller's thread, so that no line is lost or overtaken.
  */
 void
-mr_log__emit(mr_log_level level, const char *buf, size_t len)
+mr_log__emit(mr_log_level level, bool deferred, const char *buf, size_t len)
 {
+    bool buffered = level < MR_LOG_WARN || deferred;
+
     if (!buffering) {
         /* One write(2) a line, so lines of concurrent threads do not mix. */
         write_all(buf, len);
         return;
     }
 
-    if (level < MR_LOG_WARN) {
+    if (buffered) {
         pthread_mutex_lock(&out_lock);
         if (filling_len + len <= BUFFER_BYTES) {
             append_locked(buf, len);
@@ -115,7 +117,7 @@ mr_log__emit(mr_log_level level, const char *buf, size_t len)
 
     pthread_mutex_lock(&write_lock);
     pthread_mutex_lock(&out_lock);
-    if (level < MR_LOG_WARN && filling_len + len <= BUFFER_BYTES) {
+    if (buffered && filling_len + len <= BUFFER_BYTES) {
         append_locked(buf, len); /* the flusher made room meanwhile */
     } else {
         write_filling_locked(buf, len);

@@ -413,6 +413,35 @@ test_buffer_keeps_order(void)
     close(fds[1]);
 }
 
+/* Runs after buffer_keeps_order, with lines buffered: a deferred warn line
+ * waits in the buffer like an info line, and a plain warn line writes it
+ * out before itself. */
+static void
+test_deferred_warn_buffered(void)
+{
+    mr_log_field field = MR_FINT("status", 503);
+    int fds[2];
+    char *text;
+
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+
+    mr_log_fields_deferred(MR_LOG_WARN, "t.deferred", NULL, &field, 1,
+                           "deferred");
+    text = read_now(fds[0]);
+    MR_CHECK_STR(text, "");
+    free(text);
+
+    MR_WARN("t.plain", NULL, "plain");
+    text = read_now(fds[0]);
+    MR_CHECK(strstr(text, "t.deferred") != NULL);
+    MR_CHECK(strstr(text, "t.plain") > strstr(text, "t.deferred"));
+    free(text);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* pile is what pile_reader collects from the pipe. */
 typedef struct {
     int fd;
@@ -512,6 +541,7 @@ static const mr_test_case cases[] = {
     {"long_name_dropped_alone", test_long_name_dropped_alone},
     {"long_value_keeps_msg", test_long_value_keeps_msg},
     {"buffer_keeps_order", test_buffer_keeps_order},
+    {"deferred_warn_buffered", test_deferred_warn_buffered},
     {"pile_of_lines_written", test_pile_of_lines_written},
 };
 

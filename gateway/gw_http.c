@@ -187,9 +187,10 @@ log_response(const request *req, int status, mr_err err, const char *detail)
         nfields--; /* no detail */
     }
     /* The fields carry the method, path and status, and a message
-     * without conversions needs no formatting. */
-    mr_log_fields(level, "gw.request", req->request_id, fields, nfields,
-                  "request answered");
+     * without conversions needs no formatting. Deferred, because with the
+     * registration service down every request gets a 503 and a warn line. */
+    mr_log_fields_deferred(level, "gw.request", req->request_id, fields,
+                           nfields, "request answered");
 }
 
 /* Adds the headers every response carries, and those of its status. */
