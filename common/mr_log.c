@@ -199,7 +199,7 @@ utf8_take(const unsigned char *s, size_t len, bool *valid)
     unsigned char lo = 0x80; /* the range of the second byte */
     unsigned char hi = 0xbf;
     size_t need;
-    size_t n = 1;
+    size_t n;
 
     *valid = false;
     if (s[0] >= 0xc2 && s[0] <= 0xdf) {
