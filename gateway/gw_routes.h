@@ -54,18 +54,6 @@ typedef struct {
 mr_err gw_route_match(const char *method, const char *path, gw_match *out);
 
 /*
- * gw_route_origin_path returns the path of a request target in absolute
- * form ("http://host/v1/..."), which RFC 9112 section 3.2.2 requires servers
- * to accept, as a pointer into target, or "/" when it has no path. The host
- * is not compared with anything, as that section requires, but it must be a
- * valid host with an optional port: no userinfo, no empty host (RFC 9110
- * sections 4.2.4 and 4.2.1). Any other target, and an absolute one with an
- * invalid authority, is returned as it is, so that it matches no route.
- * Call it on the target as received, before percent escapes are decoded.
- */
-const char *gw_route_origin_path(const char *target);
-
-/*
  * gw_route_parse_id checks that the id segment of match is a canonical
  * UUID and writes its lower-case form into out, "" when the route has no
  * id. It returns MR_EINVALID_ID for any other text.

@@ -110,54 +110,6 @@ method_match_is_exact(void)
     MR_CHECK_INT(gw_route_match("head", SERVERS, &match), ==, MR_EMETHOD);
 }
 
-/* An absolute-form target routes by its path. Other targets stay as they
- * are, and so does one whose authority is empty, has userinfo or is not a
- * valid host and port. */
-static void
-origin_path_of_targets(void)
-{
-    static const struct {
-        const char *target;
-        const char *path;
-    } cases[] = {
-        {"http://h:1" SERVERS, SERVERS},
-        {"HTTPS://h.example" SERVERS "/x", SERVERS "/x"},
-        {"http://[::1]:8080" SERVERS, SERVERS},
-        {"http://[2001:db8::192.0.2.1]" SERVERS, SERVERS},
-        {"http://h%41:" SERVERS, SERVERS},
-        {"http://h", "/"},
-    };
-    static const char *const kept[] = {
-        SERVERS,
-        "http:///v1/x",
-        "http://:/v1/x",
-        "http://@/v1/x",
-        "http://u:p@h/v1/x",
-        "http://h#/v1/x",
-        "http://h y/v1/x",
-        "http://[::1/v1/x",
-        "http://[]/v1/x",
-        "http://[:]/v1/x",
-        "http://[1.2.3.4]/v1/x",
-        "http://[v1.x]/v1/x",
-        "http://h\\/v1/x",
-        "http://h:8a/v1/x",
-        "http://h%4/v1/x",
-        "%68ttp://h/v1/x",
-        "ftp://h/v1/x",
-        "http:/v1/x",
-        "*",
-        "",
-    };
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        MR_CHECK_STR(gw_route_origin_path(cases[i].target), cases[i].path);
-    }
-    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-        MR_CHECK(gw_route_origin_path(kept[i]) == kept[i]);
-    }
-}
-
 /* HEAD takes the route of GET, and only where GET has one. */
 static void
 head_matches_get_route(void)
@@ -434,7 +386,6 @@ static const mr_test_case cases[] = {
     {"wrong_method_lists_allowed", wrong_method_lists_allowed},
     {"method_match_is_exact", method_match_is_exact},
     {"head_matches_get_route", head_matches_get_route},
-    {"origin_path_of_targets", origin_path_of_targets},
     {"path_id_canonical_uuid", path_id_canonical_uuid},
     {"path_id_invalid_rejected", path_id_invalid_rejected},
     {"path_id_of_oauth_route", path_id_of_oauth_route},

@@ -12,7 +12,7 @@
 
 #include "gw_http.h"
 #include "gw_render.h"
-#include "gw_routes.h"
+#include "gw_target.h"
 #include "gw_watchdog.h"
 #include "mr_log.h"
 #include "mr_util.h"
@@ -230,7 +230,7 @@ hex_digit(char c)
 static size_t
 unescape_url(void *cls, struct MHD_Connection *conn, char *text)
 {
-    const char *path = gw_route_origin_path(text);
+    const char *path = gw_target_origin_path(text);
     char *out;
 
     (void)cls;
