@@ -1,6 +1,7 @@
 /* mr_log_out.c - where log lines go: straight to the fd, or through two
  * buffers that a thread writes out. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -37,13 +38,22 @@ static size_t filling_len;
 static char *spare = buffers[1];
 
 /* write_all writes len bytes of buf to out_fd, going on after a short
- * write. A failed log write has nowhere to be reported, so it is dropped. */
+ * write. An fd that its opener made non-blocking is waited for, as a
+ * blocking one would be, because giving up there would cut a line and
+ * run the next one into it. A failed log write has nowhere to be
+ * reported, so the rest of buf is dropped. */
 static void
 write_all(const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(out_fd, buf, len);
 
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd ready = {.fd = out_fd, .events = POLLOUT};
+
+            poll(&ready, 1, -1);
+            continue;
+        }
         if (n < 0 && errno == EINTR) {
             continue;
         }

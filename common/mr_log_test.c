@@ -448,6 +448,7 @@ typedef struct {
     char *seen;
     size_t got;
     size_t cap;
+    int start_after_ms; /* lets the pipe fill first */
 } pile;
 
 /* Reads the pipe until it has been empty for a second. */
@@ -456,6 +457,7 @@ pile_reader(void *arg)
 {
     pile *p = arg;
 
+    usleep((useconds_t)p->start_after_ms * 1000);
     for (int idle = 0; idle < 200;) {
         ssize_t n = read(p->fd, p->seen + p->got, p->cap - p->got - 1);
 
@@ -529,6 +531,41 @@ test_pile_of_lines_written(void)
     close(fds[1]);
 }
 
+/* Runs after pile_of_lines_written. A non-blocking pipe that fills up
+ * makes write(2) fail with EAGAIN partway through the buffer; the writer
+ * waits for room instead of cutting a line and running the next one into
+ * it. */
+static void
+test_nonblocking_fd_keeps_lines(void)
+{
+    enum { LINES = 8000 };
+    int fds[2];
+    pile p = {.cap = 8u << 20, .start_after_ms = 300};
+    pthread_t reader;
+    bool ordered = true;
+
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
+    MR_CHECK_INT(fcntl(fds[1], F_SETFL, O_NONBLOCK), ==, 0);
+    p.fd = fds[0];
+    p.seen = calloc(1, p.cap);
+    MR_CHECK_INT(pthread_create(&reader, NULL, pile_reader, &p), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+
+    for (int i = 0; i < LINES; i++) {
+        MR_INFO("t.nonblocking", NULL,
+                "line %06d of a pile larger than the pipe", i);
+    }
+    mr_log_flush();
+    pthread_join(reader, NULL);
+
+    MR_CHECK_INT(last_line(p.seen, &ordered), ==, LINES - 1);
+    MR_CHECK(ordered);
+    free(p.seen);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static const mr_test_case cases[] = {
     {"line_is_json", test_line_is_json},
     {"ascii_bytes_round_trip", test_ascii_bytes_round_trip},
@@ -543,6 +580,7 @@ static const mr_test_case cases[] = {
     {"buffer_keeps_order", test_buffer_keeps_order},
     {"deferred_warn_buffered", test_deferred_warn_buffered},
     {"pile_of_lines_written", test_pile_of_lines_written},
+    {"nonblocking_fd_keeps_lines", test_nonblocking_fd_keeps_lines},
 };
 
 MR_TEST_MAIN(cases)
