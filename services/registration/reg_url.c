@@ -89,8 +89,11 @@ check_text(const char *url, const reg_url_subject *subject, char *detail,
 #define HOST_NAME_MAX_LEN 253
 #define LABEL_MAX_LEN     63
 
-/* Checks that host, unless an IPv6 literal, fits DNS: no resolver would
- * find a longer name, so a worker would fail on it only after a lookup. */
+/* Checks that host, unless an IPv6 literal, is ASCII and fits DNS: no
+ * resolver would find a longer name, so a worker would fail on it only
+ * after a lookup. A name outside ASCII would need IDNA conversion, which
+ * libcurl does only in a UTF-8 locale, and the services run in the C
+ * locale. */
 static mr_err
 check_host_name(const char *host, const reg_url_subject *subject, char *detail,
                 size_t detail_len)
@@ -101,6 +104,16 @@ check_host_name(const char *host, const reg_url_subject *subject, char *detail,
     if (host[0] == '[') {
         return MR_OK;
     }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)host[i] >= 0x80) {
+            snprintf(detail, detail_len,
+                     "Write the host of '%s' in ASCII, with each label "
+                     "outside ASCII in punycode (\"xn--...\")",
+                     subject->field);
+            return MR_EINVALID_URL;
+        }
+    }
+
     if (len > 0 && host[len - 1] == '.') {
         len--;
     }

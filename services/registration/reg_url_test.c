@@ -235,7 +235,7 @@ url_same_folds_scheme_and_host(void)
 }
 
 /* Host names follow DNS's limits: 253 characters without a final dot,
- * and labels of 1 to 63. */
+ * and labels of 1 to 63. A name outside ASCII must come in punycode. */
 static void
 url_host_name_lengths(void)
 {
@@ -243,6 +243,7 @@ url_host_name_lengths(void)
     static char too_long[400];
     static char long_label[200];
     static char max_label[200];
+    static char cjk_label[200];
     const url_case cases[] = {
         {longest, NULL},
         {too_long, "at most 253 characters"},
@@ -250,6 +251,15 @@ url_host_name_lengths(void)
         {long_label, "labels of 1 to 63"},
         {"https://a..example.com/mcp", "labels of 1 to 63"},
         {"https://mcp.example.com./mcp", NULL},
+        /* 32 times u-umlaut, 38 characters in punycode. */
+        {"https://\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+         "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+         "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+         "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+         "\xc3\xbc.de/mcp",
+         "punycode"},
+        {"https://xn--tdaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.de/mcp", NULL},
+        {cjk_label, "punycode"},
     };
     reg_url_rules rules;
     char name[300];
@@ -264,6 +274,17 @@ url_host_name_lengths(void)
     snprintf(max_label, sizeof(max_label), "https://%.63s.example.com/", name);
     snprintf(long_label, sizeof(long_label), "https://b%.63s.example.com/",
              name);
+
+    /* 21 CJK characters: 63 bytes. */
+    memcpy(cjk_label, "https://", 8);
+    for (int i = 0; i < 21; i++) {
+        unsigned cp = 0x4e00 + (unsigned)i * 997;
+
+        cjk_label[8 + 3 * i] = (char)(0xe0 | (cp >> 12));
+        cjk_label[9 + 3 * i] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        cjk_label[10 + 3 * i] = (char)(0x80 | (cp & 0x3f));
+    }
+    memcpy(cjk_label + 8 + 63, ".cn/", 5);
 
     reg_url_rules_parse(&rules, "", NULL, 0);
     check_cases(&rules, cases, sizeof(cases) / sizeof(cases[0]));
