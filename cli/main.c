@@ -43,6 +43,12 @@
 /* The connection poll interval while waiting for the service. */
 #define CONNECT_POLL_MS 10
 
+/* START_GRACE_MS is how long a service that refuses connections gets to
+ * start listening, as one started just before the command would, and
+ * START_POLL_MS how often it is tried meanwhile. */
+#define START_GRACE_MS 2000
+#define START_POLL_MS  50
+
 static void
 print_failure(mr_err err, const char *detail)
 {
@@ -69,6 +75,33 @@ print_call_failure(const cli_context *ctx, mr_err err, const char *detail)
              "the service responds: nothing answered at '%s' within %ld ms",
              ctx->registration_url, ctx->timeout_ms);
     print_failure(err, message);
+}
+
+/* Checks the address of --registration until something listens there,
+ * the address turns out invalid, or START_GRACE_MS (or the deadline, if
+ * sooner) passes. The reason for any other outcome than
+ * CLI_ADDRESS_USABLE goes into reason. */
+static cli_address
+wait_listening(const cli_context *ctx, int64_t deadline, char *reason,
+               size_t size)
+{
+    int64_t grace_end = mr_mono_ms() + START_GRACE_MS;
+    cli_address address;
+
+    if (grace_end > deadline) {
+        grace_end = deadline;
+    }
+    for (;;) {
+        int64_t left = deadline - mr_mono_ms();
+
+        address = cli_check_address(ctx->registration_url,
+                                    left > 1 ? (int)left : 1, reason, size);
+        if (address != CLI_ADDRESS_NOTHING_LISTENS ||
+            mr_mono_ms() >= grace_end) {
+            return address;
+        }
+        usleep(START_POLL_MS * 1000);
+    }
 }
 
 /* Waits until the client has a connection or deadline (mr_mono_ms) passes. */
@@ -104,8 +137,7 @@ cli_call(const cli_context *ctx, const char *method,
 
     /* nng's non-blocking dial reports no refusal, so without this check a
      * stopped service would cost the whole timeout. */
-    address = cli_check_address(ctx->registration_url, (int)ctx->timeout_ms,
-                                detail_text, sizeof(detail_text));
+    address = wait_listening(ctx, deadline, detail_text, sizeof(detail_text));
     if (address == CLI_ADDRESS_INVALID) {
         fprintf(stderr, "mcpreg: Check --registration: %s\n", detail_text);
         return CLI_EXIT_USAGE;
@@ -113,8 +145,11 @@ cli_call(const cli_context *ctx, const char *method,
     if (address == CLI_ADDRESS_NOTHING_LISTENS) {
         snprintf(message, sizeof(message),
                  "Check that mcpreg-registration runs and that "
-                 "--registration is its --listen address: %s",
-                 detail_text);
+                 "--registration is its --listen address: %s, still after "
+                 "%ld ms",
+                 detail_text,
+                 ctx->timeout_ms < START_GRACE_MS ? ctx->timeout_ms
+                                                  : (long)START_GRACE_MS);
         print_failure(MR_EUNAVAILABLE, message);
         return CLI_EXIT_ERROR;
     }
@@ -216,7 +251,8 @@ main(int argc, char **argv)
         {"registration", "MCPREG_REGISTRATION_DIAL", MR_OPT_STR,
          &ctx.registration_url, "nng URL of the registration service"},
         {"timeout-ms", "MCPREG_TIMEOUT_MS", MR_OPT_INT, &ctx.timeout_ms,
-         "maximum time to connect and get the answer, in milliseconds"},
+         "maximum time to connect and get the answer, in milliseconds; an "
+         "address that refuses connections fails after 2000 ms"},
     };
     int rest = 0;
     int rc;

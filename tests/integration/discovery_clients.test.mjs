@@ -6,6 +6,7 @@
 // and its authorization server are a scripted fake (tests/fake/).
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -318,9 +319,9 @@ test('key revoke rejects a non-UUID id', async () => {
     'the argument may be an API key, so it is not printed');
 });
 
-// Nothing listens at either address, so the CLI fails at once instead of
-// waiting out --timeout-ms: a tcp:// port that refuses connections, and an
-// ipc:// path with no socket file.
+// Nothing listens at either address, so the CLI fails after its 2 s
+// start-up grace instead of waiting out --timeout-ms: a tcp:// port that
+// refuses connections, and an ipc:// path with no socket file.
 test('CLI fails fast where nothing listens', async (t) => {
   const timeoutMs = 20000;
   const refusedPort = await findFreePort();
@@ -342,6 +343,26 @@ test('CLI fails fast where nothing listens', async (t) => {
       assert.ok(elapsedMs < timeoutMs / 4,
         `the CLI took ${Math.round(elapsedMs)} ms`);
     });
+  }
+});
+
+// A port that refuses connections at first but listens within the 2 s
+// start-up grace, as a service started just before the command does, is
+// dialed. This listener speaks no nng, so the call then times out.
+test('CLI waits for a service that is starting', async () => {
+  const port = await findFreePort();
+  const listener = createNetServer((socket) => socket.destroy());
+  const listening = setTimeout(() => listener.listen(port, '127.0.0.1'), 500);
+  try {
+    const result = await system.cli.run(['--registration',
+      `tcp://127.0.0.1:${port}`, '--timeout-ms', '3000', 'key', 'list',
+      '--workspace', workspaceId]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /refused/);
+    assert.match(result.stderr, /within 3000 ms/);
+  } finally {
+    clearTimeout(listening);
+    listener.close();
   }
 });
 
