@@ -59,8 +59,9 @@ parse_options(int argc, char **argv, options *o)
          "URL followed by " MR_CALLBACK_PATH},
         {"dev-allow-hosts", "MCPREG_DEV_ALLOW_HOSTS", MR_OPT_STR,
          &o->dev_allow_hosts,
-         "comma-separated host names, IP addresses and CIDR ranges "
-         "(127.0.0.0/8, ::1/128) that may be fetched at addresses that "
+         "host names, IP addresses and CIDR ranges (127.0.0.0/8, "
+         "::1/128), separated by commas or spaces, that may be fetched at "
+         "addresses that "
          "are not public. A listed host may use http and any address. A "
          "range admits the addresses in it, and http only for URLs whose "
          "host is an IP address in it, so a host name that resolves into "

@@ -113,8 +113,9 @@ parse_config(config *cfg, int argc, char **argv)
          "how long a failing client deletion is retried, in seconds"},
         {"dev-allow-hosts", "MCPREG_DEV_ALLOW_HOSTS", MR_OPT_STR,
          &cfg->dev_allow_hosts,
-         "comma-separated host names, IP addresses and CIDR ranges "
-         "(127.0.0.0/8, ::1/128). MCP server URLs and operator-client "
+         "host names, IP addresses and CIDR ranges (127.0.0.0/8, "
+         "::1/128), separated by commas or spaces. MCP server URLs and "
+         "operator-client "
          "issuers may use plain http when their host is listed or is an IP "
          "address in a listed range, as for the discovery worker. For "
          "development and tests only; empty by default"},
