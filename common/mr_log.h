@@ -73,8 +73,8 @@ void mr_log_fields(mr_log_level level, const char *msg_id,
 /*
  * mr_log_fields_deferred is mr_log_fields for lines whose number follows
  * the traffic, such as access lines. After mr_log_buffer they wait in the
- * buffer at every level, so that a burst of warn lines (every request
- * answered 503 while a peer is down) costs a copy each, not a write(2).
+ * buffer at every level, so that a burst of warn lines (a 503 for every
+ * request while a peer is down) costs a copy each, not a write(2).
  * The buffer keeps their order among the other lines.
  */
 void mr_log_fields_deferred(mr_log_level level, const char *msg_id,

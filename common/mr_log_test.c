@@ -532,9 +532,9 @@ test_pile_of_lines_written(void)
 }
 
 /* Runs after pile_of_lines_written. A non-blocking pipe that fills up
- * makes write(2) fail with EAGAIN partway through the buffer; the writer
- * waits for room instead of cutting a line and running the next one into
- * it. */
+ * makes write(2) fail with EAGAIN partway through the buffer. The writer
+ * must wait for room, because giving up would cut a line and run the next
+ * one into it. */
 static void
 test_nonblocking_fd_keeps_lines(void)
 {

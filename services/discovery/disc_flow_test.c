@@ -455,6 +455,15 @@ test_no_as_metadata_lists_urls(void)
     disc_flow_free(run.flow);
 }
 
+/* check_printable checks that every byte of detail is printable ASCII. */
+static void
+check_printable(const char *detail)
+{
+    for (const char *c = detail; *c != '\0'; c++) {
+        MR_CHECK(*c >= 0x20 && *c < 0x7f);
+    }
+}
+
 /* An issuer outside printable ASCII reaches the detail as printable ASCII,
  * like every other value taken from a remote server. */
 static void
@@ -476,9 +485,7 @@ test_no_as_metadata_detail_ascii(void)
 
     MR_CHECK_INT(run.state, ==, DISC_FLOW_FAILED);
     MR_CHECK(strstr(detail, "no authorization server metadata") != NULL);
-    for (const char *c = detail; *c != '\0'; c++) {
-        MR_CHECK(*c >= 0x20 && *c < 0x7f);
-    }
+    check_printable(detail);
     disc_flow_free(run.flow);
 }
 
@@ -503,9 +510,7 @@ test_no_registration_detail_ascii(void)
 
     MR_CHECK_INT(disc_flow_error(run.flow), ==, MR_EREGISTRATION_UNSUPPORTED);
     MR_CHECK(strstr(detail, "no registration_endpoint") != NULL);
-    for (const char *c = detail; *c != '\0'; c++) {
-        MR_CHECK(*c >= 0x20 && *c < 0x7f);
-    }
+    check_printable(detail);
     disc_flow_free(run.flow);
 }
 
