@@ -32,6 +32,7 @@ typedef enum {
     CLI_ADDRESS_USABLE,          /* nng may dial it */
     CLI_ADDRESS_INVALID,         /* malformed: a usage error */
     CLI_ADDRESS_NOTHING_LISTENS, /* well formed, but no service is there */
+    CLI_ADDRESS_UNRESOLVED,      /* the host name does not resolve */
 } cli_address;
 
 /*
@@ -39,8 +40,8 @@ typedef enum {
  * dials it, and writes the reason for any outcome but CLI_ADDRESS_USABLE
  * into reason. For tcp:// (tcp4://, tcp6://) it checks the form
  * "host:port", resolves the host and tries a plain connection, waiting up
- * to timeout_ms for each address: a host that does not resolve, or whose
- * every address refuses, has nothing listening. For ipc:// it checks only
+ * to timeout_ms for each address: a host whose every address refuses has
+ * nothing listening. For ipc:// it checks only
  * that the socket file exists and is a socket. Other schemes, and an
  * address that neither accepts nor refuses within timeout_ms, are usable,
  * so that nng's own dial decides.

@@ -153,7 +153,7 @@ check_tcp(const char *url, const char *text, int family, int timeout_ms,
     if (rv != 0) {
         snprintf(reason, size, "cannot resolve the host of '%s': %s", url,
                  gai_strerror(rv));
-        return CLI_ADDRESS_NOTHING_LISTENS;
+        return CLI_ADDRESS_UNRESOLVED;
     }
 
     rv = try_addresses(list, timeout_ms);

@@ -78,9 +78,10 @@ print_call_failure(const cli_context *ctx, mr_err err, const char *detail)
 }
 
 /* Checks the address of --registration until something listens there,
- * the address turns out invalid, or START_GRACE_MS (or the deadline, if
- * sooner) passes. The reason for any other outcome than
- * CLI_ADDRESS_USABLE goes into reason. */
+ * the address turns out invalid or unresolvable, or START_GRACE_MS (or
+ * the deadline, if sooner) passes. Only a refusal is retried, since a
+ * starting service changes nothing else. The reason for any other
+ * outcome than CLI_ADDRESS_USABLE goes into reason. */
 static cli_address
 wait_listening(const cli_context *ctx, int64_t deadline, char *reason,
                size_t size)
@@ -141,6 +142,12 @@ cli_call(const cli_context *ctx, const char *method,
     if (address == CLI_ADDRESS_INVALID) {
         fprintf(stderr, "mcpreg: Check --registration: %s\n", detail_text);
         return CLI_EXIT_USAGE;
+    }
+    if (address == CLI_ADDRESS_UNRESOLVED) {
+        snprintf(message, sizeof(message), "Check --registration: %s",
+                 detail_text);
+        print_failure(MR_EUNAVAILABLE, message);
+        return CLI_EXIT_ERROR;
     }
     if (address == CLI_ADDRESS_NOTHING_LISTENS) {
         snprintf(message, sizeof(message),

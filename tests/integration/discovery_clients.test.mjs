@@ -366,6 +366,20 @@ test('CLI waits for a service that is starting', async () => {
   }
 });
 
+// A host that does not resolve fails at once: a starting service would
+// not change that. tcp4:// with an IPv6 literal fails in getaddrinfo
+// without a DNS query.
+test('CLI fails at once on an unresolvable host', async () => {
+  const started = performance.now();
+  const result = await system.cli.run(['--registration',
+    'tcp4://[::1]:7401', 'key', 'list', '--workspace', workspaceId]);
+  const elapsedMs = performance.now() - started;
+
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /cannot resolve the host/);
+  assert.ok(elapsedMs < 1000, `the CLI took ${Math.round(elapsedMs)} ms`);
+});
+
 // A port outside 1-65535 is a usage error. getaddrinfo would take 99999
 // and connect to port 34463, its value modulo 65536.
 test('CLI rejects an invalid port', async () => {
