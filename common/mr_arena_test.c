@@ -4,7 +4,6 @@
 
 #include "mcpreg/v1/rpc.pb-c.h"
 #include "mr_arena.h"
-#include "mr_rpc_internal.h"
 #include "mr_test.h"
 
 /* Blocks come aligned from the buffer until it is used up, then from
@@ -68,62 +67,9 @@ arena_decodes_messages(void)
     }
 }
 
-/* mr_rpc__pack gives the bytes protobuf-c gives the whole envelope. */
-static void
-pack_matches_protobuf(void)
-{
-    Mcpreg__V1__Status status = MCPREG__V1__STATUS__INIT;
-    Mcpreg__V1__Reply inner = MCPREG__V1__REPLY__INIT;
-    Mcpreg__V1__Request env = MCPREG__V1__REQUEST__INIT;
-    uint8_t expected[512];
-    uint8_t inner_bytes[256];
-    size_t inner_len;
-    size_t len;
-    nng_msg *msg;
-
-    status.detail = "a detail long enough to need more than one byte of "
-                    "length in its varint, which is the point of it here: "
-                    "one hundred and twenty-eight bytes or more.";
-    inner.status = &status;
-    inner_len = mcpreg__v1__reply__pack(&inner, inner_bytes);
-    env.method = "mcpreg.v1.Test/Method";
-    env.request_id = "rid";
-    env.timeout_ms = 300;
-
-    msg = mr_rpc__pack(&env.base, MR_RPC__REQUEST_BODY_FIELD, &inner.base,
-                       inner_len);
-    env.body.data = inner_bytes;
-    env.body.len = inner_len;
-    len = mcpreg__v1__request__pack(&env, expected);
-    MR_CHECK(msg != NULL);
-    if (msg == NULL) {
-        return;
-    }
-    MR_CHECK_INT(nng_msg_len(msg), ==, len);
-    MR_CHECK(memcmp(nng_msg_body(msg), expected, len) == 0);
-    nng_msg_free(msg);
-}
-
-/* The body field numbers of mr_rpc_internal.h are those of rpc.proto. */
-static void
-body_fields_match_proto(void)
-{
-    const ProtobufCFieldDescriptor *req =
-        protobuf_c_message_descriptor_get_field_by_name(
-            &mcpreg__v1__request__descriptor, "body");
-    const ProtobufCFieldDescriptor *reply =
-        protobuf_c_message_descriptor_get_field_by_name(
-            &mcpreg__v1__reply__descriptor, "body");
-
-    MR_CHECK(req != NULL && req->id == MR_RPC__REQUEST_BODY_FIELD);
-    MR_CHECK(reply != NULL && reply->id == MR_RPC__REPLY_BODY_FIELD);
-}
-
 static const mr_test_case cases[] = {
     {"arena_falls_back_to_malloc", arena_falls_back_to_malloc},
     {"arena_decodes_messages", arena_decodes_messages},
-    {"pack_matches_protobuf", pack_matches_protobuf},
-    {"body_fields_match_proto", body_fields_match_proto},
 };
 
 MR_TEST_MAIN(cases)

@@ -10,7 +10,6 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
-#include "mr_arena.h"
 #include "mr_log.h"
 #include "mr_rpc.h"
 #include "mr_rpc_internal.h"
@@ -31,9 +30,9 @@
  * which servers enforce, leaves room for the envelope. */
 #define MAX_REPLY_BYTES (2 * MR_RPC_REPLY_MAX)
 
-/* REPLY_ARENA_BYTES is room for a decoded Reply envelope with a small
- * body, such as the repeat call's. Larger ones take the rest from malloc. */
-#define REPLY_ARENA_BYTES 1024
+/* ERROR_CODE_MAX bounds the error code of a failed reply, with its NUL;
+ * the longest known code is far shorter. */
+#define ERROR_CODE_MAX 64
 
 struct mr_rpc_client {
     nng_socket sock;
@@ -253,42 +252,66 @@ finish_error(pending *p, mr_err err, const char *detail, uint32_t retry)
     finish(p, &status, NULL);
 }
 
-/* finish_reply decodes the Reply envelope in msg and completes the call.
- * The envelope is decoded into a buffer on the stack; the response, which
- * the caller keeps, into malloc'd memory. */
+/* copy_code copies the error code in span into dst, a buffer of dstlen
+ * bytes, or an empty string when it does not fit: no known code is that
+ * long. */
+static void
+copy_code(char *dst, size_t dstlen, mr_rpc__span span)
+{
+    size_t n = span.len < dstlen ? span.len : 0;
+
+    memcpy(dst, span.data, n);
+    dst[n] = '\0';
+}
+
+/* finish_failed completes the call with the failed status of reply. */
+static void
+finish_failed(pending *p, const mr_rpc__reply *reply)
+{
+    char code[ERROR_CODE_MAX];
+    char *detail = malloc(reply->detail.len + 1);
+    mr_rpc_status status = {MR_EINTERNAL, "", reply->retry_after};
+
+    copy_code(code, sizeof(code), reply->error);
+    status.err = mr_err_from_code(code);
+    if (detail != NULL) {
+        memcpy(detail, reply->detail.data, reply->detail.len);
+        detail[reply->detail.len] = '\0';
+        status.detail = detail;
+    }
+    finish(p, &status, NULL);
+    free(detail);
+}
+
+/* finish_reply decodes the Reply envelope in msg, frees msg, and
+ * completes the call. The response, which the caller keeps, is decoded
+ * into malloc'd memory. */
 static void
 finish_reply(pending *p, nng_msg *msg)
 {
-    _Alignas(MR_ARENA_ALIGN) unsigned char buf[REPLY_ARENA_BYTES];
-    mr_arena arena;
-    Mcpreg__V1__Reply *reply;
-    ProtobufCMessage *response = NULL;
+    mr_rpc__reply reply;
+    ProtobufCMessage *response;
     mr_rpc_status status = {MR_OK, "", 0};
 
-    mr_arena_init(&arena, buf, sizeof(buf));
-    reply = mcpreg__v1__reply__unpack(&arena.allocator, nng_msg_len(msg),
-                                      nng_msg_body(msg));
-    nng_msg_free(msg);
-    if (reply == NULL) {
+    if (!mr_rpc__unpack_reply(nng_msg_body(msg), nng_msg_len(msg), &reply)) {
+        nng_msg_free(msg);
         finish_error(p, MR_EINTERNAL, "Retry later: undecodable RPC reply", 1);
         return;
     }
-
-    if (reply->status != NULL && reply->status->code != MCPREG__V1__CODE__OK) {
-        status.err = mr_err_from_code(reply->status->error);
-        status.detail = reply->status->detail;
-        status.retry_after = reply->status->retry_after_seconds;
-    } else {
-        response = protobuf_c_message_unpack(
-            p->response_type, NULL, reply->body.len, reply->body.data);
-        if (response == NULL) {
-            status.err = MR_EINTERNAL;
-            status.detail = "Retry later: undecodable RPC response body";
-        }
+    if (reply.code != MCPREG__V1__CODE__OK) {
+        finish_failed(p, &reply);
+        nng_msg_free(msg);
+        return;
     }
 
+    response = protobuf_c_message_unpack(p->response_type, NULL,
+                                         reply.body.len, reply.body.data);
+    nng_msg_free(msg);
+    if (response == NULL) {
+        status.err = MR_EINTERNAL;
+        status.detail = "Retry later: undecodable RPC response body";
+    }
     finish(p, &status, response);
-    mcpreg__v1__reply__free_unpacked(reply, &arena.allocator);
 }
 
 static void
@@ -343,13 +366,8 @@ static nng_msg *
 pack_envelope(const char *method, const ProtobufCMessage *request,
               const char *request_id, uint32_t timeout_ms)
 {
-    Mcpreg__V1__Request env = MCPREG__V1__REQUEST__INIT;
-
-    env.method = (char *)method;
-    env.request_id = (char *)(request_id ? request_id : "");
-    env.timeout_ms = timeout_ms;
-    return mr_rpc__pack(&env.base, MR_RPC__REQUEST_BODY_FIELD, request,
-                        protobuf_c_message_get_packed_size(request));
+    return mr_rpc__pack_request(method, request_id, timeout_ms, request,
+                                protobuf_c_message_get_packed_size(request));
 }
 
 /* new_call allocates a call with its own context and aio, or NULL. */

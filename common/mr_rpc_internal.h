@@ -50,14 +50,73 @@ void mr_rpc__pipes_free(mr_rpc__pipes *set);
 #define MR_RPC__REQUEST_BODY_FIELD 4
 #define MR_RPC__REPLY_BODY_FIELD   2
 
+/* mr_rpc__span is a run of bytes inside a packed message; its strings
+ * are not NUL-terminated. A decoded span's data is never NULL. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} mr_rpc__span;
+
+/* mr_rpc__request is a decoded Request envelope of rpc.proto. Its spans
+ * point into the bytes it was decoded from. */
+typedef struct {
+    mr_rpc__span method;
+    mr_rpc__span request_id;
+    uint32_t timeout_ms;
+    mr_rpc__span body;
+} mr_rpc__request;
+
+/* mr_rpc__reply is a decoded Reply envelope with its Status; code is 0
+ * (OK) when the reply has no Status. Its spans point into the bytes it
+ * was decoded from. */
+typedef struct {
+    int32_t code;
+    mr_rpc__span error;
+    mr_rpc__span detail;
+    uint32_t retry_after;
+    mr_rpc__span body;
+} mr_rpc__reply;
+
+/* mr_rpc__status is the Status of a reply to pack; error and detail are
+ * never NULL. */
+typedef struct {
+    int32_t code;
+    const char *error;
+    const char *detail;
+    uint32_t retry_after;
+} mr_rpc__status;
+
 /*
- * mr_rpc__pack returns a new message with envelope followed by body,
- * body_len bytes once packed, as the bytes field body_field of envelope,
- * whose own copy of that field must be empty. That is the encoding of the
- * envelope with body in the field, made without packing body twice. It
- * returns NULL without memory; the caller owns the message.
+ * mr_rpc__pack_request returns a new message with the Request envelope of
+ * method, request_id (NULL for none) and timeout_ms, and body, body_len
+ * bytes once packed, in its body field. The bytes are those libprotobuf-c
+ * gives the same envelope, made without packing body twice or walking
+ * descriptors. It returns NULL without memory; the caller owns the
+ * message.
  */
-nng_msg *mr_rpc__pack(const ProtobufCMessage *envelope, uint32_t body_field,
-                      const ProtobufCMessage *body, size_t body_len);
+nng_msg *mr_rpc__pack_request(const char *method, const char *request_id,
+                              uint32_t timeout_ms,
+                              const ProtobufCMessage *body, size_t body_len);
+
+/*
+ * mr_rpc__pack_reply returns a new message with the Reply envelope of
+ * status and, unless body is NULL, body, body_len bytes once packed. Like
+ * mr_rpc__pack_request, it gives libprotobuf-c's bytes, and NULL without
+ * memory; the caller owns the message.
+ */
+nng_msg *mr_rpc__pack_reply(const mr_rpc__status *status,
+                            const ProtobufCMessage *body, size_t body_len);
+
+/*
+ * mr_rpc__unpack_request decodes the len bytes at data into *out and
+ * returns true, or returns false when they are not a Request envelope.
+ * It accepts and rejects the same input as libprotobuf-c 1.4.
+ */
+bool mr_rpc__unpack_request(const uint8_t *data, size_t len,
+                            mr_rpc__request *out);
+
+/* mr_rpc__unpack_reply decodes a Reply envelope as mr_rpc__unpack_request
+ * decodes a Request. */
+bool mr_rpc__unpack_reply(const uint8_t *data, size_t len, mr_rpc__reply *out);
 
 #endif

@@ -18,11 +18,9 @@
 /* MAX_REQUEST_BYTES bounds one request envelope; nng drops larger ones. */
 #define MAX_REQUEST_BYTES (1024 * 1024)
 
-/* ENVELOPE_ARENA_BYTES is stack room for a decoded Request envelope with a
- * small body, and CALL_ARENA_BYTES room for a small decoded request while
- * its call lasts. Larger ones take the rest from malloc. */
-#define ENVELOPE_ARENA_BYTES 1024
-#define CALL_ARENA_BYTES     768
+/* CALL_ARENA_BYTES is room for a small decoded request while its call
+ * lasts. Larger ones take the rest from malloc. */
+#define CALL_ARENA_BYTES 768
 
 typedef enum {
     CALL_RECV, /* waiting for a request */
@@ -92,35 +90,34 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
     pthread_mutex_unlock(&server->pipes_lock);
 }
 
+/* find_method returns the method named name, or NULL. */
 static const mr_rpc_method *
-find_method(const mr_rpc_server *server, const char *name)
+find_method(const mr_rpc_server *server, mr_rpc__span name)
 {
     for (int i = 0; i < server->cfg.nmethods; i++) {
-        if (strcmp(server->cfg.methods[i].name, name) == 0) {
+        const char *known = server->cfg.methods[i].name;
+
+        if (strlen(known) == name.len &&
+            memcmp(known, name.data, name.len) == 0) {
             return &server->cfg.methods[i];
         }
     }
     return NULL;
 }
 
+/* copy_span copies the string in span into dst, a buffer of dstlen bytes,
+ * cut at its first NUL and at the buffer's end. */
 static void
-copy_bounded(char *dst, size_t dstlen, const char *src)
+copy_span(char *dst, size_t dstlen, mr_rpc__span span)
 {
-    mr_copy(dst, dstlen, src ? src : "");
-}
+    size_t n = span.len < dstlen - 1 ? span.len : dstlen - 1;
+    const char *nul = memchr(span.data, '\0', n);
 
-/* pack_reply returns reply packed into a new message, or NULL without
- * memory. */
-static nng_msg *
-pack_reply(const Mcpreg__V1__Reply *reply)
-{
-    nng_msg *msg = NULL;
-
-    if (nng_msg_alloc(&msg, mcpreg__v1__reply__get_packed_size(reply)) != 0) {
-        return NULL;
+    if (nul != NULL) {
+        n = (size_t)(nul - (const char *)span.data);
     }
-    mcpreg__v1__reply__pack(reply, nng_msg_body(msg));
-    return msg;
+    memcpy(dst, span.data, n);
+    dst[n] = '\0';
 }
 
 /* send_reply sends msg, the packed Reply, on the call's context; NULL
@@ -164,8 +161,7 @@ send_reply(mr_rpc_call *call, nng_msg *msg)
 void
 mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
 {
-    Mcpreg__V1__Reply reply = MCPREG__V1__REPLY__INIT;
-    Mcpreg__V1__Status status = MCPREG__V1__STATUS__INIT;
+    mr_rpc__status status = {0, mr_err_code(MR_OK), "", 0};
     size_t len = protobuf_c_message_get_packed_size(response);
 
     if (len > MR_RPC_REPLY_MAX) {
@@ -179,46 +175,31 @@ mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
                     0);
         return;
     }
-
-    status.code = MCPREG__V1__CODE__OK;
-    status.error = (char *)mr_err_code(MR_OK);
-    reply.status = &status;
-    send_reply(call, mr_rpc__pack(&reply.base, MR_RPC__REPLY_BODY_FIELD,
-                                  response, len));
+    send_reply(call, mr_rpc__pack_reply(&status, response, len));
 }
 
 void
 mr_rpc_fail(mr_rpc_call *call, mr_err err, const char *detail,
             uint32_t retry_after)
 {
-    Mcpreg__V1__Reply reply = MCPREG__V1__REPLY__INIT;
-    Mcpreg__V1__Status status = MCPREG__V1__STATUS__INIT;
+    mr_rpc__status status = {(int32_t)mr_err_class(err), mr_err_code(err),
+                             detail ? detail : mr_strerror(err), retry_after};
 
-    status.code = mr_err_class(err);
-    status.error = (char *)mr_err_code(err);
-    status.detail = (char *)(detail ? detail : mr_strerror(err));
-    status.retry_after_seconds = retry_after;
-    reply.status = &status;
-    send_reply(call, pack_reply(&reply));
+    send_reply(call, mr_rpc__pack_reply(&status, NULL, 0));
 }
 
-/* start_call decodes the envelope in msg and runs the handler, or fails
- * the call when the request cannot be handled. */
+/* start_call decodes the envelope in msg, frees msg, and runs the handler,
+ * or fails the call when the request cannot be handled. */
 static void
 start_call(mr_rpc_call *call, nng_msg *msg)
 {
     mr_rpc_server *server = call->server;
-    _Alignas(MR_ARENA_ALIGN) unsigned char buf[ENVELOPE_ARENA_BYTES];
-    mr_arena arena;
-    Mcpreg__V1__Request *env;
+    mr_rpc__request env;
     uint32_t timeout_ms;
 
     call->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
-    mr_arena_init(&arena, buf, sizeof(buf));
-    env = mcpreg__v1__request__unpack(&arena.allocator, nng_msg_len(msg),
-                                      nng_msg_body(msg));
-    nng_msg_free(msg);
-    if (env == NULL) {
+    if (!mr_rpc__unpack_request(nng_msg_body(msg), nng_msg_len(msg), &env)) {
+        nng_msg_free(msg);
         MR_WARN("rpc.request.invalid", NULL, "%s: undecodable request",
                 server->cfg.name);
         mr_rpc_fail(call, MR_EINVALID_BODY, "Send a valid Request envelope",
@@ -226,25 +207,26 @@ start_call(mr_rpc_call *call, nng_msg *msg)
         return;
     }
 
-    copy_bounded(call->request_id, sizeof(call->request_id), env->request_id);
-    copy_bounded(call->method_name, sizeof(call->method_name), env->method);
+    copy_span(call->request_id, sizeof(call->request_id), env.request_id);
+    copy_span(call->method_name, sizeof(call->method_name), env.method);
     timeout_ms =
-        env->timeout_ms ? env->timeout_ms : server->cfg.default_timeout_ms;
+        env.timeout_ms ? env.timeout_ms : server->cfg.default_timeout_ms;
     call->deadline = mr_mono_ms() + timeout_ms;
-    call->method = find_method(server, env->method);
+    call->method = find_method(server, env.method);
 
     if (call->method == NULL) {
+        nng_msg_free(msg);
         MR_WARN("rpc.method.unknown", call->request_id,
                 "%s: unknown method %s", server->cfg.name, call->method_name);
-        mcpreg__v1__request__free_unpacked(env, &arena.allocator);
         mr_rpc_fail(call, MR_EUNIMPLEMENTED, NULL, 0);
         return;
     }
 
+    /* The spans point into msg, so it is freed only after this. */
     call->request = protobuf_c_message_unpack(call->method->request,
                                               &call->arena.allocator,
-                                              env->body.len, env->body.data);
-    mcpreg__v1__request__free_unpacked(env, &arena.allocator);
+                                              env.body.len, env.body.data);
+    nng_msg_free(msg);
     if (call->request == NULL) {
         MR_WARN("rpc.body.invalid", call->request_id,
                 "%s: undecodable body for %s", server->cfg.name,

@@ -6,8 +6,9 @@
  * mr_rpc_client.c does. Envelopes and bodies are decoded into a small
  * mr_arena, as the services decode them, so that messages cross from its
  * buffer into malloc. Every decoded message is packed, decoded and packed
- * again, and both encodings must be equal; an envelope packed with
- * mr_rpc__pack must equal protobuf-c's own encoding. */
+ * again, and both encodings must be equal. mcpreg's own envelope coder
+ * (mr_rpc_wire.c) must decode each envelope as protobuf-c does, and pack
+ * what protobuf-c packs. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -153,17 +154,61 @@ check_round_trip(const ProtobufCMessage *msg)
     free(first);
 }
 
-/* check_pack requires that mr_rpc__pack of env, whose body field number
- * is body_field, with body gives protobuf-c's encoding of env with body's
+/* span_equals returns whether span holds the C string s, which
+ * protobuf-c cut at the first NUL. */
+static bool
+span_equals(mr_rpc__span span, const char *s)
+{
+    const char *nul = memchr(span.data, '\0', span.len);
+    size_t len =
+        nul != NULL ? (size_t)(nul - (const char *)span.data) : span.len;
+
+    return len == strlen(s) && memcmp(span.data, s, len) == 0;
+}
+
+static bool
+bytes_equal(mr_rpc__span span, ProtobufCBinaryData bytes)
+{
+    return span.len == bytes.len &&
+           (span.len == 0 || memcmp(span.data, bytes.data, span.len) == 0);
+}
+
+/* check_packed requires that msg holds protobuf-c's encoding of env with
+ * body, body_len bytes, in its body field env_body. */
+static void
+check_packed(nng_msg *msg, ProtobufCBinaryData *env_body,
+             const ProtobufCMessage *env, uint8_t *body, size_t body_len)
+{
+    size_t expected_len;
+    uint8_t *expected;
+
+    env_body->data = body;
+    env_body->len = body_len;
+    expected = pack_message(env, &expected_len);
+    env_body->data = NULL;
+    env_body->len = 0;
+
+    if (msg != NULL && expected != NULL &&
+        (nng_msg_len(msg) != expected_len ||
+         memcmp(nng_msg_body(msg), expected, expected_len) != 0)) {
+        abort();
+    }
+    nng_msg_free(msg);
+    free(expected);
+}
+
+/* check_pack requires that mcpreg's packing of env, whose body field is
+ * env_body, with body gives protobuf-c's encoding of env with body's
  * encoding in that field. env's own body must be empty. */
 static void
 check_pack(ProtobufCBinaryData *env_body, const ProtobufCMessage *env,
-           uint32_t body_field, const ProtobufCMessage *body)
+           const ProtobufCMessage *body)
 {
+    const Mcpreg__V1__Request *req = (const Mcpreg__V1__Request *)env;
+    const Mcpreg__V1__Reply *reply = (const Mcpreg__V1__Reply *)env;
+    mr_rpc__status status = {0, "", "", 0};
     size_t body_len;
     uint8_t *body_bytes;
-    uint8_t *expected;
-    size_t expected_len;
     nng_msg *msg;
 
     /* protobuf-c packs unknown fields last, after the body. */
@@ -177,29 +222,76 @@ check_pack(ProtobufCBinaryData *env_body, const ProtobufCMessage *env,
         free(body_bytes);
         return;
     }
-    msg = mr_rpc__pack(env, body_field, body, body_len);
-    env_body->data = body_bytes;
-    env_body->len = body_len;
-    expected = pack_message(env, &expected_len);
-    env_body->data = NULL;
-    env_body->len = 0;
 
-    if (msg != NULL && expected != NULL &&
-        (nng_msg_len(msg) != expected_len ||
-         memcmp(nng_msg_body(msg), expected, expected_len) != 0)) {
+    if (env->descriptor == &mcpreg__v1__request__descriptor) {
+        msg = mr_rpc__pack_request(req->method, req->request_id,
+                                   req->timeout_ms, body, body_len);
+    } else if (reply->status == NULL ||
+               reply->status->base.n_unknown_fields > 0) {
+        msg = NULL; /* mcpreg always packs a Status, and no unknown field */
+    } else {
+        status.code = reply->status->code;
+        status.error = reply->status->error;
+        status.detail = reply->status->detail;
+        status.retry_after = reply->status->retry_after_seconds;
+        msg = mr_rpc__pack_reply(&status, body, body_len);
+    }
+    check_packed(msg, env_body, env, body_bytes, body_len);
+    free(body_bytes);
+}
+
+/* check_request requires that mcpreg decodes the size bytes at data as
+ * protobuf-c decoded them into env, NULL when it rejected them. */
+static void
+check_request(const uint8_t *data, size_t size, const Mcpreg__V1__Request *env)
+{
+    mr_rpc__request got;
+    bool ok = mr_rpc__unpack_request(data, size, &got);
+
+    if (env == NULL) {
+        if (ok) {
+            abort();
+        }
+        return;
+    }
+    if (!ok || !span_equals(got.method, env->method) ||
+        !span_equals(got.request_id, env->request_id) ||
+        got.timeout_ms != env->timeout_ms ||
+        !bytes_equal(got.body, env->body)) {
         abort();
     }
-    nng_msg_free(msg);
-    free(expected);
-    free(body_bytes);
+}
+
+/* check_reply is check_request for a Reply envelope. */
+static void
+check_reply(const uint8_t *data, size_t size, const Mcpreg__V1__Reply *env)
+{
+    const Mcpreg__V1__Status none = MCPREG__V1__STATUS__INIT;
+    const Mcpreg__V1__Status *status;
+    mr_rpc__reply got;
+    bool ok = mr_rpc__unpack_reply(data, size, &got);
+
+    if (env == NULL) {
+        if (ok) {
+            abort();
+        }
+        return;
+    }
+    status = env->status != NULL ? env->status : &none;
+    if (!ok || got.code != status->code ||
+        !span_equals(got.error, status->error ? status->error : "") ||
+        !span_equals(got.detail, status->detail ? status->detail : "") ||
+        got.retry_after != status->retry_after_seconds ||
+        !bytes_equal(got.body, env->body)) {
+        abort();
+    }
 }
 
 /* decode_body decodes len bytes at data as a type into an arena, checks
  * it, and, when env is not NULL, checks packing it into env. */
 static void
 decode_body(const ProtobufCMessageDescriptor *type, const uint8_t *data,
-            size_t len, ProtobufCMessage *env, ProtobufCBinaryData *env_body,
-            uint32_t body_field)
+            size_t len, ProtobufCMessage *env, ProtobufCBinaryData *env_body)
 {
     _Alignas(MR_ARENA_ALIGN) unsigned char buf[ARENA_BYTES];
     mr_arena arena;
@@ -215,7 +307,7 @@ decode_body(const ProtobufCMessageDescriptor *type, const uint8_t *data,
 
     env_body->data = NULL;
     env_body->len = 0;
-    check_pack(env_body, env, body_field, msg);
+    check_pack(env_body, env, msg);
     *env_body = saved;
     protobuf_c_message_free_unpacked(msg, &arena.allocator);
 }
@@ -229,6 +321,7 @@ decode_request(const uint8_t *data, size_t size)
 
     mr_arena_init(&arena, buf, sizeof(buf));
     env = mcpreg__v1__request__unpack(&arena.allocator, size, data);
+    check_request(data, size, env);
     if (env == NULL) {
         return;
     }
@@ -236,7 +329,7 @@ decode_request(const uint8_t *data, size_t size)
     for (size_t i = 0; i < NMETHODS; i++) {
         if (strcmp(env->method, methods[i].name) == 0) {
             decode_body(methods[i].request, env->body.data, env->body.len,
-                        &env->base, &env->body, MR_RPC__REQUEST_BODY_FIELD);
+                        &env->base, &env->body);
         }
     }
     mcpreg__v1__request__free_unpacked(env, &arena.allocator);
@@ -251,12 +344,13 @@ decode_reply(const method *m, const uint8_t *data, size_t size)
 
     mr_arena_init(&arena, buf, sizeof(buf));
     reply = mcpreg__v1__reply__unpack(&arena.allocator, size, data);
+    check_reply(data, size, reply);
     if (reply == NULL) {
         return;
     }
     check_round_trip(&reply->base);
     decode_body(m->response, reply->body.data, reply->body.len, &reply->base,
-                &reply->body, MR_RPC__REPLY_BODY_FIELD);
+                &reply->body);
     mcpreg__v1__reply__free_unpacked(reply, &arena.allocator);
 }
 
