@@ -10,7 +10,7 @@
 #include "mr_util.h"
 
 /* LINE_MAX_BYTES bounds one line; longer messages are cut. */
-#define LINE_MAX_BYTES 2048
+#define LINE_MAX_BYTES MR_LOG__LINE_MAX
 
 static const char *service_name = "mcpreg";
 static mr_log_level min_level = MR_LOG_INFO;
@@ -28,7 +28,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error",
  * string and the object can always be closed: a cut line stays JSON.
  */
 typedef struct {
-    char buf[LINE_MAX_BYTES];
+    char *buf; /* LINE_MAX_BYTES */
     size_t len;
     size_t limit; /* at most sizeof(buf) */
     bool full;
@@ -375,37 +375,22 @@ put_field(line *l, const mr_log_field *f)
     }
 }
 
-static void
-vlog(mr_log_level level, bool deferred, const char *msg_id,
-     const char *request_id, const mr_log_field *fields, size_t nfields,
-     const char *fmt, va_list ap)
+size_t
+mr_log__format(char *out, mr_log_level level, int64_t ms, const char *msg_id,
+               const char *request_id, const mr_log_field *fields,
+               size_t nfields, const char *text)
 {
-    line l = {.len = 0, .limit = LINE_MAX_BYTES, .full = false};
+    line l = {.buf = out, .len = 0, .limit = LINE_MAX_BYTES, .full = false};
+    size_t text_len = strlen(text);
     char ts[32];
-    char msg[1024];
-    const char *text = fmt; /* a message without conversions is used as is */
-    size_t text_len;
-
-    /* NOTE: the time is taken before the output lock, so lines of
-     * different threads can reach the file a few ms out of time order. */
-    mr_format_time(mr_now_ms(), ts);
-    if (strchr(fmt, '%') != NULL) {
-        int len = vsnprintf(msg, sizeof(msg), fmt, ap);
-
-        if (len >= (int)sizeof(msg)) {
-            /* The cut message keeps whole UTF-8 characters. */
-            msg[whole_utf8(msg, sizeof(msg) - 1)] = '\0';
-        }
-        text = msg;
-    }
 
     /* The members before "msg" leave room for it, up to MSG_RESERVE_MAX
      * bytes of its text, so that a long field is cut instead of the
      * message. Escapes can still make "msg" longer than its room. */
-    text_len = strlen(text);
     l.limit -= sizeof(",\"msg\":\"\"") - 1 +
                (text_len < MSG_RESERVE_MAX ? text_len : MSG_RESERVE_MAX);
 
+    mr_format_time(ms, ts);
     PUT_LIT(&l, "{\"ts\":\"");
     put_str(&l, ts);
     PUT_LIT(&l, "\"");
@@ -424,7 +409,37 @@ vlog(mr_log_level level, bool deferred, const char *msg_id,
 
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';
-    mr_log__emit(level, deferred, l.buf, l.len);
+    return l.len;
+}
+
+static void
+vlog(mr_log_level level, bool deferred, const char *msg_id,
+     const char *request_id, const mr_log_field *fields, size_t nfields,
+     const char *fmt, va_list ap)
+{
+    char msg[1024];
+    char out[MR_LOG__LINE_MAX];
+    const char *text = fmt; /* a message without conversions is used as is */
+    size_t len;
+
+    /* NOTE: the time is taken before the output lock, so lines of
+     * different threads can reach the file a few ms out of time order. */
+    if (strchr(fmt, '%') != NULL) {
+        int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+        if (n >= (int)sizeof(msg)) {
+            /* The cut message keeps whole UTF-8 characters. */
+            msg[whole_utf8(msg, sizeof(msg) - 1)] = '\0';
+        }
+        text = msg;
+    } else if (deferred && mr_log__defer(level, msg_id, request_id, fields,
+                                         nfields, fmt)) {
+        return;
+    }
+
+    len = mr_log__format(out, level, mr_now_ms(), msg_id, request_id, fields,
+                         nfields, text);
+    mr_log__emit(level, deferred, out, len);
 }
 
 void

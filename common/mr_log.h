@@ -75,7 +75,10 @@ void mr_log_fields(mr_log_level level, const char *msg_id,
  * the traffic, such as access lines. After mr_log_buffer they wait in the
  * buffer at every level, so that a burst of warn lines (a 503 for every
  * request while a peer is down) costs a copy each, not a write(2).
- * The buffer keeps their order among the other lines.
+ * The buffer keeps their order among the other lines. A message without
+ * conversions is not even formatted then: its inputs are copied, and the
+ * flusher makes the line. So msg_id, the field names and fmt must outlive
+ * the process, as string literals do.
  */
 void mr_log_fields_deferred(mr_log_level level, const char *msg_id,
                             const char *request_id, const mr_log_field *fields,

@@ -65,15 +65,70 @@ write_all(const char *buf, size_t len)
     }
 }
 
+/* STAGE_BYTES is the room where the lines of records gather between two
+ * writes. The stage is used under write_lock. */
+#define STAGE_BYTES (64 * 1024)
+
+static char stage[STAGE_BYTES];
+static size_t staged;
+
+static void
+stage_flush(void)
+{
+    write_all(stage, staged);
+    staged = 0;
+}
+
+/* stage_put adds n bytes to the stage, or writes them at once when they
+ * would fill it. */
+static void
+stage_put(const char *s, size_t n)
+{
+    if (staged + n > STAGE_BYTES) {
+        stage_flush();
+    }
+    if (n > STAGE_BYTES) {
+        write_all(s, n);
+        return;
+    }
+    memcpy(stage + staged, s, n);
+    staged += n;
+}
+
+/* write_out writes len bytes of buffered lines and records, each record
+ * as its line. The caller holds write_lock. */
+static void
+write_out(const char *buf, size_t len)
+{
+    char line[MR_LOG__LINE_MAX];
+
+    while (len > 0) {
+        const char *rec = memchr(buf, MR_LOG__RECORD, len);
+        size_t plain = rec != NULL ? (size_t)(rec - buf) : len;
+        size_t rec_len;
+
+        stage_put(buf, plain);
+        if (rec == NULL) {
+            break;
+        }
+
+        rec_len = mr_log__record_len(rec);
+        stage_put(line, mr_log__expand(rec, line));
+        buf = rec + rec_len;
+        len -= plain + rec_len;
+    }
+    stage_flush();
+}
+
 /* write_filling_locked writes the filling buffer, and line unless NULL,
  * at once. The caller holds write_lock and out_lock. */
 static void
 write_filling_locked(const char *line, size_t len)
 {
-    write_all(filling, filling_len);
+    write_out(filling, filling_len);
     filling_len = 0;
     if (line != NULL) {
-        write_all(line, len);
+        write_out(line, len);
     }
 }
 
@@ -92,6 +147,12 @@ append_locked(const char *buf, size_t len)
     }
 }
 
+bool
+mr_log__buffering(void)
+{
+    return buffering;
+}
+
 void
 mr_log__set_fd(int fd)
 {
@@ -99,7 +160,8 @@ mr_log__set_fd(int fd)
 }
 
 /*
- * A debug or info line, or a deferred one, costs a copy under out_lock. A
+ * A debug or info line, or a deferred one or its record, costs a copy
+ * under out_lock. A
  * warn or error line, a line that does not fit, or a full buffer (the fd
  * takes lines slower than they come) takes write_lock and writes on the
  * caller's thread, so that no line is lost or overtaken.
@@ -184,7 +246,7 @@ flusher(void *arg)
         spare = full;
         pthread_mutex_unlock(&out_lock);
 
-        write_all(full, len);
+        write_out(full, len);
         pthread_mutex_unlock(&write_lock);
     }
     return NULL;

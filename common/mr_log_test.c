@@ -442,6 +442,69 @@ test_deferred_warn_buffered(void)
     close(fds[1]);
 }
 
+/* after_ts returns the line at s from the member after "ts", and its
+ * length up to the newline. */
+static const char *
+after_ts(const char *s, size_t *len)
+{
+    const char *from = strchr(s, ',');
+    const char *end = from != NULL ? strchr(from, '\n') : NULL;
+
+    *len = end != NULL ? (size_t)(end - from) : 0;
+    return from != NULL ? from : "";
+}
+
+/* Runs with lines buffered: a deferred line keeps a copy of its inputs,
+ * so the caller may change its strings at once, and becomes the line that
+ * mr_log_fields makes of them. Lines with too many fields or too long a
+ * value for a record are made at once, and keep their place. */
+static void
+test_deferred_line_made_later(void)
+{
+    char path[32] = "/v1/first";
+    char big[1500];
+    mr_log_field fields[17];
+    mr_log_field same[] = {MR_FSTR("path", "/v1/first"),
+                           MR_FINT("status", -42)};
+    const char *first;
+    const char *second;
+    size_t first_len;
+    size_t second_len;
+    int fds[2];
+    char *text;
+
+    memset(big, 'b', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+
+    fields[0] = (mr_log_field){"path", path, 0};
+    fields[1] = MR_FINT("status", -42);
+    mr_log_fields_deferred(MR_LOG_INFO, "t.later", "rid-7", fields, 2, "done");
+    snprintf(path, sizeof(path), "%s", "/v1/changed");
+    mr_log_fields(MR_LOG_INFO, "t.later", "rid-7", same, 2, "done");
+    for (int i = 0; i < 17; i++) {
+        fields[i] = MR_FINT("n", i);
+    }
+    mr_log_fields_deferred(MR_LOG_INFO, "t.many", NULL, fields, 17, "many");
+    fields[0] = (mr_log_field){"big", big, 0};
+    mr_log_fields_deferred(MR_LOG_INFO, "t.big", NULL, fields, 1, "big");
+    mr_log_flush();
+    text = read_now(fds[0]);
+
+    first = after_ts(text, &first_len);
+    second = after_ts(first + first_len, &second_len);
+    MR_CHECK(first_len > 0 && first_len == second_len &&
+             memcmp(first, second, first_len) == 0);
+    MR_CHECK(strstr(text, "/v1/changed") == NULL);
+    MR_CHECK(strstr(text, "\"n\":16") != NULL);
+    MR_CHECK(strstr(text, big) > strstr(text, "\"n\":16"));
+    free(text);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* pile is what pile_reader collects from the pipe. */
 typedef struct {
     int fd;
@@ -579,6 +642,7 @@ static const mr_test_case cases[] = {
     {"long_value_keeps_msg", test_long_value_keeps_msg},
     {"buffer_keeps_order", test_buffer_keeps_order},
     {"deferred_warn_buffered", test_deferred_warn_buffered},
+    {"deferred_line_made_later", test_deferred_line_made_later},
     {"pile_of_lines_written", test_pile_of_lines_written},
     {"nonblocking_fd_keeps_lines", test_nonblocking_fd_keeps_lines},
 };
