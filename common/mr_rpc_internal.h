@@ -50,8 +50,8 @@ void mr_rpc__pipes_free(mr_rpc__pipes *set);
 #define MR_RPC__REQUEST_BODY_FIELD 4
 #define MR_RPC__REPLY_BODY_FIELD   2
 
-/* mr_rpc__span is a run of bytes inside a packed message; its strings
- * are not NUL-terminated. A decoded span's data is never NULL. */
+/* mr_rpc__span is a run of bytes inside a packed message. Its strings are
+ * not NUL-terminated, and a decoded span's data is never NULL. */
 typedef struct {
     const uint8_t *data;
     size_t len;
@@ -66,9 +66,9 @@ typedef struct {
     mr_rpc__span body;
 } mr_rpc__request;
 
-/* mr_rpc__reply is a decoded Reply envelope with its Status; code is 0
- * (OK) when the reply has no Status. Its spans point into the bytes it
- * was decoded from. */
+/* mr_rpc__reply is a decoded Reply envelope with its Status. Its code is
+ * 0 (OK) when the reply has no Status, and its spans point into the bytes
+ * it was decoded from. */
 typedef struct {
     int32_t code;
     mr_rpc__span error;
@@ -77,8 +77,8 @@ typedef struct {
     mr_rpc__span body;
 } mr_rpc__reply;
 
-/* mr_rpc__status is the Status of a reply to pack; error and detail are
- * never NULL. */
+/* mr_rpc__status is the Status of a reply to pack. Its error and detail
+ * are never NULL. */
 typedef struct {
     int32_t code;
     const char *error;
@@ -91,8 +91,9 @@ typedef struct {
  * method, request_id (NULL for none) and timeout_ms, and body, body_len
  * bytes once packed, in its body field. The bytes are those libprotobuf-c
  * gives the same envelope, made without packing body twice or walking
- * descriptors. It returns NULL without memory; the caller owns the
- * message.
+ * descriptors, except that an empty body is written as an empty field,
+ * which libprotobuf-c leaves out: both decode the same. It returns NULL
+ * without memory; the caller owns the message.
  */
 nng_msg *mr_rpc__pack_request(const char *method, const char *request_id,
                               uint32_t timeout_ms,
@@ -100,9 +101,9 @@ nng_msg *mr_rpc__pack_request(const char *method, const char *request_id,
 
 /*
  * mr_rpc__pack_reply returns a new message with the Reply envelope of
- * status and, unless body is NULL, body, body_len bytes once packed. Like
- * mr_rpc__pack_request, it gives libprotobuf-c's bytes, and NULL without
- * memory; the caller owns the message.
+ * status and, unless body is NULL, body, body_len bytes once packed. Its
+ * bytes, their one exception and its NULL are those of
+ * mr_rpc__pack_request; the caller owns the message.
  */
 nng_msg *mr_rpc__pack_reply(const mr_rpc__status *status,
                             const ProtobufCMessage *body, size_t body_len);

@@ -90,7 +90,8 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
     pthread_mutex_unlock(&server->pipes_lock);
 }
 
-/* find_method returns the method named name, or NULL. */
+/* find_method returns the method named name, or NULL. The whole name is
+ * compared, so a name with a NUL byte in it matches no method. */
 static const mr_rpc_method *
 find_method(const mr_rpc_server *server, mr_rpc__span name)
 {
@@ -215,9 +216,12 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     call->method = find_method(server, env.method);
 
     if (call->method == NULL) {
+        bool nul = memchr(env.method.data, '\0', env.method.len) != NULL;
+
         nng_msg_free(msg);
         MR_WARN("rpc.method.unknown", call->request_id,
-                "%s: unknown method %s", server->cfg.name, call->method_name);
+                "%s: unknown method %s%s", server->cfg.name, call->method_name,
+                nul ? " followed by a NUL byte" : "");
         mr_rpc_fail(call, MR_EUNIMPLEMENTED, NULL, 0);
         return;
     }

@@ -12,6 +12,7 @@
 #include "mcpreg/v1/registration.pb-c.h"
 #include "mr_log.h"
 #include "mr_rpc.h"
+#include "mr_rpc_internal.h"
 #include "mr_test.h"
 #include "mr_util.h"
 
@@ -222,6 +223,37 @@ test_error_travels(void)
                  MR_EUNIMPLEMENTED);
 
     mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+}
+
+/* A method name with a NUL byte in it matches no method, even when the
+ * bytes before the NUL name one. */
+static void
+test_method_with_nul_unknown(void)
+{
+    static const char request[] = "\x0a\x0b/t/Get\0tail\x12\x01r";
+    mr_rpc_server *server = start_server();
+    nng_socket sock;
+    nng_msg *reply = NULL;
+    mr_rpc__reply got;
+
+    MR_CHECK_INT(nng_req0_open(&sock), ==, 0);
+    MR_CHECK_INT(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000), ==, 0);
+    MR_CHECK_INT(nng_dial(sock, URL, NULL, 0), ==, 0);
+    MR_CHECK_INT(nng_send(sock, (void *)request, sizeof(request) - 1, 0), ==,
+                 0);
+    MR_CHECK_INT(nng_recvmsg(sock, &reply, 0), ==, 0);
+
+    MR_CHECK(reply != NULL && mr_rpc__unpack_reply(nng_msg_body(reply),
+                                                   nng_msg_len(reply), &got));
+    if (reply != NULL) {
+        MR_CHECK_INT(got.error.len, ==,
+                     strlen(mr_err_code(MR_EUNIMPLEMENTED)));
+        MR_CHECK(memcmp(got.error.data, mr_err_code(MR_EUNIMPLEMENTED),
+                        got.error.len) == 0);
+        nng_msg_free(reply);
+    }
+    nng_close(sock);
     mr_rpc_server_stop(server, 1000);
 }
 
@@ -530,6 +562,7 @@ static const mr_test_case cases[] = {
     {"reply_round_trip", test_reply_round_trip},
     {"large_bodies_round_trip", test_large_bodies_round_trip},
     {"error_travels", test_error_travels},
+    {"method_with_nul_unknown", test_method_with_nul_unknown},
     {"late_reply_from_thread", test_late_reply_from_thread},
     {"deadline_exceeded", test_deadline_exceeded},
     {"no_peer_fails_fast", test_no_peer_fails_fast},
