@@ -24,8 +24,8 @@ next_random(void)
 }
 
 /* random_string fills buf with up to cap - 1 random bytes, NULs and
- * bytes that are not UTF-8 among them, and returns it; some are empty and
- * some long enough for a two-byte length. */
+ * bytes that are not UTF-8 among them, and returns it. Some strings are
+ * empty, and some need a two-byte length. */
 static char *
 random_string(char *buf, size_t cap)
 {
@@ -54,7 +54,7 @@ random_number(void)
     }
 }
 
-/* check_msg requires that msg holds the len bytes at want. */
+/* check_msg requires that msg contains the len bytes at want. */
 static void
 check_msg(nng_msg *msg, const uint8_t *want, size_t len)
 {
@@ -142,7 +142,7 @@ pack_reply_matches_protobuf(void)
     }
 }
 
-/* span_is requires that span holds the C string s, which libprotobuf-c
+/* span_is requires that span contains the C string s, which libprotobuf-c
  * cut at the first NUL. */
 static void
 span_is(mr_rpc__span span, const char *s)

@@ -154,7 +154,7 @@ check_round_trip(const ProtobufCMessage *msg)
     free(first);
 }
 
-/* span_equals returns whether span holds the C string s, which
+/* span_equals returns whether span contains the C string s, which
  * protobuf-c cut at the first NUL. */
 static bool
 span_equals(mr_rpc__span span, const char *s)
@@ -173,7 +173,7 @@ bytes_equal(mr_rpc__span span, ProtobufCBinaryData bytes)
            (span.len == 0 || memcmp(span.data, bytes.data, span.len) == 0);
 }
 
-/* check_packed requires that msg holds protobuf-c's encoding of env with
+/* check_packed requires that msg contains protobuf-c's encoding of env with
  * body, body_len bytes, in its body field env_body. */
 static void
 check_packed(nng_msg *msg, ProtobufCBinaryData *env_body,
