@@ -422,8 +422,6 @@ vlog(mr_log_level level, bool deferred, const char *msg_id,
     const char *text = fmt; /* a message without conversions is used as is */
     size_t len;
 
-    /* NOTE: the time is taken before the output lock, so lines of
-     * different threads can reach the file a few ms out of time order. */
     if (strchr(fmt, '%') != NULL) {
         int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
@@ -437,6 +435,8 @@ vlog(mr_log_level level, bool deferred, const char *msg_id,
         return;
     }
 
+    /* NOTE: the time is taken before the output lock, so lines of
+     * different threads can reach the file a few ms out of time order. */
     len = mr_log__format(out, level, mr_now_ms(), msg_id, request_id, fields,
                          nfields, text);
     mr_log__emit(level, deferred, out, len);

@@ -380,6 +380,16 @@ read_now(int fd)
     return buf;
 }
 
+/* open_log_pipe sends log lines into a new pipe, whose read end fds[0]
+ * does not block. */
+static void
+open_log_pipe(int fds[2])
+{
+    MR_CHECK_INT(pipe(fds), ==, 0);
+    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
+    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+}
+
 /* Runs last: buffering cannot be turned off again. */
 static void
 test_buffer_keeps_order(void)
@@ -387,9 +397,7 @@ test_buffer_keeps_order(void)
     int fds[2];
     char *text;
 
-    MR_CHECK_INT(pipe(fds), ==, 0);
-    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
-    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+    open_log_pipe(fds);
     MR_CHECK_INT(mr_log_buffer(60000), ==, 0);
 
     MR_INFO("t.first", NULL, "first");
@@ -423,9 +431,7 @@ test_deferred_warn_buffered(void)
     int fds[2];
     char *text;
 
-    MR_CHECK_INT(pipe(fds), ==, 0);
-    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
-    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+    open_log_pipe(fds);
 
     mr_log_fields_deferred(MR_LOG_WARN, "t.deferred", NULL, &field, 1,
                            "deferred");
@@ -475,9 +481,7 @@ test_deferred_line_made_later(void)
 
     memset(big, 'b', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    MR_CHECK_INT(pipe(fds), ==, 0);
-    MR_CHECK_INT(fcntl(fds[0], F_SETFL, O_NONBLOCK), ==, 0);
-    mr_log_init("test", MR_LOG_DEBUG, fds[1]);
+    open_log_pipe(fds);
 
     fields[0] = (mr_log_field){"path", path, 0};
     fields[1] = MR_FINT("status", -42);
