@@ -41,10 +41,10 @@ typedef enum {
  * into reason. For tcp:// (tcp4://, tcp6://) it checks the form
  * "host:port", resolves the host and tries a plain connection, waiting up
  * to timeout_ms for each address: a host whose every address refuses has
- * nothing listening. For ipc:// it checks only
- * that the socket file exists and is a socket. Other schemes, and an
- * address that neither accepts nor refuses within timeout_ms, are usable,
- * so that nng's own dial decides.
+ * nothing listening. For ipc:// it checks only that the path fits a Unix
+ * socket address and that the socket file exists and is a socket. Other
+ * schemes, and an address that neither accepts nor refuses within
+ * timeout_ms, are usable, so that nng's own dial decides.
  */
 cli_address cli_check_address(const char *url, int timeout_ms, char *reason,
                               size_t size);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mr_rpc.h"
 
 /* HOST_MAX bounds the host part of a tcp:// URL. */
 #define HOST_MAX 256
@@ -182,6 +183,9 @@ check_ipc(const char *url, const char *path, char *reason, size_t size)
 cli_address
 cli_check_address(const char *url, int timeout_ms, char *reason, size_t size)
 {
+    if (!mr_rpc_check_url(url, reason, size)) {
+        return CLI_ADDRESS_INVALID;
+    }
     if (strncmp(url, "ipc://", 6) == 0) {
         return check_ipc(url, url + 6, reason, size);
     }

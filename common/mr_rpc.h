@@ -131,6 +131,17 @@ typedef struct mr_rpc_client mr_rpc_client;
 typedef void (*mr_rpc_done)(void *arg, const mr_rpc_status *status,
                             ProtobufCMessage *response);
 
+/* MR_RPC_URL_WHY_MAX bounds the reason that mr_rpc_check_url writes. */
+#define MR_RPC_URL_WHY_MAX 512
+
+/*
+ * mr_rpc_check_url returns whether url can name an nng address that
+ * connects. Otherwise it writes why not into why, of size whylen. It
+ * catches what nng accepts but never connects: an ipc:// path longer than
+ * a Unix socket address takes. Other mistakes are left to nng.
+ */
+bool mr_rpc_check_url(const char *url, char *why, size_t whylen);
+
 /*
  * mr_rpc_client_open opens a REQ socket that dials url (or listens on it
  * when listen is true). The dialer redials by itself after a peer restarts.

@@ -475,10 +475,17 @@ mr_err
 mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
                            mr_rpc_peer_watch watch, void *arg)
 {
-    mr_rpc_client *client = calloc(1, sizeof(*client));
+    mr_rpc_client *client;
+    char why[MR_RPC_URL_WHY_MAX];
     int rv;
 
     *out = NULL;
+    if (!mr_rpc_check_url(url, why, sizeof(why))) {
+        MR_ERROR("rpc.client.url", NULL, "cannot %s: %s",
+                 listen ? "listen" : "dial", why);
+        return MR_EUNAVAILABLE;
+    }
+    client = calloc(1, sizeof(*client));
     if (client == NULL) {
         return MR_ENOMEM;
     }

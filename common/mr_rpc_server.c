@@ -334,8 +334,14 @@ static int
 open_socket(mr_rpc_server *server)
 {
     const mr_rpc_server_config *cfg = &server->cfg;
+    char why[MR_RPC_URL_WHY_MAX];
     int rv;
 
+    if (!mr_rpc_check_url(cfg->url, why, sizeof(why))) {
+        MR_ERROR("rpc.server.url", NULL, "%s: cannot %s: %s", cfg->name,
+                 cfg->dial ? "dial" : "listen", why);
+        return NNG_EADDRINVAL;
+    }
     rv = nng_rep0_open(&server->sock);
     if (rv != 0) {
         goto out;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -557,6 +558,61 @@ test_huge_reply_fails_alone(void)
     mr_rpc_server_stop(server, 1000);
 }
 
+/* ipc_url writes into url, of size len, an ipc:// URL under /tmp whose
+ * path is path_len bytes long. */
+static void
+ipc_url(char *url, size_t len, size_t path_len)
+{
+    int n = snprintf(url, len, "ipc:///tmp/mr_rpc_test.%ld.", (long)getpid());
+
+    MR_CHECK(n > 0 && (size_t)n < path_len + 6 && path_len + 6 < len);
+    memset(url + n, 'p', path_len + 6 - (size_t)n);
+    url[path_len + 6] = '\0';
+}
+
+/* A path of 107 bytes, the most a Unix socket address takes, connects. One
+ * byte more fails at once, where nng 1.5.2 would take it and then redial
+ * forever. */
+static void
+test_ipc_path_limit(void)
+{
+    mr_rpc_server_config cfg = {
+        .contexts = 1,
+        .default_timeout_ms = 1000,
+        .methods = methods,
+        .nmethods = 3,
+        .name = "test",
+    };
+    mr_rpc_server *server = NULL;
+    mr_rpc_client *client = NULL;
+    char url[160];
+    char why[MR_RPC_URL_WHY_MAX];
+
+    mr_util_init();
+    mr_log_init("test", MR_LOG_ERROR, 2);
+    ipc_url(url, sizeof(url), 107);
+    cfg.url = url;
+    MR_CHECK(mr_rpc_check_url(url, why, sizeof(why)));
+    MR_CHECK_INT(mr_rpc_server_start(&server, &cfg), ==, MR_OK);
+    MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_OK);
+    for (int i = 0; i < 200 && mr_rpc_client_peers(client) == 0; i++) {
+        nng_msleep(10);
+    }
+    MR_CHECK_INT(mr_rpc_client_peers(client), ==, 1);
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+    unlink(url + 6);
+
+    ipc_url(url, sizeof(url), 108);
+    MR_CHECK(!mr_rpc_check_url(url, why, sizeof(why)));
+    MR_CHECK(strstr(why, "is 108 bytes") != NULL);
+    MR_CHECK(strstr(why, "at most 107") != NULL);
+    MR_CHECK_INT(mr_rpc_server_start(&server, &cfg), ==, MR_EUNAVAILABLE);
+    MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_EUNAVAILABLE);
+    MR_CHECK(client == NULL);
+    MR_CHECK(mr_rpc_check_url("tcp://127.0.0.1:1", why, sizeof(why)));
+}
+
 static const mr_test_case cases[] = {
     {"huge_reply_fails_alone", test_huge_reply_fails_alone},
     {"reply_round_trip", test_reply_round_trip},
@@ -571,6 +627,7 @@ static const mr_test_case cases[] = {
     {"close_at_deadline", test_close_at_deadline},
     {"caller_leaves_held_call", test_caller_leaves_held_call},
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
+    {"ipc_path_limit", test_ipc_path_limit},
 };
 
 MR_TEST_MAIN(cases)

@@ -346,6 +346,17 @@ test('CLI fails fast where nothing listens', async (t) => {
   }
 });
 
+// A socket path longer than a Unix socket address takes (107 bytes) can
+// never connect, so it is a usage error that names the length, not a wait.
+test('CLI rejects an ipc:// path too long for a socket', async () => {
+  const path = `${system.dir}/${'p'.repeat(120)}.ipc`;
+  const result = await system.cli.run(['--registration', `ipc://${path}`,
+    '--timeout-ms', '20000', 'key', 'list', '--workspace', workspaceId]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.ok(result.stderr.includes(`is ${path.length} bytes`), result.stderr);
+  assert.match(result.stderr, /at most 107/);
+});
+
 // A port that refuses connections at first but listens within the 2 s
 // start-up grace, as a service started just before the command does, is
 // dialed. This listener speaks no nng, so the call then times out.
