@@ -460,7 +460,7 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
         nng_msg_free(msg);
         p->state = PENDING_FAIL;
         p->err = MR_EUNAVAILABLE;
-        nng_sleep_aio(0, p->aio);
+        mr_rpc__fail_later(p->aio, NNG_ECLOSED);
     }
     return MR_OK;
 }

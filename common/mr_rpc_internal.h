@@ -24,6 +24,20 @@
  */
 bool mr_rpc__close(nng_socket sock, int timeout_ms);
 
+/*
+ * mr_rpc__fail_later completes aio with the nng error rv, and its callback
+ * then runs on an nng thread, never inside the caller's locks. It is not
+ * nng_sleep_aio(0, aio): in nng 1.5.2 an aio that has slept once keeps a
+ * flag that makes every later deadline on it expire without an error.
+ */
+static inline void
+mr_rpc__fail_later(nng_aio *aio, int rv)
+{
+    if (nng_aio_begin(aio)) {
+        nng_aio_finish(aio, rv);
+    }
+}
+
 /* mr_rpc__pipes is a set of connection (nng pipe) ids, which its user
  * locks. A zeroed set is empty. */
 typedef struct {

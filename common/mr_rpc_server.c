@@ -135,7 +135,7 @@ send_reply(mr_rpc_call *call, nng_msg *msg)
         MR_ERROR("rpc.reply.nomem", call->request_id,
                  "no memory for the reply to %s", call->method_name);
         nng_aio_set_msg(call->aio, NULL);
-        nng_sleep_aio(0, call->aio);
+        mr_rpc__fail_later(call->aio, NNG_ENOMEM);
         return;
     }
 
@@ -151,7 +151,7 @@ send_reply(mr_rpc_call *call, nng_msg *msg)
                 server->cfg.name, call->method_name);
         nng_msg_free(msg);
         nng_aio_set_msg(call->aio, NULL);
-        nng_sleep_aio(0, call->aio);
+        mr_rpc__fail_later(call->aio, NNG_ECLOSED);
         return;
     }
     nng_aio_set_msg(call->aio, msg);

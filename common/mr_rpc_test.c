@@ -406,6 +406,99 @@ test_peer_leaves_mid_call(void)
     mr_rpc_client_close(client);
 }
 
+/* A call that failed at once because no peer was connected leaves its
+ * context and aio for reuse. A later call on them that gets no reply must
+ * fail at its deadline: nng 1.5.2 completed the receive without an error
+ * and without a message once the aio had slept, and the client crashed. */
+static void
+test_deadline_after_failed_call(void)
+{
+    const char *url = "inproc://deadline_after_failed";
+    mr_rpc_client *client = NULL;
+    Mcpreg__V1__McpServer *got = NULL;
+    nng_socket silent;
+
+    mr_util_init();
+    MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_OK);
+    MR_CHECK_INT(call_get(client, "/t/Get", "x", &got, NULL), ==,
+                 MR_EUNAVAILABLE);
+
+    MR_CHECK_INT(nng_rep0_open(&silent), ==, 0);
+    MR_CHECK_INT(nng_listen(silent, url, NULL, 0), ==, 0);
+    for (int i = 0; i < 300 && mr_rpc_client_peers(client) == 0; i++) {
+        nng_msleep(10);
+    }
+    MR_CHECK_INT(mr_rpc_client_peers(client), ==, 1);
+    MR_CHECK_INT(call_get(client, "/t/Get", "x", &got, NULL), ==,
+                 MR_ETIMEDOUT);
+    MR_CHECK(got == NULL);
+
+    mr_rpc_client_close(client);
+    nng_close(silent);
+}
+
+/* start_get starts a Get call with timeout_ms that records its end in
+ * out. */
+static void
+start_get(mr_rpc_client *client, uint32_t timeout_ms, outcome *out)
+{
+    Mcpreg__V1__GetMcpServerRequest req =
+        MCPREG__V1__GET_MCP_SERVER_REQUEST__INIT;
+
+    atomic_store(&out->err, -1);
+    req.id = "x";
+    MR_CHECK_INT(mr_rpc_call_async(client, "/t/Get", &req.base,
+                                   &mcpreg__v1__mcp_server__descriptor, NULL,
+                                   timeout_ms, record_outcome, out),
+                 ==, MR_OK);
+}
+
+/* wait_outcome waits up to 5 s for the call of out to end. */
+static void
+wait_outcome(outcome *out)
+{
+    for (int i = 0; i < 500 && atomic_load(&out->err) == -1; i++) {
+        nng_msleep(10);
+    }
+}
+
+/* A send that waits for a free connection, on an aio that failed at once
+ * before, fails at its deadline too. The peer reads no requests, so the
+ * third call's send never leaves, and its message must be freed
+ * (AddressSanitizer checks). */
+static void
+test_send_deadline_after_failed_calls(void)
+{
+    const char *url = "inproc://send_deadline_after_failed";
+    mr_rpc_client *client = NULL;
+    outcome out[3];
+    nng_socket silent;
+
+    mr_util_init();
+    MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_OK);
+    for (int i = 0; i < 3; i++) {
+        start_get(client, 1000, &out[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        wait_outcome(&out[i]);
+        MR_CHECK_INT(atomic_load(&out[i].err), ==, MR_EUNAVAILABLE);
+    }
+
+    MR_CHECK_INT(nng_rep0_open(&silent), ==, 0);
+    MR_CHECK_INT(nng_listen(silent, url, NULL, 0), ==, 0);
+    for (int i = 0; i < 300 && mr_rpc_client_peers(client) == 0; i++) {
+        nng_msleep(10);
+    }
+    start_get(client, 2000, &out[0]);
+    start_get(client, 2000, &out[1]);
+    start_get(client, 300, &out[2]);
+    wait_outcome(&out[2]);
+    MR_CHECK_INT(atomic_load(&out[2].err), ==, MR_ETIMEDOUT);
+
+    mr_rpc_client_close(client);
+    nng_close(silent);
+}
+
 /* More calls at once than the client keeps for reuse: those it frees
  * when they finish must not be touched afterwards by the thread that
  * started their receive (AddressSanitizer checks). */
@@ -628,6 +721,9 @@ static const mr_test_case cases[] = {
     {"caller_leaves_held_call", test_caller_leaves_held_call},
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
     {"ipc_path_limit", test_ipc_path_limit},
+    {"deadline_after_failed_call", test_deadline_after_failed_call},
+    {"send_deadline_after_failed_calls",
+     test_send_deadline_after_failed_calls},
 };
 
 MR_TEST_MAIN(cases)
