@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -525,9 +526,15 @@ gw_server_stop(gw_server *server, int grace_ms)
     MHD_socket listen_fd;
     int active;
 
-    /* Refuse new requests and stop accepting connections. */
+    /* Refuse new requests and stop accepting connections. The socket
+     * stays open until MHD_stop_daemon, as libmicrohttpd requires, but a
+     * shut-down socket makes the kernel refuse new connections and reset
+     * those that it queued, which would otherwise wait until the exit. */
     atomic_store(&server->draining, true);
     listen_fd = MHD_quiesce_daemon(server->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET) {
+        shutdown(listen_fd, SHUT_RDWR);
+    }
     MR_INFO("gw.drain", NULL,
             "stopped accepting connections; waiting up to %d ms for the "
             "requests in progress",

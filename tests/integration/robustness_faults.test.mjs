@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -561,6 +562,19 @@ test('frozen registration: 503 within deadline', async () => {
 // is bounded by the 3 s given to the first close and 100 ms to the other.
 const CLOSE_STUCK_BOUND_MS = 3000 + 100 + 2500;
 
+// Opens a TCP connection to port on loopback and closes it. Resolves with
+// 'connected', or with the error's code.
+function tryConnect(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error) => resolve(error.code));
+  });
+}
+
 test('SIGTERM after its caller left exits 0', async (t) => {
   const calls = [];
 
@@ -571,7 +585,19 @@ test('SIGTERM after its caller left exits 0', async (t) => {
         .catch((error) => error));
     }
     await sleep(500);
-    const gateway = await signalProcess(system, GATEWAY, 'SIGTERM');
+    const port = Number(flagValue(system.processes.get(GATEWAY).args,
+      '--listen').split(':').pop());
+    const stopping = signalProcess(system, GATEWAY, 'SIGTERM');
+    await sleep(300);
+
+    // While the gateway drains, a new connection is refused at once
+    // instead of waiting in the kernel's queue until the exit.
+    const started = performance.now();
+    const outcome = await tryConnect(port);
+    assert.equal(outcome, 'ECONNREFUSED');
+    assert.ok(performance.now() - started < AT_ONCE_MS);
+
+    const gateway = await stopping;
     assert.equal(gateway.code, 0, 'the gateway must exit 0 on SIGTERM');
   } finally {
     await signalProcess(system, REGISTRATION, 'SIGCONT');
