@@ -183,11 +183,13 @@ check_ipc(const char *url, const char *path, char *reason, size_t size)
 cli_address
 cli_check_address(const char *url, int timeout_ms, char *reason, size_t size)
 {
+    const char *path = mr_rpc_ipc_path(url);
+
     if (!mr_rpc_check_url(url, reason, size)) {
         return CLI_ADDRESS_INVALID;
     }
-    if (strncmp(url, "ipc://", 6) == 0) {
-        return check_ipc(url, url + 6, reason, size);
+    if (path != NULL) {
+        return check_ipc(url, path, reason, size);
     }
     if (strncmp(url, "tcp://", 6) == 0) {
         return check_tcp(url, url + 6, AF_UNSPEC, timeout_ms, reason, size);

@@ -135,10 +135,18 @@ typedef void (*mr_rpc_done)(void *arg, const mr_rpc_status *status,
 #define MR_RPC_URL_WHY_MAX 512
 
 /*
+ * mr_rpc_ipc_path returns the socket path of url when url names nng's ipc
+ * transport, as "ipc://" or "unix://" with the scheme in any case, which
+ * nng 1.5.2 all takes. It returns NULL for other URLs.
+ */
+const char *mr_rpc_ipc_path(const char *url);
+
+/*
  * mr_rpc_check_url returns whether url can name an nng address that
  * connects. Otherwise it writes why not into why, of size whylen. It
- * catches what nng accepts but never connects: an ipc:// path longer than
- * a Unix socket address takes. Other mistakes are left to nng.
+ * catches what nng accepts but never connects: an ipc path that is empty
+ * or longer than a Unix socket address takes. Other mistakes are left to
+ * nng.
  */
 bool mr_rpc_check_url(const char *url, char *why, size_t whylen);
 

@@ -706,6 +706,37 @@ test_ipc_path_limit(void)
     MR_CHECK(mr_rpc_check_url("tcp://127.0.0.1:1", why, sizeof(why)));
 }
 
+/* nng takes "unix://" and any case of the scheme for ipc, and an empty
+ * path fails only when a connection is made. A long URL is cut in the
+ * reason after the length and the limit. */
+static void
+test_ipc_url_spellings(void)
+{
+    char url[4200];
+    char why[MR_RPC_URL_WHY_MAX];
+
+    ipc_url(url, sizeof(url), 108);
+    memcpy(url, "IPC", 3);
+    MR_CHECK(!mr_rpc_check_url(url, why, sizeof(why)));
+    MR_CHECK(strstr(why, "is 108 bytes") != NULL);
+
+    snprintf(url, sizeof(url), "unix:///tmp/%0200d", 0);
+    MR_CHECK(!mr_rpc_check_url(url, why, sizeof(why)));
+    MR_CHECK(strstr(why, "is 205 bytes") != NULL);
+    MR_CHECK(strstr(why, "...") != NULL);
+
+    MR_CHECK(!mr_rpc_check_url("ipc://", why, sizeof(why)));
+    MR_CHECK(strstr(why, "empty") != NULL);
+
+    ipc_url(url, sizeof(url), 4000);
+    MR_CHECK(!mr_rpc_check_url(url, why, sizeof(why)));
+    MR_CHECK(strstr(why, "is 4000 bytes") != NULL);
+    MR_CHECK(strstr(why, "at most 107") != NULL);
+
+    MR_CHECK(mr_rpc_check_url("Unix:///tmp/short.sock", why, sizeof(why)));
+    MR_CHECK(mr_rpc_check_url("inproc://x", why, sizeof(why)));
+}
+
 static const mr_test_case cases[] = {
     {"huge_reply_fails_alone", test_huge_reply_fails_alone},
     {"reply_round_trip", test_reply_round_trip},
@@ -721,6 +752,7 @@ static const mr_test_case cases[] = {
     {"caller_leaves_held_call", test_caller_leaves_held_call},
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
     {"ipc_path_limit", test_ipc_path_limit},
+    {"ipc_url_spellings", test_ipc_url_spellings},
     {"deadline_after_failed_call", test_deadline_after_failed_call},
     {"send_deadline_after_failed_calls",
      test_send_deadline_after_failed_calls},

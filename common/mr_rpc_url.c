@@ -1,6 +1,7 @@
 /* mr_rpc_url.c - addresses that nng takes but can never connect. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 
 #include "mr_rpc.h"
@@ -9,25 +10,65 @@
  * its terminating NUL: 107 bytes on Linux. */
 #define IPC_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
+/* URL_QUOTE_MAX bounds the bytes of a rejected URL quoted in a reason, so
+ * that the length and the limit before it are never cut. */
+#define URL_QUOTE_MAX 120
+
+const char *
+mr_rpc_ipc_path(const char *url)
+{
+    if (strncasecmp(url, "ipc://", 6) == 0) {
+        return url + 6;
+    }
+    if (strncasecmp(url, "unix://", 7) == 0) {
+        return url + 7;
+    }
+    return NULL;
+}
+
+/* Returns how many bytes of text, at most URL_QUOTE_MAX, to quote without
+ * cutting a UTF-8 character. */
+static int
+quote_len(const char *text)
+{
+    size_t len = strnlen(text, URL_QUOTE_MAX + 1);
+
+    if (len <= URL_QUOTE_MAX) {
+        return (int)len;
+    }
+    len = URL_QUOTE_MAX;
+    while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80) {
+        len--;
+    }
+    return (int)len;
+}
+
 bool
 mr_rpc_check_url(const char *url, char *why, size_t whylen)
 {
+    const char *path = mr_rpc_ipc_path(url);
     size_t len;
+    int quoted;
 
-    if (strncmp(url, "ipc://", 6) != 0) {
+    if (path == NULL) {
         return true;
+    }
+    len = strlen(path);
+    if (len == 0) {
+        snprintf(why, whylen, "the socket path is empty in %s", url);
+        return false;
     }
 
     /* nng 1.5.2 takes paths of up to 127 bytes, so a path too long for the
      * kernel fails only when a connection is made, and a dialer retries it
      * forever. */
-    len = strlen(url + 6);
     if (len <= IPC_PATH_MAX) {
         return true;
     }
+    quoted = quote_len(url);
     snprintf(why, whylen,
-             "the socket path of %s is %zu bytes, and a Unix socket path "
-             "takes at most %zu",
-             url, len, IPC_PATH_MAX);
+             "the socket path is %zu bytes, and a Unix socket path takes at "
+             "most %zu: %.*s%s",
+             len, IPC_PATH_MAX, quoted, url, url[quoted] != '\0' ? "..." : "");
     return false;
 }
