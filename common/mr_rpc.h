@@ -136,8 +136,8 @@ typedef void (*mr_rpc_done)(void *arg, const mr_rpc_status *status,
 
 /*
  * mr_rpc_ipc_path returns the socket path of url when url names nng's ipc
- * transport, as "ipc://" or "unix://" with the scheme in any case, which
- * nng 1.5.2 all takes. It returns NULL for other URLs.
+ * transport: "ipc://" or "unix://", with the scheme in any case, as nng
+ * 1.5.2 takes them. It returns NULL for other URLs.
  */
 const char *mr_rpc_ipc_path(const char *url);
 
