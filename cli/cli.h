@@ -38,11 +38,12 @@ typedef enum {
 /*
  * cli_check_address checks the address of url, an nng URL, before nng
  * dials it, and writes the reason for any outcome but CLI_ADDRESS_USABLE
- * into reason. For tcp:// (tcp4://, tcp6://) it checks the form
+ * into reason. It rejects what mr_rpc_check_url rejects. For tcp://
+ * (tcp4://, tcp6://, the scheme in any case) it checks the form
  * "host:port", resolves the host and tries a plain connection, waiting up
  * to timeout_ms for each address: a host whose every address refuses has
- * nothing listening. For ipc:// it checks only that the path fits a Unix
- * socket address and that the socket file exists and is a socket. Other
+ * nothing listening. For ipc:// and unix:// it checks only that the
+ * socket file exists and is a socket. Other
  * schemes, and an address that neither accepts nor refuses within
  * timeout_ms, are usable, so that nng's own dial decides.
  */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -191,13 +192,13 @@ cli_check_address(const char *url, int timeout_ms, char *reason, size_t size)
     if (path != NULL) {
         return check_ipc(url, path, reason, size);
     }
-    if (strncmp(url, "tcp://", 6) == 0) {
+    if (strncasecmp(url, "tcp://", 6) == 0) {
         return check_tcp(url, url + 6, AF_UNSPEC, timeout_ms, reason, size);
     }
-    if (strncmp(url, "tcp4://", 7) == 0) {
+    if (strncasecmp(url, "tcp4://", 7) == 0) {
         return check_tcp(url, url + 7, AF_INET, timeout_ms, reason, size);
     }
-    if (strncmp(url, "tcp6://", 7) == 0) {
+    if (strncasecmp(url, "tcp6://", 7) == 0) {
         return check_tcp(url, url + 7, AF_INET6, timeout_ms, reason, size);
     }
     return CLI_ADDRESS_USABLE;

@@ -144,9 +144,9 @@ const char *mr_rpc_ipc_path(const char *url);
 /*
  * mr_rpc_check_url returns whether url can name an nng address that
  * connects. Otherwise it writes why not into why, of size whylen. It
- * catches what nng accepts but never connects: an ipc path that is empty
- * or longer than a Unix socket address takes. Other mistakes are left to
- * nng.
+ * rejects what nng cannot parse, and what nng accepts but never connects:
+ * an ipc path that is empty or longer than a Unix socket address takes,
+ * and an empty abstract socket name. Other mistakes are left to nng.
  */
 bool mr_rpc_check_url(const char *url, char *why, size_t whylen);
 

@@ -707,8 +707,9 @@ test_ipc_path_limit(void)
 }
 
 /* nng takes "unix://" and any case of the scheme for ipc, and an empty
- * path fails only when a connection is made. A long URL is cut in the
- * reason after the length and the limit. */
+ * path or abstract name fails only when a connection is made. A long URL
+ * is cut in the reason after the length and the limit. A URL that nng
+ * cannot parse is rejected too. */
 static void
 test_ipc_url_spellings(void)
 {
@@ -735,6 +736,14 @@ test_ipc_url_spellings(void)
 
     MR_CHECK(mr_rpc_check_url("Unix:///tmp/short.sock", why, sizeof(why)));
     MR_CHECK(mr_rpc_check_url("inproc://x", why, sizeof(why)));
+    MR_CHECK(mr_rpc_check_url("TCP://127.0.0.1:1", why, sizeof(why)));
+    MR_CHECK(mr_rpc_check_url("abstract://x", why, sizeof(why)));
+
+    MR_CHECK(!mr_rpc_check_url("abstract://", why, sizeof(why)));
+    MR_CHECK(strstr(why, "abstract socket name is empty") != NULL);
+    MR_CHECK(!mr_rpc_check_url("ipc:/tmp/x", why, sizeof(why)));
+    MR_CHECK(strstr(why, "is not an nng URL") != NULL);
+    MR_CHECK(!mr_rpc_check_url("localhost:7401", why, sizeof(why)));
 }
 
 static const mr_test_case cases[] = {

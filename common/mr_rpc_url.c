@@ -1,8 +1,10 @@
-/* mr_rpc_url.c - addresses that nng takes but can never connect. */
+/* mr_rpc_url.c - checks of nng addresses before nng dials or listens. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
+
+#include <nng/nng.h>
 
 #include "mr_rpc.h"
 
@@ -43,13 +45,41 @@ quote_len(const char *text)
     return (int)len;
 }
 
+/* Returns whether url parses as an nng URL, and whether it names an
+ * abstract socket without a name (*empty_abstract). */
+static bool
+parse_url(const char *url, bool *empty_abstract)
+{
+    nng_url *parsed = NULL;
+
+    if (nng_url_parse(&parsed, url) != 0) {
+        return false;
+    }
+    *empty_abstract =
+        strcmp(parsed->u_scheme, "abstract") == 0 && parsed->u_path[0] == '\0';
+    nng_url_free(parsed);
+    return true;
+}
+
 bool
 mr_rpc_check_url(const char *url, char *why, size_t whylen)
 {
     const char *path = mr_rpc_ipc_path(url);
+    int quoted = quote_len(url);
+    bool empty_abstract = false;
     size_t len;
-    int quoted;
 
+    if (!parse_url(url, &empty_abstract)) {
+        snprintf(why, whylen,
+                 "%.*s%s is not an nng URL such as tcp://HOST:PORT or "
+                 "ipc:///PATH",
+                 quoted, url, url[quoted] != '\0' ? "..." : "");
+        return false;
+    }
+    if (empty_abstract) {
+        snprintf(why, whylen, "the abstract socket name is empty in %s", url);
+        return false;
+    }
     if (path == NULL) {
         return true;
     }
@@ -65,7 +95,6 @@ mr_rpc_check_url(const char *url, char *why, size_t whylen)
     if (len <= IPC_PATH_MAX) {
         return true;
     }
-    quoted = quote_len(url);
     snprintf(why, whylen,
              "the socket path is %zu bytes, and a Unix socket path takes at "
              "most %zu: %.*s%s",
