@@ -110,17 +110,26 @@ static const mr_rpc_method methods[] = {
     {"/t/Hold", &mcpreg__v1__get_mcp_server_request__descriptor, hold_call},
 };
 
-static mr_rpc_server *
-start_server(void)
+/* server_config returns the test server's configuration on url. */
+static mr_rpc_server_config
+server_config(const char *url)
 {
     mr_rpc_server_config cfg = {
-        .url = URL,
+        .url = url,
         .contexts = 4,
         .default_timeout_ms = 1000,
         .methods = methods,
         .nmethods = 3,
         .name = "test",
     };
+
+    return cfg;
+}
+
+static mr_rpc_server *
+start_server(void)
+{
+    mr_rpc_server_config cfg = server_config(URL);
     mr_rpc_server *server = NULL;
 
     mr_util_init();
@@ -664,27 +673,20 @@ ipc_url(char *url, size_t len, size_t path_len)
 }
 
 /* A path of 107 bytes, the most a Unix socket address takes, connects. One
- * byte more fails at once, where nng 1.5.2 would take it and then redial
- * forever. */
+ * byte more fails at once, where nng 1.5.2 would take it and then keep
+ * redialling. */
 static void
 test_ipc_path_limit(void)
 {
-    mr_rpc_server_config cfg = {
-        .contexts = 1,
-        .default_timeout_ms = 1000,
-        .methods = methods,
-        .nmethods = 3,
-        .name = "test",
-    };
+    char url[160];
+    mr_rpc_server_config cfg = server_config(url);
     mr_rpc_server *server = NULL;
     mr_rpc_client *client = NULL;
-    char url[160];
     char why[MR_RPC_URL_WHY_MAX];
 
     mr_util_init();
     mr_log_init("test", MR_LOG_ERROR, 2);
     ipc_url(url, sizeof(url), 107);
-    cfg.url = url;
     MR_CHECK(mr_rpc_check_url(url, why, sizeof(why)));
     MR_CHECK_INT(mr_rpc_server_start(&server, &cfg), ==, MR_OK);
     MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_OK);

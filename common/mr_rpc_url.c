@@ -90,8 +90,8 @@ mr_rpc_check_url(const char *url, char *why, size_t whylen)
     }
 
     /* nng 1.5.2 takes paths of up to 127 bytes, so a path too long for the
-     * kernel fails only when a connection is made, and a dialer retries it
-     * forever. */
+     * kernel fails only when a connection is made, and a dialer keeps
+     * retrying it. */
     if (len <= IPC_PATH_MAX) {
         return true;
     }
