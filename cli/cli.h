@@ -25,6 +25,9 @@
 typedef struct {
     const char *registration_url;
     long timeout_ms;
+    /* What set registration_url, for errors to name: "--registration"
+     * or the environment variable. */
+    const char *registration_option;
 } cli_context;
 
 /* cli_address is the outcome of cli_check_address. */

@@ -52,7 +52,8 @@ connect_within(int fd, const struct sockaddr *addr, socklen_t len,
 /* Returns ENOENT when nothing exists at path, ENOTSOCK when it is not a
  * socket, and 0 otherwise. It does not connect: nng 1.5.2's ipc listener
  * can lose the requests of the connection that follows one closed before
- * the handshake. So a stale socket file left by a killed service passes. */
+ * the handshake. So a stale socket file left by a killed service passes,
+ * and the refusals of nng's own dials show it later. */
 static int
 try_ipc(const char *path)
 {

@@ -70,10 +70,10 @@ print_call_failure(const cli_context *ctx, mr_err err, const char *detail)
         return;
     }
     snprintf(message, sizeof(message),
-             "Check that --registration is the --listen address of "
+             "Check that %s is the --listen address of "
              "mcpreg-registration, not its --jobs-listen address, and that "
              "the service responds: nothing answered at '%s' within %ld ms",
-             ctx->registration_url, ctx->timeout_ms);
+             ctx->registration_option, ctx->registration_url, ctx->timeout_ms);
     print_failure(err, message);
 }
 
@@ -105,17 +105,145 @@ wait_listening(const cli_context *ctx, int64_t deadline, char *reason,
     }
 }
 
-/* Waits until the client has a connection or deadline (mr_mono_ms) passes. */
-static bool
-wait_connected(mr_rpc_client *client, int64_t deadline)
+/* link_state is the outcome of waiting for the first connection. */
+typedef enum {
+    LINK_UP,
+    LINK_TIMEOUT,  /* no connection by the deadline */
+    LINK_REFUSED,  /* refused, still after the start-up grace */
+    LINK_REJECTED, /* the peer speaks another protocol */
+} link_state;
+
+/* Waits until the client has a connection, the deadline (mr_mono_ms)
+ * passes, or nng's dials show that none will come: the peer speaks
+ * another protocol, or every dial was refused until refused_end. These
+ * catch what the address check let through: a socket file that no
+ * process listens on, and a peer that is not a registration service. */
+static link_state
+wait_connected(mr_rpc_client *client, int64_t refused_end, int64_t deadline)
 {
+    mr_rpc_dial_counts counts;
+
     while (mr_rpc_client_peers(client) == 0) {
-        if (mr_mono_ms() >= deadline) {
-            return false;
+        int64_t now = mr_mono_ms();
+
+        if (mr_rpc_client_dial_counts(client, &counts) &&
+            mr_rpc_client_peers(client) == 0) {
+            if (counts.rejected > 0) {
+                return LINK_REJECTED;
+            }
+            if (counts.refused > 0 &&
+                (now >= refused_end || now >= deadline)) {
+                return LINK_REFUSED;
+            }
+        }
+        if (now >= deadline) {
+            return LINK_TIMEOUT;
         }
         usleep(CONNECT_POLL_MS * 1000);
     }
-    return true;
+    return LINK_UP;
+}
+
+/* Prints why wait_connected found no connection to the service. */
+static void
+print_no_link(const cli_context *ctx, link_state state)
+{
+    const char *option = ctx->registration_option;
+    const char *url = ctx->registration_url;
+    char message[768];
+
+    if (state == LINK_REJECTED) {
+        snprintf(message, sizeof(message),
+                 "Check that %s is the --listen address of "
+                 "mcpreg-registration, not its --jobs-listen address: the "
+                 "peer at '%s' speaks another protocol",
+                 option, url);
+    } else if (state == LINK_REFUSED) {
+        snprintf(message, sizeof(message),
+                 "Check that mcpreg-registration runs and that %s is its "
+                 "--listen address: '%s' refused the connection, still "
+                 "after %ld ms%s",
+                 option, url,
+                 ctx->timeout_ms < START_GRACE_MS ? ctx->timeout_ms
+                                                  : (long)START_GRACE_MS,
+                 mr_rpc_ipc_path(url) != NULL
+                     ? "; its socket file is left from a service that "
+                       "stopped"
+                     : "");
+    } else {
+        snprintf(message, sizeof(message),
+                 "Check that mcpreg-registration runs and that %s is its "
+                 "--listen address: no connection to '%s' within %ld ms",
+                 option, url, ctx->timeout_ms);
+    }
+    print_failure(MR_EUNAVAILABLE, message);
+}
+
+/* Prints why the address check found address unusable, with detail.
+ * Returns the exit status. */
+static int
+print_unusable(const cli_context *ctx, cli_address address, const char *detail)
+{
+    char message[768];
+
+    if (address == CLI_ADDRESS_INVALID) {
+        fprintf(stderr, "mcpreg: Check %s: %s\n", ctx->registration_option,
+                detail);
+        return CLI_EXIT_USAGE;
+    }
+    if (address == CLI_ADDRESS_UNRESOLVED) {
+        snprintf(message, sizeof(message), "Check %s: %s",
+                 ctx->registration_option, detail);
+    } else {
+        snprintf(message, sizeof(message),
+                 "Check that mcpreg-registration runs and that %s is its "
+                 "--listen address: %s, still after %ld ms",
+                 ctx->registration_option, detail,
+                 ctx->timeout_ms < START_GRACE_MS ? ctx->timeout_ms
+                                                  : (long)START_GRACE_MS);
+    }
+    print_failure(MR_EUNAVAILABLE, message);
+    return CLI_EXIT_ERROR;
+}
+
+/* Opens a client connected to the registration service. Returns
+ * CLI_EXIT_OK with *client set, which the caller closes, or the exit
+ * status after printing why there is no connection. */
+static int
+connect_service(const cli_context *ctx, int64_t deadline,
+                mr_rpc_client **client)
+{
+    int64_t refused_end = mr_mono_ms() + START_GRACE_MS;
+    char detail[384];
+    cli_address address;
+    link_state state;
+    mr_err err;
+
+    *client = NULL;
+
+    /* The check fails at once where nng would dial on quietly: an
+     * invalid or unresolvable address, or a missing socket file. */
+    address = wait_listening(ctx, deadline, detail, sizeof(detail));
+    if (address != CLI_ADDRESS_USABLE) {
+        return print_unusable(ctx, address, detail);
+    }
+
+    err = mr_rpc_client_open(client, ctx->registration_url, false);
+    if (err != MR_OK) {
+        snprintf(detail, sizeof(detail), "Check %s: cannot dial '%s'",
+                 ctx->registration_option, ctx->registration_url);
+        print_failure(err, detail);
+        return CLI_EXIT_ERROR;
+    }
+
+    state = wait_connected(*client, refused_end, deadline);
+    if (state != LINK_UP) {
+        print_no_link(ctx, state);
+        mr_rpc_client_close(*client);
+        *client = NULL;
+        return CLI_EXIT_ERROR;
+    }
+    return CLI_EXIT_OK;
 }
 
 int
@@ -127,59 +255,15 @@ cli_call(const cli_context *ctx, const char *method,
     int64_t deadline = mr_mono_ms() + ctx->timeout_ms;
     mr_rpc_client *client = NULL;
     char request_id[MR_UUID_LEN + 1];
-    char message[512];
-    char detail_text[384];
     char *detail = NULL;
-    cli_address address;
     int64_t left;
     mr_err err;
+    int rc;
 
     *response = NULL;
-
-    /* nng's non-blocking dial reports no refusal, so without this check a
-     * stopped service would cost the whole timeout. */
-    address = wait_listening(ctx, deadline, detail_text, sizeof(detail_text));
-    if (address == CLI_ADDRESS_INVALID) {
-        fprintf(stderr, "mcpreg: Check --registration: %s\n", detail_text);
-        return CLI_EXIT_USAGE;
-    }
-    if (address == CLI_ADDRESS_UNRESOLVED) {
-        snprintf(message, sizeof(message), "Check --registration: %s",
-                 detail_text);
-        print_failure(MR_EUNAVAILABLE, message);
-        return CLI_EXIT_ERROR;
-    }
-    if (address == CLI_ADDRESS_NOTHING_LISTENS) {
-        snprintf(message, sizeof(message),
-                 "Check that mcpreg-registration runs and that "
-                 "--registration is its --listen address: %s, still after "
-                 "%ld ms",
-                 detail_text,
-                 ctx->timeout_ms < START_GRACE_MS ? ctx->timeout_ms
-                                                  : (long)START_GRACE_MS);
-        print_failure(MR_EUNAVAILABLE, message);
-        return CLI_EXIT_ERROR;
-    }
-
-    err = mr_rpc_client_open(&client, ctx->registration_url, false);
-    if (err != MR_OK) {
-        snprintf(message, sizeof(message),
-                 "Check --registration: cannot dial '%s'",
-                 ctx->registration_url);
-        print_failure(err, message);
-        return CLI_EXIT_ERROR;
-    }
-    /* A connection to the jobs address is rejected for its protocol, so
-     * it ends here too. */
-    if (!wait_connected(client, deadline)) {
-        snprintf(message, sizeof(message),
-                 "Check that mcpreg-registration runs and that --registration "
-                 "is its --listen address, not its --jobs-listen address: no "
-                 "connection to '%s' within %ld ms",
-                 ctx->registration_url, ctx->timeout_ms);
-        print_failure(MR_EUNAVAILABLE, message);
-        mr_rpc_client_close(client);
-        return CLI_EXIT_ERROR;
+    rc = connect_service(ctx, deadline, &client);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
 
     left = deadline - mr_mono_ms();
@@ -253,7 +337,7 @@ cli_json_time(int64_t ms)
 int
 main(int argc, char **argv)
 {
-    cli_context ctx = {"tcp://127.0.0.1:7401", 10000};
+    cli_context ctx = {"tcp://127.0.0.1:7401", 10000, "--registration"};
     const mr_opt opts[] = {
         {"registration", "MCPREG_REGISTRATION_DIAL", MR_OPT_STR,
          &ctx.registration_url, "nng URL of the registration service"},
@@ -275,6 +359,10 @@ main(int argc, char **argv)
                        &rest);
     if (rc != 0) {
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    if (mr_opts_source(opts, sizeof(opts) / sizeof(opts[0]), &opts[0], argc,
+                       argv) == MR_OPT_FROM_ENV) {
+        ctx.registration_option = opts[0].env;
     }
     if (ctx.timeout_ms < 1) {
         fprintf(stderr, "mcpreg: --timeout-ms must be at least 1\n");

@@ -159,3 +159,33 @@ mr_opts_parse(const mr_opt *opts, size_t nopts, int argc, char **argv,
     }
     return 0;
 }
+
+mr_opt_source
+mr_opts_source(const mr_opt *opts, size_t nopts, const mr_opt *opt, int argc,
+               char **argv)
+{
+    mr_opt_source source = MR_OPT_FROM_DEFAULT;
+
+    if (opt->env != NULL && getenv(opt->env) != NULL) {
+        source = MR_OPT_FROM_ENV;
+    }
+
+    /* The same walk as mr_opts_parse, which accepted this argv. */
+    for (int i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        const char *arg = argv[i] + 2;
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const mr_opt *o = find(opts, nopts, arg, len);
+
+        if (len == 0 || o == NULL) {
+            break;
+        }
+        if (o == opt) {
+            source = MR_OPT_FROM_ARGV;
+        }
+        if (eq == NULL && o->type != MR_OPT_BOOL) {
+            i++;
+        }
+    }
+    return source;
+}

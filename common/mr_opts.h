@@ -34,4 +34,19 @@ typedef struct {
 int mr_opts_parse(const mr_opt *opts, size_t nopts, int argc, char **argv,
                   const char *usage, int *rest);
 
+/* mr_opt_source is where the value of an option came from. */
+typedef enum {
+    MR_OPT_FROM_DEFAULT,
+    MR_OPT_FROM_ENV,
+    MR_OPT_FROM_ARGV,
+} mr_opt_source;
+
+/*
+ * mr_opts_source returns where opt, one of opts, got its value in a
+ * successful mr_opts_parse of the same argv and environment, so that an
+ * error about the value can name what the user set.
+ */
+mr_opt_source mr_opts_source(const mr_opt *opts, size_t nopts,
+                             const mr_opt *opt, int argc, char **argv);
+
 #endif

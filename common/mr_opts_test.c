@@ -89,12 +89,42 @@ test_rest_and_help(void)
     MR_CHECK_INT(parse(2, help, NULL), ==, 1);
 }
 
+/* The source names what set the value, the flag over the environment,
+ * in every spelling that mr_opts_parse takes. */
+static void
+test_source_named(void)
+{
+    char *spaced[] = {"prog", "--demo", "--url", "tcp://x", "key"};
+    char *joined[] = {"prog", "--url=tcp://x", "--", "--count"};
+    char *valued[] = {"prog", "--count", "--url", "list"};
+    const mr_opt *url_opt = &opts[0];
+
+    unsetenv("MR_TEST_URL");
+    MR_CHECK_INT(mr_opts_source(opts, 3, url_opt, 1, spaced), ==,
+                 MR_OPT_FROM_DEFAULT);
+    MR_CHECK_INT(mr_opts_source(opts, 3, url_opt, 5, spaced), ==,
+                 MR_OPT_FROM_ARGV);
+    MR_CHECK_INT(mr_opts_source(opts, 3, url_opt, 4, joined), ==,
+                 MR_OPT_FROM_ARGV);
+    MR_CHECK_INT(mr_opts_source(opts, 3, &opts[1], 4, joined), ==,
+                 MR_OPT_FROM_DEFAULT);
+
+    /* "--url" there is the value of --count, not a flag. */
+    setenv("MR_TEST_URL", "from-env", 1);
+    MR_CHECK_INT(mr_opts_source(opts, 3, url_opt, 4, valued), ==,
+                 MR_OPT_FROM_ENV);
+    MR_CHECK_INT(mr_opts_source(opts, 3, url_opt, 5, spaced), ==,
+                 MR_OPT_FROM_ARGV);
+    unsetenv("MR_TEST_URL");
+}
+
 static const mr_test_case cases[] = {
     {"defaults_kept", test_defaults_kept},
     {"flags_override_env", test_flags_override_env},
     {"env_used_without_flag", test_env_used_without_flag},
     {"errors_reported", test_errors_reported},
     {"rest_and_help", test_rest_and_help},
+    {"source_named", test_source_named},
 };
 
 MR_TEST_MAIN(cases)

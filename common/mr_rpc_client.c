@@ -52,6 +52,8 @@ struct mr_rpc_client {
     struct pending *idle;  /* finished calls kept for reuse, by mtx */
     int nidle;
     mr_rpc__pipes pipes; /* ids of the counted peers, guarded by mtx */
+    bool dialing;        /* true when it dials, through dialer */
+    nng_dialer dialer;
 };
 
 /* IDLE_MAX bounds the finished calls kept for reuse. Reusing a call's
@@ -517,7 +519,8 @@ mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
     if (listen) {
         rv = nng_listen(client->sock, url, NULL, 0);
     } else {
-        rv = nng_dial(client->sock, url, NULL, NNG_FLAG_NONBLOCK);
+        rv = nng_dial(client->sock, url, &client->dialer, NNG_FLAG_NONBLOCK);
+        client->dialing = rv == 0;
     }
 
 out:
@@ -529,6 +532,40 @@ out:
     }
     *out = client;
     return MR_OK;
+}
+
+/* Returns the value of the counter called name under parent in a
+ * statistics snapshot, or 0 when nng keeps no such counter. */
+static uint64_t
+stat_counter(nng_stat *parent, const char *name)
+{
+    nng_stat *stat = nng_stat_find(parent, name);
+
+    return stat != NULL ? nng_stat_value(stat) : 0;
+}
+
+bool
+mr_rpc_client_dial_counts(const mr_rpc_client *client,
+                          mr_rpc_dial_counts *counts)
+{
+    nng_stat *all = NULL;
+    nng_stat *dialer;
+
+    memset(counts, 0, sizeof(*counts));
+    if (!client->dialing || nng_stats_get(&all) != 0) {
+        return false;
+    }
+    dialer = nng_stat_find_dialer(all, client->dialer);
+    if (dialer != NULL) {
+        counts->refused = stat_counter(dialer, "refused");
+
+        /* "proto" counts failed handshakes, and "reject" peers whose
+         * protocol is not REP. */
+        counts->rejected =
+            stat_counter(dialer, "proto") + stat_counter(dialer, "reject");
+    }
+    nng_stats_free(all);
+    return dialer != NULL;
 }
 
 /* stop_calls marks the client closing, which fails new calls at once,

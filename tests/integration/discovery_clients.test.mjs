@@ -5,7 +5,9 @@
 // server, and what the CLI prints for input it cannot use. The MCP server
 // and its authorization server are a scripted fake (tests/fake/).
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { stat, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -319,15 +321,31 @@ test('key revoke rejects a non-UUID id', async () => {
     'the argument may be an API key, so it is not printed');
 });
 
-// Nothing listens at either address, so the CLI fails after its 2 s
+// Leaves a socket file at path that nothing listens on: a process binds
+// it and is killed, as a killed service would leave its ipc:// address.
+async function leaveStaleSocket(path) {
+  const child = spawn(process.execPath, ['-e',
+    'require("node:net").createServer().listen(process.argv[1], ' +
+    '() => process.kill(process.pid, "SIGKILL"))', path]);
+  const [, signal] = await once(child, 'exit');
+  assert.equal(signal, 'SIGKILL');
+  assert.ok((await stat(path)).isSocket(), `${path} is not a socket`);
+}
+
+// Nothing listens at these addresses, so the CLI fails after its 2 s
 // start-up grace instead of waiting out --timeout-ms: a tcp:// port that
-// refuses connections, and an ipc:// path with no socket file.
+// refuses connections, an ipc:// path with no socket file, and one whose
+// socket file is left from a killed process.
 test('CLI fails fast where nothing listens', async (t) => {
   const timeoutMs = 20000;
   const refusedPort = await findFreePort();
+  const stalePath = join(system.dir, 'stale.ipc');
+  await leaveStaleSocket(stalePath);
   const cases = [
     [`tcp://127.0.0.1:${refusedPort}`, 'refused the connection'],
     [`ipc://${system.dir}/no-such.ipc`, 'is missing'],
+    [`ipc://${stalePath}`, 'refused the connection, still after 2000 ms; ' +
+      'its socket file is left from a service that stopped'],
   ];
   for (const [url, reason] of cases) {
     await t.test(url, async () => {
@@ -400,17 +418,41 @@ test('CLI rejects an invalid port', async () => {
   assert.match(result.stderr, /port from 1 to 65535/);
 });
 
-test('CLI at the jobs address names --registration', async () => {
+// The jobs address completes nng's handshake with another protocol, so
+// the CLI says so at once instead of waiting out --timeout-ms.
+test('CLI at the jobs address fails at once', async () => {
+  const timeoutMs = 20000;
   const jobsUrl = flagValue(system.processes.get(REGISTRATION).args,
     '--jobs-listen');
-  const timeoutMs = 1000;
+  const started = performance.now();
   const result = await system.cli.run(['--registration', jobsUrl,
     '--timeout-ms', String(timeoutMs), 'key', 'list',
     '--workspace', workspaceId]);
+  const elapsedMs = performance.now() - started;
+
   assert.equal(result.code, 1, result.stderr);
-  assert.match(result.stderr, /--registration/);
-  assert.ok(result.stderr.includes(`no connection to '${jobsUrl}' ` +
-    `within ${timeoutMs} ms`), result.stderr);
+  assert.ok(result.stderr.includes('Check that --registration is the ' +
+    '--listen address of mcpreg-registration, not its --jobs-listen ' +
+    `address: the peer at '${jobsUrl}' speaks another protocol`),
+  result.stderr);
   assert.doesNotMatch(result.stderr, /Retry-After/,
     'a CLI user has no Retry-After to follow');
+  assert.ok(elapsedMs < timeoutMs / 4,
+    `the CLI took ${Math.round(elapsedMs)} ms`);
+});
+
+// An error about the address names what set it: the environment
+// variable, unless --registration overrides it.
+test('CLI names MCPREG_REGISTRATION_DIAL when it set the address', async () => {
+  const env = { MCPREG_REGISTRATION_DIAL: 'tcp://127.0.0.1:99999' };
+  const args = ['key', 'list', '--workspace', workspaceId];
+
+  const fromEnv = await system.cli.run(args, { registration: false, env });
+  assert.equal(fromEnv.code, 2, fromEnv.stderr);
+  assert.match(fromEnv.stderr, /^mcpreg: Check MCPREG_REGISTRATION_DIAL: /);
+
+  const fromFlag = await system.cli.run(['--registration',
+    'tcp://127.0.0.1:0', ...args], { registration: false, env });
+  assert.equal(fromFlag.code, 2, fromFlag.stderr);
+  assert.match(fromFlag.stderr, /^mcpreg: Check --registration: /);
 });

@@ -220,26 +220,29 @@ function createHandle({
     logs[name] = { stdout: item.stdoutPath, stderr: item.stderrPath };
   }
 
-  // Runs the CLI with --registration set. Resolves { code, stdout, stderr }
-  // whatever the exit status, and collects any API key it printed.
-  // CLI stdout is not written to the logs folder because `key create`
-  // prints the new key by design. Stderr is appended to
-  // mcpreg-cli.stderr.log.
-  const runCli = (args) => new Promise((resolve) => {
-    const fullArgs = ['--registration', registrationUrl, ...args];
-    execFile(join(binDir, CLI), fullArgs, {
-      env: childEnvironment(), cwd: dir, timeout: CLI_TIMEOUT_MS,
-    }, async (error, stdout, stderr) => {
-      await appendFile(join(logDir, `${CLI}-cli.stderr.log`),
-        `$ ${CLI} ${args.join(' ')}\n${stderr}`);
-      for (const match of stdout.matchAll(/"key"\s*:\s*"([^"]+)"/g)) {
-        issuedKeys.push(match[1]);
-      }
-      let code = 0;
-      if (error) code = typeof error.code === 'number' ? error.code : null;
-      resolve({ code, signal: error?.signal ?? null, stdout, stderr });
+  // Runs the CLI with --registration set, unless options.registration is
+  // false, and with options.env added to its environment. Resolves
+  // { code, stdout, stderr } whatever the exit status, and collects any
+  // API key it printed. CLI stdout is not written to the logs folder
+  // because `key create` prints the new key by design. Stderr is appended
+  // to mcpreg-cli.stderr.log.
+  const runCli = (args, { registration = true, env = {} } = {}) =>
+    new Promise((resolve) => {
+      const fullArgs = registration
+        ? ['--registration', registrationUrl, ...args] : args;
+      execFile(join(binDir, CLI), fullArgs, {
+        env: childEnvironment(env), cwd: dir, timeout: CLI_TIMEOUT_MS,
+      }, async (error, stdout, stderr) => {
+        await appendFile(join(logDir, `${CLI}-cli.stderr.log`),
+          `$ ${CLI} ${args.join(' ')}\n${stderr}`);
+        for (const match of stdout.matchAll(/"key"\s*:\s*"([^"]+)"/g)) {
+          issuedKeys.push(match[1]);
+        }
+        let code = 0;
+        if (error) code = typeof error.code === 'number' ? error.code : null;
+        resolve({ code, signal: error?.signal ?? null, stdout, stderr });
+      });
     });
-  });
 
   // Runs the CLI and returns its stdout parsed as JSON (null when empty).
   // Throws when it exits with a status other than 0.
