@@ -1,5 +1,4 @@
 /* mr_rpc_client.c - the REQ side: one context and aio per call. */
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -84,32 +83,6 @@ typedef struct pending {
     void *arg;
 } pending;
 
-/* Writes the remote address of pipe into buf, as mr_rpc_peer_watch
- * describes it. nng stores the address and port in network byte order. */
-static void
-peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX])
-{
-    char host[INET6_ADDRSTRLEN] = "";
-    nng_sockaddr sa;
-
-    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) {
-        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "unknown");
-        return;
-    }
-
-    if (sa.s_family == NNG_AF_INET) {
-        inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host));
-        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "%s:%u", host,
-                 (unsigned)ntohs(sa.s_in.sa_port));
-    } else if (sa.s_family == NNG_AF_INET6) {
-        inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host));
-        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "[%s]:%u", host,
-                 (unsigned)ntohs(sa.s_in6.sa_port));
-    } else {
-        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "local");
-    }
-}
-
 /*
  * track_pipe records that pipe id connected or left, and returns whether
  * the count of peers changes. nng reports the removal of a connection it
@@ -144,7 +117,7 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
     int peers;
 
     if (client->watch != NULL && connected) {
-        peer_address(pipe, address);
+        mr_rpc__peer_address(pipe, address);
     }
 
     pthread_rwlock_wrlock(&client->start_lock);
@@ -534,38 +507,15 @@ out:
     return MR_OK;
 }
 
-/* Returns the value of the counter called name under parent in a
- * statistics snapshot, or 0 when nng keeps no such counter. */
-static uint64_t
-stat_counter(nng_stat *parent, const char *name)
-{
-    nng_stat *stat = nng_stat_find(parent, name);
-
-    return stat != NULL ? nng_stat_value(stat) : 0;
-}
-
 bool
 mr_rpc_client_dial_counts(const mr_rpc_client *client,
                           mr_rpc_dial_counts *counts)
 {
-    nng_stat *all = NULL;
-    nng_stat *dialer;
-
-    memset(counts, 0, sizeof(*counts));
-    if (!client->dialing || nng_stats_get(&all) != 0) {
+    if (!client->dialing) {
+        *counts = (mr_rpc_dial_counts){0};
         return false;
     }
-    dialer = nng_stat_find_dialer(all, client->dialer);
-    if (dialer != NULL) {
-        counts->refused = stat_counter(dialer, "refused");
-
-        /* "proto" counts failed handshakes, and "reject" peers whose
-         * protocol is not REP. */
-        counts->rejected =
-            stat_counter(dialer, "proto") + stat_counter(dialer, "reject");
-    }
-    nng_stats_free(all);
-    return dialer != NULL;
+    return mr_rpc__dial_counts(client->dialer, counts);
 }
 
 /* stop_calls marks the client closing, which fails new calls at once,

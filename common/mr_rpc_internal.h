@@ -10,6 +10,8 @@
 #include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "mr_rpc.h"
+
 /* MR_RPC__CLOSE_WAIT_MS bounds how long closing a socket may take. */
 #define MR_RPC__CLOSE_WAIT_MS 3000
 
@@ -59,6 +61,14 @@ bool mr_rpc__pipes_has(const mr_rpc__pipes *set, uint32_t id);
 
 /* mr_rpc__pipes_free frees the set's memory and empties it. */
 void mr_rpc__pipes_free(mr_rpc__pipes *set);
+
+/* mr_rpc__peer_address writes the remote address of pipe into buf, as
+ * mr_rpc_peer_watch describes it. */
+void mr_rpc__peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX]);
+
+/* mr_rpc__dial_counts fills counts from nng's statistics of dialer, as
+ * mr_rpc_client_dial_counts describes it. */
+bool mr_rpc__dial_counts(nng_dialer dialer, mr_rpc_dial_counts *counts);
 
 /* The numbers of the body fields of Request and Reply in rpc.proto. */
 #define MR_RPC__REQUEST_BODY_FIELD 4

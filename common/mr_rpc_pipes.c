@@ -1,6 +1,9 @@
-/* mr_rpc_pipes.c - the set of connection ids that clients and servers keep. */
+/* mr_rpc_pipes.c - what clients and servers learn of their connections. */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "mr_rpc.h"
 #include "mr_rpc_internal.h"
 
 /* find returns the index of id in set, or -1. */
@@ -55,4 +58,62 @@ mr_rpc__pipes_free(mr_rpc__pipes *set)
 {
     free(set->ids);
     *set = (mr_rpc__pipes){0};
+}
+
+void
+mr_rpc__peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX])
+{
+    char host[INET6_ADDRSTRLEN] = "";
+    nng_sockaddr sa;
+
+    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) {
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "unknown");
+        return;
+    }
+
+    /* nng stores the address and port in network byte order. */
+    if (sa.s_family == NNG_AF_INET) {
+        inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host));
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "%s:%u", host,
+                 (unsigned)ntohs(sa.s_in.sa_port));
+    } else if (sa.s_family == NNG_AF_INET6) {
+        inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host));
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "[%s]:%u", host,
+                 (unsigned)ntohs(sa.s_in6.sa_port));
+    } else {
+        snprintf(buf, MR_RPC_PEER_ADDR_MAX, "local");
+    }
+}
+
+/* Returns the value of the counter called name under parent in a
+ * statistics snapshot, or 0 when nng keeps no such counter. */
+static uint64_t
+stat_counter(nng_stat *parent, const char *name)
+{
+    nng_stat *stat = nng_stat_find(parent, name);
+
+    return stat != NULL ? nng_stat_value(stat) : 0;
+}
+
+bool
+mr_rpc__dial_counts(nng_dialer dialer, mr_rpc_dial_counts *counts)
+{
+    nng_stat *all = NULL;
+    nng_stat *stats;
+
+    *counts = (mr_rpc_dial_counts){0};
+    if (nng_stats_get(&all) != 0) {
+        return false;
+    }
+    stats = nng_stat_find_dialer(all, dialer);
+    if (stats != NULL) {
+        counts->refused = stat_counter(stats, "refused");
+
+        /* "proto" counts failed handshakes, and "reject" peers whose
+         * protocol is not REP. */
+        counts->rejected =
+            stat_counter(stats, "proto") + stat_counter(stats, "reject");
+    }
+    nng_stats_free(all);
+    return stats != NULL;
 }
