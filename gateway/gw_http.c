@@ -580,8 +580,6 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         }
         *con_cls = req;
 
-        atomic_fetch_add(&server->active, 1);
-
         if (gw_check_framing(conn, &detail) != MR_OK) {
             req->close_connection = true;
             return respond_error(req, MR_EINVALID_BODY, detail, NULL);
@@ -631,6 +629,17 @@ termination_name(enum MHD_RequestTerminationCode toe)
     }
 }
 
+void *
+gw_http_started(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    gw_server *server = cls;
+
+    (void)uri;
+    (void)conn;
+    atomic_fetch_add(&server->active, 1);
+    return NULL;
+}
+
 void
 gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   enum MHD_RequestTerminationCode toe)
@@ -639,12 +648,10 @@ gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request *req = *con_cls;
 
     (void)conn;
-    if (req == NULL) {
-        return;
-    }
     *con_cls = NULL;
 
-    if (req->phase != PHASE_RESPONDED) {
+    /* Without a request state, the headers never arrived whole. */
+    if (req != NULL && req->phase != PHASE_RESPONDED) {
         MR_INFO("gw.request.closed", req->request_id,
                 "%s %s closed before a response was queued (reason: %s)",
                 req->method, req->path, termination_name(toe));
@@ -656,5 +663,7 @@ gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pthread_mutex_unlock(&server->lock);
     }
 
-    request_unref(req);
+    if (req != NULL) {
+        request_unref(req);
+    }
 }

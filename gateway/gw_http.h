@@ -64,8 +64,18 @@ enum MHD_Result gw_http_access(void *cls, struct MHD_Connection *conn,
                                const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls);
 
-/* gw_http_completed is the MHD_OPTION_NOTIFY_COMPLETED callback. It releases
- * the request state that gw_http_access created. */
+/*
+ * gw_http_started is the MHD_OPTION_URI_LOG_CALLBACK, with the gw_server
+ * as cls. It counts the request in progress from its request line on, so
+ * that a drain waits for a request whose headers are still arriving.
+ * libmicrohttpd 0.9.75 then calls gw_http_completed for every request it
+ * was called for. It returns NULL, which libmicrohttpd stores as con_cls.
+ */
+void *gw_http_started(void *cls, const char *uri, struct MHD_Connection *conn);
+
+/* gw_http_completed is the MHD_OPTION_NOTIFY_COMPLETED callback. It ends
+ * the count that gw_http_started began and releases the request state
+ * that gw_http_access created, if any. */
 void gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
 

@@ -419,6 +419,7 @@ start_daemon(gw_server *server, const struct sockaddr_storage *addr)
         (unsigned int)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_MAX,
+        MHD_OPTION_URI_LOG_CALLBACK, gw_http_started, server,
         MHD_OPTION_NOTIFY_COMPLETED, completed_with_deadline, server,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, server->watchdog,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);

@@ -617,6 +617,52 @@ test('SIGTERM after its caller left exits 0', async (t) => {
   await assertKnownMapping();
 });
 
+// Sends text on a new connection to port, waits for more() to give the
+// rest, sends it, and resolves with everything read until the close.
+function sendInTwoParts(port, head, more) {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => { received += chunk; });
+    socket.once('error', reject);
+    socket.once('close', () => resolve(received));
+    socket.once('connect', async () => {
+      socket.write(head);
+      socket.end(await more());
+    });
+  });
+}
+
+// A request whose request line is in when SIGTERM comes, and whose other
+// headers follow, is counted among the requests in progress. The drain
+// waits for it, and it gets 503 shutting_down instead of a closed
+// connection.
+test('SIGTERM while headers arrive: 503', async () => {
+  const port = Number(flagValue(system.processes.get(GATEWAY).args,
+    '--listen').split(':').pop());
+  let stopping;
+  const response = await sendInTwoParts(port,
+    'GET /v1/deepagents/mcp-servers HTTP/1.1\r\nHost: 127.0.0.1\r\n',
+    async () => {
+      await sleep(200);
+      stopping = signalProcess(system, GATEWAY, 'SIGTERM');
+      await sleep(300);
+      return `X-Api-Key: ${known.key}\r\n\r\n`;
+    });
+
+  const [head, body] = response.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 503 /, response);
+  assert.match(head, /\r\nConnection: close\r\n/i, response);
+  assert.match(head, /\r\nRetry-After: \d+\r\n/i, response);
+  assert.equal(JSON.parse(body).code, 'shutting_down', response);
+
+  const exit = await stopping;
+  assert.equal(exit.code, 0, 'the gateway must exit 0 on SIGTERM');
+  await restartProcess(system, GATEWAY);
+  await assertKnownMapping();
+});
+
 test('unopenable data folder exits non-zero', async (t) => {
   const registration = system.processes.get(REGISTRATION);
   const run = (dataDir) => new Promise((resolve) => {
