@@ -25,8 +25,8 @@
 typedef struct {
     const char *registration_url;
     long timeout_ms;
-    /* What set registration_url, for errors to name: "--registration"
-     * or the environment variable. */
+    /* The option that set registration_url, for errors to name:
+     * "--registration" or the environment variable. */
     const char *registration_option;
 } cli_context;
 
@@ -36,6 +36,8 @@ typedef enum {
     CLI_ADDRESS_INVALID,         /* malformed: a usage error */
     CLI_ADDRESS_NOTHING_LISTENS, /* well formed, but no service is there */
     CLI_ADDRESS_UNRESOLVED,      /* the host name does not resolve */
+    CLI_ADDRESS_WRONG_PEER,      /* the peer is not a REP socket of nng */
+    CLI_ADDRESS_SILENT,          /* connected, but no handshake in time */
 } cli_address;
 
 /*
@@ -43,12 +45,12 @@ typedef enum {
  * dials it, and writes the reason for any outcome but CLI_ADDRESS_USABLE
  * into reason. It rejects what mr_rpc_check_url rejects. For tcp://
  * (tcp4://, tcp6://, the scheme in any case) it checks the form
- * "host:port", resolves the host and tries a plain connection, waiting up
- * to timeout_ms for each address: a host whose every address refuses has
- * nothing listening. For ipc:// and unix:// it checks only that the
- * socket file exists and is a socket. Other
- * schemes, and an address that neither accepts nor refuses within
- * timeout_ms, are usable, so that nng's own dial decides.
+ * "host:port" and resolves the host. For ipc:// and unix:// it checks that
+ * the socket file exists and is a socket. Then it connects, and exchanges
+ * nng's headers with the first address that accepts, waiting up to
+ * timeout_ms in all: the peer must be a REP socket. Every address
+ * refusing means that nothing listens. Other schemes, and an address that
+ * neither accepts nor refuses, are usable, so that nng's own dial decides.
  */
 cli_address cli_check_address(const char *url, int timeout_ms, char *reason,
                               size_t size);

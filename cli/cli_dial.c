@@ -1,7 +1,8 @@
-/* cli_dial.c - a check, before nng dials, that distinguishes a stopped
- * service from a slow one. */
+/* cli_dial.c - a check, before nng dials, that separates a stopped
+ * service, a wrong peer and a paused service. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -10,10 +11,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "mr_rpc.h"
+#include "mr_util.h"
 
 /* HOST_MAX bounds the host part of a tcp:// URL. */
 #define HOST_MAX 256
@@ -49,20 +52,105 @@ connect_within(int fd, const struct sockaddr *addr, socklen_t len,
     return error;
 }
 
-/* Returns ENOENT when nothing exists at path, ENOTSOCK when it is not a
- * socket, and 0 otherwise. It does not connect: nng 1.5.2's ipc listener
- * can lose the requests of the connection that follows one closed before
- * the handshake. So a stale socket file left by a killed service passes,
- * and the refusals of nng's own dials show it later. */
-static int
-try_ipc(const char *path)
-{
-    struct stat st;
+/* SP_HEADER_LEN is the size of the header that each side of an nng
+ * connection sends first: 0, 'S', 'P', 0, the sender's protocol (16 bits,
+ * big endian) and two zero bytes. */
+#define SP_HEADER_LEN 8
+#define SP_PROTO_REQ  0x30
+#define SP_PROTO_REP  0x31
 
-    if (stat(path, &st) != 0) {
+/* Returns the milliseconds from now to deadline (mr_mono_ms), at least 0
+ * and at most INT_MAX. */
+static int
+ms_until(int64_t deadline)
+{
+    int64_t left = deadline - mr_mono_ms();
+
+    if (left <= 0) {
+        return 0;
+    }
+    return left < INT_MAX ? (int)left : INT_MAX;
+}
+
+/* Reads len bytes from fd, non-blocking, into buf by deadline. Returns 0,
+ * ETIMEDOUT, ECONNRESET when the peer closed first, or an errno value. */
+static int
+read_within(int fd, uint8_t *buf, size_t len, int64_t deadline)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ready = poll(&pfd, 1, ms_until(deadline));
+        ssize_t n;
+
+        if (ready == 0) {
+            return ETIMEDOUT;
+        }
+        if (ready < 0 && errno != EINTR) {
+            return errno;
+        }
+
+        n = read(fd, buf + got, len - got);
+        if (n == 0) {
+            return ECONNRESET;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            return errno;
+        }
+        got += n > 0 ? (size_t)n : 0;
+    }
+    return 0;
+}
+
+/*
+ * Exchanges nng's connection headers on fd, connected and non-blocking,
+ * as a REQ socket, and waits until deadline for the peer's. Returns 0 for
+ * a REP socket, EPROTO for another protocol or none of nng's, ETIMEDOUT,
+ * ECONNRESET when the peer closed first, or an errno value. After the
+ * exchange, closing fd is an ordinary disconnect to nng. A close before
+ * it can break nng 1.5.2's ipc listener (docs/KNOWN_ISSUES.md).
+ */
+static int
+sp_handshake(int fd, int64_t deadline)
+{
+    static const uint8_t ours[SP_HEADER_LEN] = {0, 'S',          'P', 0,
+                                                0, SP_PROTO_REQ, 0,   0};
+    uint8_t theirs[SP_HEADER_LEN];
+    int rv;
+
+    /* A new connection's send buffer takes 8 bytes at once. */
+    if (send(fd, ours, sizeof(ours), MSG_NOSIGNAL) != (ssize_t)sizeof(ours)) {
+        return errno == EPIPE ? ECONNRESET : errno;
+    }
+    rv = read_within(fd, theirs, sizeof(theirs), deadline);
+    if (rv != 0) {
+        return rv;
+    }
+    if (memcmp(theirs, ours, 4) != 0 || theirs[6] != 0 || theirs[7] != 0) {
+        return EPROTO;
+    }
+    return theirs[4] == 0 && theirs[5] == SP_PROTO_REP ? 0 : EPROTO;
+}
+
+/* Connects fd to the Unix socket at path without waiting. Returns 0 or an
+ * errno value: ECONNREFUSED when nothing listens on the socket file. */
+static int
+connect_unix(int fd, const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    size_t len = strlen(path);
+
+    /* mr_rpc_check_url has already limited the length. */
+    if (len >= sizeof(addr.sun_path)) {
+        return ENAMETOOLONG;
+    }
+    memcpy(addr.sun_path, path, len + 1);
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
         return errno;
     }
-    return S_ISSOCK(st.st_mode) ? 0 : ENOTSOCK;
+    return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ? 0
+                                                                    : errno;
 }
 
 /* valid_port returns whether text is a decimal port from 1 to 65535.
@@ -112,26 +200,60 @@ split_host_port(const char *text, char host[HOST_MAX], const char **port)
     return valid_port(*port);
 }
 
-/* Returns ECONNREFUSED when every address in list refuses a connection, 0
- * when one accepts it, and another errno value for an address that does
- * neither within timeout_ms. */
+/* Connects to the addresses in list in turn until one accepts, and
+ * exchanges nng's headers on that connection. Returns ECONNREFUSED when
+ * every address refuses, and otherwise the result of the first that does
+ * not. *connected is true when the result is the handshake's. */
 static int
-try_addresses(const struct addrinfo *list, int timeout_ms)
+try_addresses(const struct addrinfo *list, int64_t deadline, bool *connected)
 {
+    *connected = false;
     for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         int error = fd < 0 ? errno
                            : connect_within(fd, ai->ai_addr, ai->ai_addrlen,
-                                            timeout_ms);
+                                            ms_until(deadline));
 
+        if (error == 0) {
+            *connected = true;
+            error = sp_handshake(fd, deadline);
+        }
         if (fd >= 0) {
             close(fd);
         }
-        if (error != ECONNREFUSED) {
+        if (error != ECONNREFUSED || *connected) {
             return error;
         }
     }
     return ECONNREFUSED;
+}
+
+/* Returns the outcome of rv, the result of sp_handshake with the peer at
+ * url, and writes the reason for any outcome but CLI_ADDRESS_USABLE. */
+static cli_address
+handshake_outcome(const char *url, int rv, int timeout_ms, char *reason,
+                  size_t size)
+{
+    if (rv == 0) {
+        return CLI_ADDRESS_USABLE;
+    }
+    if (rv == ETIMEDOUT) {
+        snprintf(reason, size,
+                 "'%s' accepted the connection but did not answer nng's "
+                 "handshake within %d ms",
+                 url, timeout_ms);
+        return CLI_ADDRESS_SILENT;
+    }
+    if (rv == EPROTO) {
+        snprintf(reason, size, "the peer at '%s' speaks another protocol",
+                 url);
+    } else {
+        snprintf(reason, size,
+                 "the peer at '%s' closed the connection during nng's "
+                 "handshake (%s)",
+                 url, strerror(rv));
+    }
+    return CLI_ADDRESS_WRONG_PEER;
 }
 
 /* Checks the tcp:// address text, "host:port", of url. */
@@ -142,9 +264,11 @@ check_tcp(const char *url, const char *text, int family, int timeout_ms,
     struct addrinfo hints = {.ai_family = family,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
+    int64_t deadline = mr_mono_ms() + timeout_ms;
     struct addrinfo *list = NULL;
     char host[HOST_MAX];
     const char *port;
+    bool connected;
     int rv;
 
     if (!split_host_port(text, host, &port)) {
@@ -159,27 +283,67 @@ check_tcp(const char *url, const char *text, int family, int timeout_ms,
         return CLI_ADDRESS_UNRESOLVED;
     }
 
-    rv = try_addresses(list, timeout_ms);
+    rv = try_addresses(list, deadline, &connected);
     freeaddrinfo(list);
-    if (rv == ECONNREFUSED) {
+    if (rv == ECONNREFUSED && !connected) {
         snprintf(reason, size, "'%s' refused the connection", url);
         return CLI_ADDRESS_NOTHING_LISTENS;
     }
-    return CLI_ADDRESS_USABLE;
+
+    /* Neither accepted nor refused in time: nng's dial decides. */
+    if (!connected) {
+        return CLI_ADDRESS_USABLE;
+    }
+    return handshake_outcome(url, rv, timeout_ms, reason, size);
 }
 
 /* Checks the socket file at path, the address of url. */
 static cli_address
-check_ipc(const char *url, const char *path, char *reason, size_t size)
+check_ipc(const char *url, const char *path, int timeout_ms, char *reason,
+          size_t size)
 {
-    int error = try_ipc(path);
+    int64_t deadline = mr_mono_ms() + timeout_ms;
+    bool connected = false;
+    struct stat st;
+    int fd;
+    int rv;
 
-    if (error != ENOENT && error != ENOTSOCK) {
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT) {
+            return CLI_ADDRESS_USABLE;
+        }
+        snprintf(reason, size, "'%s' is missing", url);
+        return CLI_ADDRESS_NOTHING_LISTENS;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(reason, size, "'%s' is not a socket", url);
+        return CLI_ADDRESS_NOTHING_LISTENS;
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) {
         return CLI_ADDRESS_USABLE;
     }
-    snprintf(reason, size, "'%s' is %s", url,
-             error == ENOENT ? "missing" : "not a socket");
-    return CLI_ADDRESS_NOTHING_LISTENS;
+    rv = connect_unix(fd, path);
+    if (rv == 0) {
+        connected = true;
+        rv = sp_handshake(fd, deadline);
+    }
+    close(fd);
+
+    if (rv == ECONNREFUSED && !connected) {
+        snprintf(reason, size,
+                 "'%s' refused the connection (a socket file left by a "
+                 "service that stopped)",
+                 url);
+        return CLI_ADDRESS_NOTHING_LISTENS;
+    }
+
+    /* A full backlog (EAGAIN) or a denied file: nng's dial decides. */
+    if (!connected) {
+        return CLI_ADDRESS_USABLE;
+    }
+    return handshake_outcome(url, rv, timeout_ms, reason, size);
 }
 
 cli_address
@@ -191,7 +355,7 @@ cli_check_address(const char *url, int timeout_ms, char *reason, size_t size)
         return CLI_ADDRESS_INVALID;
     }
     if (path != NULL) {
-        return check_ipc(url, path, reason, size);
+        return check_ipc(url, path, timeout_ms, reason, size);
     }
     if (strncasecmp(url, "tcp://", 6) == 0) {
         return check_tcp(url, url + 6, AF_UNSPEC, timeout_ms, reason, size);

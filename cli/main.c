@@ -40,6 +40,10 @@
     "\n"                                                                      \
     "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
 
+/* TIMEOUT_MS_MAX bounds --timeout-ms at a day, which keeps the deadline
+ * arithmetic and nng's 32-bit durations from overflowing. */
+#define TIMEOUT_MS_MAX 86400000L
+
 /* The connection poll interval while waiting for the service. */
 #define CONNECT_POLL_MS 10
 
@@ -105,78 +109,19 @@ wait_listening(const cli_context *ctx, int64_t deadline, char *reason,
     }
 }
 
-/* link_state is the outcome of waiting for the first connection. */
-typedef enum {
-    LINK_UP,
-    LINK_TIMEOUT,  /* no connection by the deadline */
-    LINK_REFUSED,  /* refused, still after the start-up grace */
-    LINK_REJECTED, /* the peer speaks another protocol */
-} link_state;
-
-/* Waits until the client has a connection, the deadline (mr_mono_ms)
- * passes, or nng's dials show that none will come: the peer speaks
- * another protocol, or every dial was refused until refused_end. These
- * catch what the address check let through: a socket file that no
- * process listens on, and a peer that is not a registration service. */
-static link_state
-wait_connected(mr_rpc_client *client, int64_t refused_end, int64_t deadline)
+/* Waits until the client has a connection or deadline (mr_mono_ms)
+ * passes. The address check has seen a REP socket there, so nng dials a
+ * registration service, unless it stopped or was replaced meanwhile. */
+static bool
+wait_connected(mr_rpc_client *client, int64_t deadline)
 {
-    mr_rpc_dial_counts counts;
-
     while (mr_rpc_client_peers(client) == 0) {
-        int64_t now = mr_mono_ms();
-
-        if (mr_rpc_client_dial_counts(client, &counts) &&
-            mr_rpc_client_peers(client) == 0) {
-            if (counts.rejected > 0) {
-                return LINK_REJECTED;
-            }
-            if (counts.refused > 0 &&
-                (now >= refused_end || now >= deadline)) {
-                return LINK_REFUSED;
-            }
-        }
-        if (now >= deadline) {
-            return LINK_TIMEOUT;
+        if (mr_mono_ms() >= deadline) {
+            return false;
         }
         usleep(CONNECT_POLL_MS * 1000);
     }
-    return LINK_UP;
-}
-
-/* Prints why wait_connected found no connection to the service. */
-static void
-print_no_link(const cli_context *ctx, link_state state)
-{
-    const char *option = ctx->registration_option;
-    const char *url = ctx->registration_url;
-    char message[768];
-
-    if (state == LINK_REJECTED) {
-        snprintf(message, sizeof(message),
-                 "Check that %s is the --listen address of "
-                 "mcpreg-registration, not its --jobs-listen address: the "
-                 "peer at '%s' speaks another protocol",
-                 option, url);
-    } else if (state == LINK_REFUSED) {
-        snprintf(message, sizeof(message),
-                 "Check that mcpreg-registration runs and that %s is its "
-                 "--listen address: '%s' refused the connection, still "
-                 "after %ld ms%s",
-                 option, url,
-                 ctx->timeout_ms < START_GRACE_MS ? ctx->timeout_ms
-                                                  : (long)START_GRACE_MS,
-                 mr_rpc_ipc_path(url) != NULL
-                     ? "; its socket file is left from a service that "
-                       "stopped"
-                     : "");
-    } else {
-        snprintf(message, sizeof(message),
-                 "Check that mcpreg-registration runs and that %s is its "
-                 "--listen address: no connection to '%s' within %ld ms",
-                 option, url, ctx->timeout_ms);
-    }
-    print_failure(MR_EUNAVAILABLE, message);
+    return true;
 }
 
 /* Prints why the address check found address unusable, with detail.
@@ -194,6 +139,19 @@ print_unusable(const cli_context *ctx, cli_address address, const char *detail)
     if (address == CLI_ADDRESS_UNRESOLVED) {
         snprintf(message, sizeof(message), "Check %s: %s",
                  ctx->registration_option, detail);
+    } else if (address == CLI_ADDRESS_WRONG_PEER) {
+        snprintf(message, sizeof(message),
+                 "Check that %s is the --listen address of "
+                 "mcpreg-registration, not its --jobs-listen address or "
+                 "another program's: %s",
+                 ctx->registration_option, detail);
+    } else if (address == CLI_ADDRESS_SILENT) {
+        snprintf(message, sizeof(message),
+                 "Check that mcpreg-registration is running and not "
+                 "stopped or overloaded: %s",
+                 detail);
+        print_failure(MR_ETIMEDOUT, message);
+        return CLI_EXIT_ERROR;
     } else {
         snprintf(message, sizeof(message),
                  "Check that mcpreg-registration runs and that %s is its "
@@ -213,16 +171,15 @@ static int
 connect_service(const cli_context *ctx, int64_t deadline,
                 mr_rpc_client **client)
 {
-    int64_t refused_end = mr_mono_ms() + START_GRACE_MS;
     char detail[384];
     cli_address address;
-    link_state state;
     mr_err err;
 
     *client = NULL;
 
     /* The check fails at once where nng would dial on quietly: an
-     * invalid or unresolvable address, or a missing socket file. */
+     * invalid or unresolvable address, nothing listening, or a peer that
+     * is not a registration service. */
     address = wait_listening(ctx, deadline, detail, sizeof(detail));
     if (address != CLI_ADDRESS_USABLE) {
         return print_unusable(ctx, address, detail);
@@ -236,9 +193,13 @@ connect_service(const cli_context *ctx, int64_t deadline,
         return CLI_EXIT_ERROR;
     }
 
-    state = wait_connected(*client, refused_end, deadline);
-    if (state != LINK_UP) {
-        print_no_link(ctx, state);
+    if (!wait_connected(*client, deadline)) {
+        snprintf(detail, sizeof(detail),
+                 "Check that mcpreg-registration runs and that %s is its "
+                 "--listen address: no connection to '%s' within %ld ms",
+                 ctx->registration_option, ctx->registration_url,
+                 ctx->timeout_ms);
+        print_failure(MR_EUNAVAILABLE, detail);
         mr_rpc_client_close(*client);
         *client = NULL;
         return CLI_EXIT_ERROR;
@@ -364,8 +325,9 @@ main(int argc, char **argv)
                        argv) == MR_OPT_FROM_ENV) {
         ctx.registration_option = opts[0].env;
     }
-    if (ctx.timeout_ms < 1) {
-        fprintf(stderr, "mcpreg: --timeout-ms must be at least 1\n");
+    if (ctx.timeout_ms < 1 || ctx.timeout_ms > TIMEOUT_MS_MAX) {
+        fprintf(stderr, "mcpreg: --timeout-ms must be from 1 to %ld\n",
+                TIMEOUT_MS_MAX);
         return CLI_EXIT_USAGE;
     }
 

@@ -191,21 +191,6 @@ void mr_rpc_client_close(mr_rpc_client *client);
 /* mr_rpc_client_peers returns how many peers are connected now. */
 int mr_rpc_client_peers(const mr_rpc_client *client);
 
-/* mr_rpc_dial_counts is the failed dials of a client so far, by cause. */
-typedef struct {
-    uint64_t refused;  /* connections refused: nothing listens there */
-    uint64_t rejected; /* peers that spoke no SP or a protocol not REP */
-} mr_rpc_dial_counts;
-
-/*
- * mr_rpc_client_dial_counts fills counts from nng's statistics of the
- * client's dialer, so that a caller waiting for a first peer can tell why
- * none came. It returns false, with counts zero, when the client listens
- * or nng has no statistics of its dialer.
- */
-bool mr_rpc_client_dial_counts(const mr_rpc_client *client,
-                               mr_rpc_dial_counts *counts);
-
 /*
  * mr_rpc_call_async sends request to method and calls done exactly once:
  * with the reply, or with MR_ETIMEDOUT after timeout_ms, or with

@@ -51,8 +51,6 @@ struct mr_rpc_client {
     struct pending *idle;  /* finished calls kept for reuse, by mtx */
     int nidle;
     mr_rpc__pipes pipes; /* ids of the counted peers, guarded by mtx */
-    bool dialing;        /* true when it dials, through dialer */
-    nng_dialer dialer;
 };
 
 /* IDLE_MAX bounds the finished calls kept for reuse. Reusing a call's
@@ -492,8 +490,7 @@ mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
     if (listen) {
         rv = nng_listen(client->sock, url, NULL, 0);
     } else {
-        rv = nng_dial(client->sock, url, &client->dialer, NNG_FLAG_NONBLOCK);
-        client->dialing = rv == 0;
+        rv = nng_dial(client->sock, url, NULL, NNG_FLAG_NONBLOCK);
     }
 
 out:
@@ -505,17 +502,6 @@ out:
     }
     *out = client;
     return MR_OK;
-}
-
-bool
-mr_rpc_client_dial_counts(const mr_rpc_client *client,
-                          mr_rpc_dial_counts *counts)
-{
-    if (!client->dialing) {
-        *counts = (mr_rpc_dial_counts){0};
-        return false;
-    }
-    return mr_rpc__dial_counts(client->dialer, counts);
 }
 
 /* stop_calls marks the client closing, which fails new calls at once,

@@ -66,10 +66,6 @@ void mr_rpc__pipes_free(mr_rpc__pipes *set);
  * mr_rpc_peer_watch describes it. */
 void mr_rpc__peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX]);
 
-/* mr_rpc__dial_counts fills counts from nng's statistics of dialer, as
- * mr_rpc_client_dial_counts describes it. */
-bool mr_rpc__dial_counts(nng_dialer dialer, mr_rpc_dial_counts *counts);
-
 /* The numbers of the body fields of Request and Reply in rpc.proto. */
 #define MR_RPC__REQUEST_BODY_FIELD 4
 #define MR_RPC__REPLY_BODY_FIELD   2

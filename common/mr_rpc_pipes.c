@@ -1,4 +1,4 @@
-/* mr_rpc_pipes.c - what clients and servers learn of their connections. */
+/* mr_rpc_pipes.c - what clients and servers know of their connections. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,37 +83,4 @@ mr_rpc__peer_address(nng_pipe pipe, char buf[MR_RPC_PEER_ADDR_MAX])
     } else {
         snprintf(buf, MR_RPC_PEER_ADDR_MAX, "local");
     }
-}
-
-/* Returns the value of the counter called name under parent in a
- * statistics snapshot, or 0 when nng keeps no such counter. */
-static uint64_t
-stat_counter(nng_stat *parent, const char *name)
-{
-    nng_stat *stat = nng_stat_find(parent, name);
-
-    return stat != NULL ? nng_stat_value(stat) : 0;
-}
-
-bool
-mr_rpc__dial_counts(nng_dialer dialer, mr_rpc_dial_counts *counts)
-{
-    nng_stat *all = NULL;
-    nng_stat *stats;
-
-    *counts = (mr_rpc_dial_counts){0};
-    if (nng_stats_get(&all) != 0) {
-        return false;
-    }
-    stats = nng_stat_find_dialer(all, dialer);
-    if (stats != NULL) {
-        counts->refused = stat_counter(stats, "refused");
-
-        /* "proto" counts failed handshakes, and "reject" peers whose
-         * protocol is not REP. */
-        counts->rejected =
-            stat_counter(stats, "proto") + stat_counter(stats, "reject");
-    }
-    nng_stats_free(all);
-    return stats != NULL;
 }

@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -750,71 +748,6 @@ test_ipc_url_spellings(void)
     MR_CHECK(!mr_rpc_check_url("localhost:7401", why, sizeof(why)));
 }
 
-/* Leaves a socket file at path that nothing listens on, as a killed
- * service leaves its ipc:// address. */
-static void
-leave_stale_socket(const char *path)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    MR_CHECK(fd >= 0 && strlen(path) < sizeof(addr.sun_path));
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    unlink(path);
-    MR_CHECK_INT(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    MR_CHECK_INT(listen(fd, 1), ==, 0);
-    close(fd);
-}
-
-/* Dials url and returns the dial counts once one is not zero, or after
- * two seconds. */
-static mr_rpc_dial_counts
-counts_after_dial(const char *url)
-{
-    mr_rpc_client *client = NULL;
-    mr_rpc_dial_counts counts = {0};
-
-    MR_CHECK_INT(mr_rpc_client_open(&client, url, false), ==, MR_OK);
-    for (int i = 0; i < 200; i++) {
-        MR_CHECK(mr_rpc_client_dial_counts(client, &counts));
-        if (counts.refused > 0 || counts.rejected > 0) {
-            break;
-        }
-        nng_msleep(10);
-    }
-    MR_CHECK_INT(mr_rpc_client_peers(client), ==, 0);
-    mr_rpc_client_close(client);
-    return counts;
-}
-
-/* The dial counts tell a socket file nobody listens on (refused) from a
- * peer of another protocol, here a listening REQ socket (rejected). A
- * client that listens has none. */
-static void
-test_dial_counts_name_failure(void)
-{
-    char url[160];
-    mr_rpc_client *listener = NULL;
-    mr_rpc_dial_counts counts;
-
-    mr_util_init();
-    mr_log_init("test", MR_LOG_ERROR, 2);
-    ipc_url(url, sizeof(url), 60);
-    leave_stale_socket(url + 6);
-    counts = counts_after_dial(url);
-    MR_CHECK(counts.refused > 0);
-    MR_CHECK_INT(counts.rejected, ==, 0);
-    unlink(url + 6);
-
-    MR_CHECK_INT(mr_rpc_client_open(&listener, url, true), ==, MR_OK);
-    MR_CHECK(!mr_rpc_client_dial_counts(listener, &counts));
-    counts = counts_after_dial(url);
-    MR_CHECK(counts.rejected > 0);
-    MR_CHECK_INT(counts.refused, ==, 0);
-    mr_rpc_client_close(listener);
-    unlink(url + 6);
-}
-
 static const mr_test_case cases[] = {
     {"huge_reply_fails_alone", test_huge_reply_fails_alone},
     {"reply_round_trip", test_reply_round_trip},
@@ -831,7 +764,6 @@ static const mr_test_case cases[] = {
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
     {"ipc_path_limit", test_ipc_path_limit},
     {"ipc_url_spellings", test_ipc_url_spellings},
-    {"dial_counts_name_failure", test_dial_counts_name_failure},
     {"deadline_after_failed_call", test_deadline_after_failed_call},
     {"send_deadline_after_failed_calls",
      test_send_deadline_after_failed_calls},

@@ -14,7 +14,7 @@ import { test } from 'node:test';
 
 import { assertError, assertStatus, assertUuid } from '../lib/assertions.mjs';
 import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
-import { flagValue } from '../lib/faults.mjs';
+import { flagValue, signalProcess } from '../lib/faults.mjs';
 import { REGISTRATION, useSystem } from '../lib/harness.mjs';
 import { findFreePort } from '../lib/process.mjs';
 import {
@@ -344,8 +344,8 @@ test('CLI fails fast where nothing listens', async (t) => {
   const cases = [
     [`tcp://127.0.0.1:${refusedPort}`, 'refused the connection'],
     [`ipc://${system.dir}/no-such.ipc`, 'is missing'],
-    [`ipc://${stalePath}`, 'refused the connection, still after 2000 ms; ' +
-      'its socket file is left from a service that stopped'],
+    [`ipc://${stalePath}`, 'refused the connection (a socket file left ' +
+      'by a service that stopped), still after 2000 ms'],
   ];
   for (const [url, reason] of cases) {
     await t.test(url, async () => {
@@ -377,18 +377,20 @@ test('CLI rejects an ipc:// path too long for a socket', async () => {
 
 // A port that refuses connections at first but listens within the 2 s
 // start-up grace, as a service started just before the command does, is
-// dialed. This listener speaks no nng, so the call then times out.
+// tried. This listener closes each connection without nng's handshake, so
+// the CLI then fails at once.
 test('CLI waits for a service that is starting', async () => {
   const port = await findFreePort();
   const listener = createNetServer((socket) => socket.destroy());
   const listening = setTimeout(() => listener.listen(port, '127.0.0.1'), 500);
   try {
     const result = await system.cli.run(['--registration',
-      `tcp://127.0.0.1:${port}`, '--timeout-ms', '3000', 'key', 'list',
+      `tcp://127.0.0.1:${port}`, '--timeout-ms', '20000', 'key', 'list',
       '--workspace', workspaceId]);
     assert.equal(result.code, 1, result.stderr);
     assert.doesNotMatch(result.stderr, /refused/);
-    assert.match(result.stderr, /within 3000 ms/);
+    assert.match(result.stderr,
+      /closed the connection during nng's handshake/);
   } finally {
     clearTimeout(listening);
     listener.close();
@@ -433,12 +435,44 @@ test('CLI at the jobs address fails at once', async () => {
   assert.equal(result.code, 1, result.stderr);
   assert.ok(result.stderr.includes('Check that --registration is the ' +
     '--listen address of mcpreg-registration, not its --jobs-listen ' +
-    `address: the peer at '${jobsUrl}' speaks another protocol`),
-  result.stderr);
+    `address or another program's: the peer at '${jobsUrl}' speaks ` +
+    'another protocol'), result.stderr);
   assert.doesNotMatch(result.stderr, /Retry-After/,
     'a CLI user has no Retry-After to follow');
   assert.ok(elapsedMs < timeoutMs / 4,
     `the CLI took ${Math.round(elapsedMs)} ms`);
+});
+
+// A stopped service accepts the connection into the kernel's queue but
+// never answers nng's handshake. The CLI says so when --timeout-ms ends.
+// Over tcp:// the early close does not harm nng's listener.
+test('CLI names a stopped service', async () => {
+  const timeoutMs = 1500;
+  await signalProcess(system, REGISTRATION, 'SIGSTOP');
+  let result;
+  try {
+    result = await system.cli.run(['--timeout-ms', String(timeoutMs), 'key',
+      'list', '--workspace', workspaceId]);
+  } finally {
+    await signalProcess(system, REGISTRATION, 'SIGCONT');
+  }
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /\(timed_out\)$/m);
+  assert.ok(result.stderr.includes('did not answer nng\'s handshake ' +
+    `within ${timeoutMs} ms`), result.stderr);
+
+  const listed = await system.cli(['key', 'list', '--workspace',
+    workspaceId]);
+  assert.ok(Array.isArray(listed));
+});
+
+// A timeout over a day is a usage error: the deadline arithmetic and
+// nng's 32-bit durations would overflow.
+test('CLI rejects a timeout over a day', async () => {
+  const result = await system.cli.run(['--timeout-ms', '86400001', 'key',
+    'list', '--workspace', workspaceId]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /--timeout-ms must be from 1 to 86400000/);
 });
 
 // An error about the address names what set it: the environment
