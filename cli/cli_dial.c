@@ -59,6 +59,10 @@ connect_within(int fd, const struct sockaddr *addr, socklen_t len,
 #define SP_PROTO_REQ  0x30
 #define SP_PROTO_REP  0x31
 
+/* HANDSHAKE_LINGER_MS is how much longer than its deadline the check
+ * waits for a peer's header before it closes the connection. */
+#define HANDSHAKE_LINGER_MS 1000
+
 /* Returns the milliseconds from now to deadline (mr_mono_ms), at least 0
  * and at most INT_MAX. */
 static int
@@ -72,14 +76,13 @@ ms_until(int64_t deadline)
     return left < INT_MAX ? (int)left : INT_MAX;
 }
 
-/* Reads len bytes from fd, non-blocking, into buf by deadline. Returns 0,
- * ETIMEDOUT, ECONNRESET when the peer closed first, or an errno value. */
+/* Reads from fd, non-blocking, into buf until *got of len bytes are in
+ * or deadline passes. Returns 0, ETIMEDOUT, ECONNRESET when the peer
+ * closed first, or an errno value. */
 static int
-read_within(int fd, uint8_t *buf, size_t len, int64_t deadline)
+read_within(int fd, uint8_t *buf, size_t len, size_t *got, int64_t deadline)
 {
-    size_t got = 0;
-
-    while (got < len) {
+    while (*got < len) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int ready = poll(&pfd, 1, ms_until(deadline));
         ssize_t n;
@@ -91,14 +94,14 @@ read_within(int fd, uint8_t *buf, size_t len, int64_t deadline)
             return errno;
         }
 
-        n = read(fd, buf + got, len - got);
+        n = read(fd, buf + *got, len - *got);
         if (n == 0) {
             return ECONNRESET;
         }
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             return errno;
         }
-        got += n > 0 ? (size_t)n : 0;
+        *got += n > 0 ? (size_t)n : 0;
     }
     return 0;
 }
@@ -109,21 +112,32 @@ read_within(int fd, uint8_t *buf, size_t len, int64_t deadline)
  * a REP socket, EPROTO for another protocol or none of nng's, ETIMEDOUT,
  * ECONNRESET when the peer closed first, or an errno value. After the
  * exchange, closing fd is an ordinary disconnect to nng. A close before
- * it can break nng 1.5.2's ipc listener (docs/KNOWN_ISSUES.md).
+ * it can break nng 1.5.2's ipc listener (docs/KNOWN_ISSUES.md), so a
+ * peer that is late gets HANDSHAKE_LINGER_MS more to finish it.
  */
 static int
 sp_handshake(int fd, int64_t deadline)
 {
-    static const uint8_t ours[SP_HEADER_LEN] = {0, 'S',          'P', 0,
-                                                0, SP_PROTO_REQ, 0,   0};
+    uint8_t ours[SP_HEADER_LEN] = {0, 'S', 'P', 0};
     uint8_t theirs[SP_HEADER_LEN];
+    size_t got = 0;
     int rv;
+
+    ours[5] = SP_PROTO_REQ; /* big endian, in bytes 4 and 5 */
 
     /* A new connection's send buffer takes 8 bytes at once. */
     if (send(fd, ours, sizeof(ours), MSG_NOSIGNAL) != (ssize_t)sizeof(ours)) {
         return errno == EPIPE ? ECONNRESET : errno;
     }
-    rv = read_within(fd, theirs, sizeof(theirs), deadline);
+    rv = read_within(fd, theirs, sizeof(theirs), &got, deadline);
+
+    /* A slow peer gets a little longer before the close, which would cut
+     * its handshake short. The outcome stays a timeout. */
+    if (rv == ETIMEDOUT) {
+        read_within(fd, theirs, sizeof(theirs), &got,
+                    mr_mono_ms() + HANDSHAKE_LINGER_MS);
+        return ETIMEDOUT;
+    }
     if (rv != 0) {
         return rv;
     }
@@ -214,8 +228,11 @@ try_addresses(const struct addrinfo *list, int64_t deadline, bool *connected)
                            : connect_within(fd, ai->ai_addr, ai->ai_addrlen,
                                             ms_until(deadline));
 
-        if (error == 0) {
+        /* A reset at connect means that the peer accepted and closed. */
+        if (error == 0 || error == ECONNRESET) {
             *connected = true;
+        }
+        if (error == 0) {
             error = sp_handshake(fd, deadline);
         }
         if (fd >= 0) {
@@ -246,6 +263,11 @@ handshake_outcome(const char *url, int rv, int timeout_ms, char *reason,
     }
     if (rv == EPROTO) {
         snprintf(reason, size, "the peer at '%s' speaks another protocol",
+                 url);
+    } else if (rv == ECONNRESET) {
+        snprintf(reason, size,
+                 "the peer at '%s' closed the connection during nng's "
+                 "handshake",
                  url);
     } else {
         snprintf(reason, size,

@@ -1,4 +1,5 @@
 /* cli_dial_test.c - the CLI's address check against real nng sockets. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,24 +43,32 @@ leave_stale_socket(const char *path)
     close(fd);
 }
 
-/* Returns whether a REP socket dialing url gets a request from sock, a
- * listening REQ socket, within two seconds. */
+/* Returns whether a message sent by from reaches to within two seconds. */
 static bool
-serves_worker(nng_socket sock, const char *url)
+delivers(nng_socket from, nng_socket to)
 {
-    nng_socket worker;
-    nng_msg *msg = NULL;
-    bool got;
+    char buf[8];
+    size_t len = sizeof(buf);
 
-    MR_CHECK_INT(nng_rep0_open(&worker), ==, 0);
-    nng_socket_set_ms(worker, NNG_OPT_RECVTIMEO, 2000);
-    nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 2000);
-    MR_CHECK_INT(nng_dial(worker, url, NULL, NNG_FLAG_NONBLOCK), ==, 0);
-    MR_CHECK_INT(nng_send(sock, "job", 4, 0), ==, 0);
-    got = nng_recvmsg(worker, &msg, 0) == 0;
-    nng_msg_free(msg);
-    nng_close(worker);
-    return got;
+    nng_socket_set_ms(from, NNG_OPT_SENDTIMEO, 2000);
+    nng_socket_set_ms(to, NNG_OPT_RECVTIMEO, 2000);
+    MR_CHECK_INT(nng_send(from, "ping", 5, 0), ==, 0);
+    return nng_recv(to, buf, &len, 0) == 0 && len == 5;
+}
+
+/* Opens a socket of the given protocol, listening on url or dialing it. */
+static nng_socket
+open_socket(int (*open)(nng_socket *), const char *url, bool listen)
+{
+    nng_socket sock;
+
+    MR_CHECK_INT(open(&sock), ==, 0);
+    if (listen) {
+        MR_CHECK_INT(nng_listen(sock, url, NULL, 0), ==, 0);
+    } else {
+        MR_CHECK_INT(nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK), ==, 0);
+    }
+    return sock;
 }
 
 /* The jobs address is a listening REQ socket. Each check names it the
@@ -71,17 +80,48 @@ test_jobs_listener_kept(void)
     char url[128];
     char reason[512];
     nng_socket jobs;
+    nng_socket worker;
 
     ipc_url(url, sizeof(url), "jobs");
-    MR_CHECK_INT(nng_req0_open(&jobs), ==, 0);
-    MR_CHECK_INT(nng_listen(jobs, url, NULL, 0), ==, 0);
+    jobs = open_socket(nng_req0_open, url, true);
     for (int i = 0; i < CHECKS; i++) {
         MR_CHECK_INT(cli_check_address(url, 2000, reason, sizeof(reason)), ==,
                      CLI_ADDRESS_WRONG_PEER);
     }
     MR_CHECK(strstr(reason, "speaks another protocol") != NULL);
-    MR_CHECK(serves_worker(jobs, url));
+
+    worker = open_socket(nng_rep0_open, url, false);
+    MR_CHECK(delivers(jobs, worker));
+    nng_close(worker);
     nng_close(jobs);
+    unlink(url + 6);
+}
+
+/* With no time left, the check times out before the peer's header comes,
+ * but waits for it before closing. So the listener is never left with a
+ * connection closed in the middle of the handshake. */
+static void
+test_late_header_awaited(void)
+{
+    char url[128];
+    char reason[512];
+    nng_socket rep;
+    nng_socket client;
+
+    ipc_url(url, sizeof(url), "late");
+    rep = open_socket(nng_rep0_open, url, true);
+    for (int i = 0; i < CHECKS; i++) {
+        cli_address address =
+            cli_check_address(url, 0, reason, sizeof(reason));
+
+        MR_CHECK(address == CLI_ADDRESS_SILENT ||
+                 address == CLI_ADDRESS_USABLE);
+    }
+
+    client = open_socket(nng_req0_open, url, false);
+    MR_CHECK(delivers(client, rep));
+    nng_close(client);
+    nng_close(rep);
     unlink(url + 6);
 }
 
@@ -95,8 +135,7 @@ test_rep_passes_stale_refused(void)
     nng_socket rep;
 
     ipc_url(url, sizeof(url), "rep");
-    MR_CHECK_INT(nng_rep0_open(&rep), ==, 0);
-    MR_CHECK_INT(nng_listen(rep, url, NULL, 0), ==, 0);
+    rep = open_socket(nng_rep0_open, url, true);
     MR_CHECK_INT(cli_check_address(url, 2000, reason, sizeof(reason)), ==,
                  CLI_ADDRESS_USABLE);
     nng_close(rep);
@@ -115,6 +154,7 @@ test_rep_passes_stale_refused(void)
 static const mr_test_case cases[] = {
     {"jobs_listener_kept", test_jobs_listener_kept},
     {"rep_passes_stale_refused", test_rep_passes_stale_refused},
+    {"late_header_awaited", test_late_header_awaited},
 };
 
 MR_TEST_MAIN(cases)

@@ -44,9 +44,6 @@
  * arithmetic and nng's 32-bit durations from overflowing. */
 #define TIMEOUT_MS_MAX 86400000L
 
-/* The connection poll interval while waiting for the service. */
-#define CONNECT_POLL_MS 10
-
 /* START_GRACE_MS is how long a service that refuses connections gets to
  * start listening, as one started just before the command would, and
  * START_POLL_MS how often it is tried meanwhile. */
@@ -109,21 +106,6 @@ wait_listening(const cli_context *ctx, int64_t deadline, char *reason,
     }
 }
 
-/* Waits until the client has a connection or deadline (mr_mono_ms)
- * passes. The address check has seen a REP socket there, so nng dials a
- * registration service, unless it stopped or was replaced meanwhile. */
-static bool
-wait_connected(mr_rpc_client *client, int64_t deadline)
-{
-    while (mr_rpc_client_peers(client) == 0) {
-        if (mr_mono_ms() >= deadline) {
-            return false;
-        }
-        usleep(CONNECT_POLL_MS * 1000);
-    }
-    return true;
-}
-
 /* Prints why the address check found address unusable, with detail.
  * Returns the exit status. */
 static int
@@ -172,6 +154,7 @@ connect_service(const cli_context *ctx, int64_t deadline,
                 mr_rpc_client **client)
 {
     char detail[384];
+    char why[128];
     cli_address address;
     mr_err err;
 
@@ -185,23 +168,23 @@ connect_service(const cli_context *ctx, int64_t deadline,
         return print_unusable(ctx, address, detail);
     }
 
-    err = mr_rpc_client_open(client, ctx->registration_url, false);
-    if (err != MR_OK) {
-        snprintf(detail, sizeof(detail), "Check %s: cannot dial '%s'",
-                 ctx->registration_option, ctx->registration_url);
-        print_failure(err, detail);
-        return CLI_EXIT_ERROR;
-    }
-
-    if (!wait_connected(*client, deadline)) {
+    /* nng's dial returns after its handshake, so no exit cuts it short. */
+    err =
+        mr_rpc_client_connect(client, ctx->registration_url, why, sizeof(why));
+    if (err == MR_ETIMEDOUT) {
+        snprintf(detail, sizeof(detail),
+                 "Check that mcpreg-registration is running and not "
+                 "stopped or overloaded: '%s' did not finish nng's "
+                 "handshake (%s)",
+                 ctx->registration_url, why);
+    } else if (err != MR_OK) {
         snprintf(detail, sizeof(detail),
                  "Check that mcpreg-registration runs and that %s is its "
-                 "--listen address: no connection to '%s' within %ld ms",
-                 ctx->registration_option, ctx->registration_url,
-                 ctx->timeout_ms);
-        print_failure(MR_EUNAVAILABLE, detail);
-        mr_rpc_client_close(*client);
-        *client = NULL;
+                 "--listen address: dialing '%s' failed (%s)",
+                 ctx->registration_option, ctx->registration_url, why);
+    }
+    if (err != MR_OK) {
+        print_failure(err, detail);
         return CLI_EXIT_ERROR;
     }
     return CLI_EXIT_OK;

@@ -184,6 +184,19 @@ mr_err mr_rpc_client_open_watched(mr_rpc_client **out, const char *url,
                                   bool listen, mr_rpc_peer_watch watch,
                                   void *arg);
 
+/*
+ * mr_rpc_client_connect opens a REQ socket that dials url, and returns
+ * once nng's handshake with the peer has finished or failed. So closing
+ * the client never cuts a handshake short, which can break nng 1.5.2's
+ * ipc:// listener. On failure it writes nng's reason into why: the
+ * result is MR_ETIMEDOUT when the peer did not finish the handshake
+ * within nng's own limit (10 s for ipc:// in 1.5.2), and MR_EUNAVAILABLE
+ * otherwise. After a connection the client redials as
+ * mr_rpc_client_open's does.
+ */
+mr_err mr_rpc_client_connect(mr_rpc_client **out, const char *url, char *why,
+                             size_t why_size);
+
 /* mr_rpc_client_close fails the calls in flight with MR_EUNAVAILABLE,
  * closes the socket and frees the client. */
 void mr_rpc_client_close(mr_rpc_client *client);

@@ -444,15 +444,18 @@ mr_rpc_client_open(mr_rpc_client **out, const char *url, bool listen)
     return mr_rpc_client_open_watched(out, url, listen, NULL, NULL);
 }
 
-mr_err
-mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
-                           mr_rpc_peer_watch watch, void *arg)
+/* Opens a client that listens on url or dials it with nng_dial's flags,
+ * and stores nng's error, if any, in *nng_error. */
+static mr_err
+open_client(mr_rpc_client **out, const char *url, bool listen, int flags,
+            mr_rpc_peer_watch watch, void *arg, int *nng_error)
 {
     mr_rpc_client *client;
     char why[MR_RPC_URL_WHY_MAX];
     int rv;
 
     *out = NULL;
+    *nng_error = 0;
     if (!mr_rpc_check_url(url, why, sizeof(why))) {
         MR_ERROR("rpc.client.url", NULL, "cannot %s: %s",
                  listen ? "listen" : "dial", why);
@@ -490,7 +493,7 @@ mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
     if (listen) {
         rv = nng_listen(client->sock, url, NULL, 0);
     } else {
-        rv = nng_dial(client->sock, url, NULL, NNG_FLAG_NONBLOCK);
+        rv = nng_dial(client->sock, url, NULL, flags);
     }
 
 out:
@@ -498,10 +501,35 @@ out:
         MR_ERROR("rpc.client.open", NULL, "failed to %s %s: %s",
                  listen ? "listen on" : "dial", url, nng_strerror(rv));
         mr_rpc_client_close(client);
-        return MR_EUNAVAILABLE;
+        *nng_error = rv;
+        return rv == NNG_ETIMEDOUT ? MR_ETIMEDOUT : MR_EUNAVAILABLE;
     }
     *out = client;
     return MR_OK;
+}
+
+mr_err
+mr_rpc_client_open_watched(mr_rpc_client **out, const char *url, bool listen,
+                           mr_rpc_peer_watch watch, void *arg)
+{
+    int nng_error;
+
+    return open_client(out, url, listen, NNG_FLAG_NONBLOCK, watch, arg,
+                       &nng_error);
+}
+
+mr_err
+mr_rpc_client_connect(mr_rpc_client **out, const char *url, char *why,
+                      size_t why_size)
+{
+    int nng_error;
+    mr_err err = open_client(out, url, false, 0, NULL, NULL, &nng_error);
+
+    if (err != MR_OK) {
+        snprintf(why, why_size, "%s",
+                 nng_error != 0 ? nng_strerror(nng_error) : mr_strerror(err));
+    }
+    return err;
 }
 
 /* stop_calls marks the client closing, which fails new calls at once,

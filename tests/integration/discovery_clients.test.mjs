@@ -397,6 +397,31 @@ test('CLI waits for a service that is starting', async () => {
   }
 });
 
+// A peer that resets each connection as it accepts it fails at once, as
+// one that closes it does, instead of leaving nng to redial until
+// --timeout-ms.
+test('CLI names a peer that resets', async () => {
+  const timeoutMs = 20000;
+  const listener = createNetServer((socket) => socket.resetAndDestroy());
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  try {
+    const started = performance.now();
+    const result = await system.cli.run(['--registration',
+      `tcp://127.0.0.1:${listener.address().port}`, '--timeout-ms',
+      String(timeoutMs), 'key', 'list', '--workspace', workspaceId]);
+    const elapsedMs = performance.now() - started;
+
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr,
+      /closed the connection during nng's handshake/);
+    assert.ok(elapsedMs < timeoutMs / 4,
+      `the CLI took ${Math.round(elapsedMs)} ms`);
+  } finally {
+    listener.close();
+  }
+});
+
 // A host that does not resolve fails at once: a starting service would
 // not change that. tcp4:// with an IPv6 literal fails in getaddrinfo
 // without a DNS query.
@@ -421,7 +446,7 @@ test('CLI rejects an invalid port', async () => {
 });
 
 // The jobs address completes nng's handshake with another protocol, so
-// the CLI says so at once instead of waiting out --timeout-ms.
+// the CLI reports it at once instead of waiting out --timeout-ms.
 test('CLI at the jobs address fails at once', async () => {
   const timeoutMs = 20000;
   const jobsUrl = flagValue(system.processes.get(REGISTRATION).args,
@@ -444,8 +469,9 @@ test('CLI at the jobs address fails at once', async () => {
 });
 
 // A stopped service accepts the connection into the kernel's queue but
-// never answers nng's handshake. The CLI says so when --timeout-ms ends.
-// Over tcp:// the early close does not harm nng's listener.
+// never sends nng's header. The CLI reports it a second after
+// --timeout-ms, which it waits for a late header. Over tcp:// the close
+// does not harm nng's listener.
 test('CLI names a stopped service', async () => {
   const timeoutMs = 1500;
   await signalProcess(system, REGISTRATION, 'SIGSTOP');
