@@ -49,8 +49,8 @@ typedef enum {
  * the socket file exists and is a socket. Then it connects, and exchanges
  * nng's headers with the first address that accepts, waiting up to
  * timeout_ms in all: the peer must be a REP socket. Every address
- * refusing means that nothing listens. Other schemes, and an address that
- * neither accepts nor refuses, are usable, so that nng's own dial decides.
+ * refusing means that nothing listens. Other schemes are usable, so that
+ * nng's own dial decides.
  */
 cli_address cli_check_address(const char *url, int timeout_ms, char *reason,
                               size_t size);

@@ -307,16 +307,27 @@ check_tcp(const char *url, const char *text, int family, int timeout_ms,
 
     rv = try_addresses(list, deadline, &connected);
     freeaddrinfo(list);
-    if (rv == ECONNREFUSED && !connected) {
-        snprintf(reason, size, "'%s' refused the connection", url);
-        return CLI_ADDRESS_NOTHING_LISTENS;
+    if (connected) {
+        return handshake_outcome(url, rv, timeout_ms, reason, size);
     }
 
-    /* Neither accepted nor refused in time: nng's dial decides. */
-    if (!connected) {
-        return CLI_ADDRESS_USABLE;
+    /* nng's blocking dial would wait out the kernel's connect timeout,
+     * so a connect that is still pending ends the call here. Closing it
+     * reaches no listener. */
+    if (rv == ETIMEDOUT) {
+        snprintf(reason, size,
+                 "'%s' neither accepted nor refused the connection within "
+                 "%d ms",
+                 url, timeout_ms);
+        return CLI_ADDRESS_SILENT;
     }
-    return handshake_outcome(url, rv, timeout_ms, reason, size);
+    if (rv == ECONNREFUSED) {
+        snprintf(reason, size, "'%s' refused the connection", url);
+    } else {
+        snprintf(reason, size, "cannot connect to '%s': %s", url,
+                 strerror(rv));
+    }
+    return CLI_ADDRESS_NOTHING_LISTENS;
 }
 
 /* Checks the socket file at path, the address of url. */
@@ -361,7 +372,17 @@ check_ipc(const char *url, const char *path, int timeout_ms, char *reason,
         return CLI_ADDRESS_NOTHING_LISTENS;
     }
 
-    /* A full backlog (EAGAIN) or a denied file: nng's dial decides. */
+    /* A full queue of connections that the service has not accepted. */
+    if (rv == EAGAIN && !connected) {
+        snprintf(reason, size,
+                 "'%s' did not accept the connection: its queue of "
+                 "pending connections is full",
+                 url);
+        return CLI_ADDRESS_SILENT;
+    }
+
+    /* Another failure, such as a file the user may not write: nng's dial
+     * reports it. */
     if (!connected) {
         return CLI_ADDRESS_USABLE;
     }

@@ -129,9 +129,9 @@ print_unusable(const cli_context *ctx, cli_address address, const char *detail)
                  ctx->registration_option, detail);
     } else if (address == CLI_ADDRESS_SILENT) {
         snprintf(message, sizeof(message),
-                 "Check that mcpreg-registration is running and not "
-                 "stopped or overloaded: %s",
-                 detail);
+                 "Check that %s is the address of a running "
+                 "mcpreg-registration that is not stopped or overloaded: %s",
+                 ctx->registration_option, detail);
         print_failure(MR_ETIMEDOUT, message);
         return CLI_EXIT_ERROR;
     } else {

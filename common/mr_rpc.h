@@ -188,10 +188,11 @@ mr_err mr_rpc_client_open_watched(mr_rpc_client **out, const char *url,
  * mr_rpc_client_connect opens a REQ socket that dials url, and returns
  * once nng's handshake with the peer has finished or failed. So closing
  * the client never cuts a handshake short, which can break nng 1.5.2's
- * ipc:// listener. On failure it writes nng's reason into why: the
- * result is MR_ETIMEDOUT when the peer did not finish the handshake
- * within nng's own limit (10 s for ipc:// in 1.5.2), and MR_EUNAVAILABLE
- * otherwise. After a connection the client redials as
+ * ipc:// listener. It waits as long as the connect and nng's handshake
+ * take: nng 1.5.2 gives the handshake 10 s, and a tcp:// connect takes
+ * the kernel's timeout. On failure it writes nng's reason into why: the
+ * result is MR_ETIMEDOUT when the handshake timed out, and
+ * MR_EUNAVAILABLE otherwise. After a connection the client redials as
  * mr_rpc_client_open's does.
  */
 mr_err mr_rpc_client_connect(mr_rpc_client **out, const char *url, char *why,
