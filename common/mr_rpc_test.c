@@ -748,6 +748,35 @@ test_ipc_url_spellings(void)
     MR_CHECK(!mr_rpc_check_url("localhost:7401", why, sizeof(why)));
 }
 
+/* mr_rpc_client_connect returns with the peer counted, since nng's dial
+ * returned after the handshake. Without a listener it fails at once with
+ * nng's reason, which for a missing ipc:// file is a refusal. */
+static void
+test_connect_waits_for_peer(void)
+{
+    char url[160];
+    char why[128] = "";
+    mr_rpc_server_config cfg = server_config(url);
+    mr_rpc_server *server = NULL;
+    mr_rpc_client *client = NULL;
+
+    mr_util_init();
+    mr_log_init("test", MR_LOG_NONE, 2);
+    ipc_url(url, sizeof(url), 60);
+    MR_CHECK_INT(mr_rpc_server_start(&server, &cfg), ==, MR_OK);
+    MR_CHECK_INT(mr_rpc_client_connect(&client, url, why, sizeof(why)), ==,
+                 MR_OK);
+    MR_CHECK_INT(mr_rpc_client_peers(client), ==, 1);
+    mr_rpc_client_close(client);
+    mr_rpc_server_stop(server, 1000);
+    unlink(url + 6);
+
+    MR_CHECK_INT(mr_rpc_client_connect(&client, url, why, sizeof(why)), ==,
+                 MR_EUNAVAILABLE);
+    MR_CHECK(client == NULL);
+    MR_CHECK_STR(why, "Connection refused");
+}
+
 static const mr_test_case cases[] = {
     {"huge_reply_fails_alone", test_huge_reply_fails_alone},
     {"reply_round_trip", test_reply_round_trip},
@@ -764,6 +793,7 @@ static const mr_test_case cases[] = {
     {"wrong_peer_not_counted", test_wrong_peer_not_counted},
     {"ipc_path_limit", test_ipc_path_limit},
     {"ipc_url_spellings", test_ipc_url_spellings},
+    {"connect_waits_for_peer", test_connect_waits_for_peer},
     {"deadline_after_failed_call", test_deadline_after_failed_call},
     {"send_deadline_after_failed_calls",
      test_send_deadline_after_failed_calls},
