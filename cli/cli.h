@@ -2,6 +2,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,19 @@ typedef enum {
     CLI_ADDRESS_WRONG_PEER,      /* the peer is not a REP socket of nng */
     CLI_ADDRESS_SILENT,          /* connected, but no handshake in time */
 } cli_address;
+
+/*
+ * cli_hold_signals blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the
+ * calling thread and the threads it creates, and stores the previous mask
+ * in old. While a connection waits for nng's handshake over ipc://, a
+ * signal that ended the process would close it early, which can break
+ * nng 1.5.2's listener. cli_release_signals restores old, and a signal
+ * that came meanwhile is then delivered.
+ */
+void cli_hold_signals(sigset_t *old);
+
+/* cli_release_signals restores the mask that cli_hold_signals stored. */
+void cli_release_signals(const sigset_t *old);
 
 /*
  * cli_check_address checks the address of url, an nng URL, before nng

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +52,25 @@ connect_within(int fd, const struct sockaddr *addr, socklen_t len,
         return errno;
     }
     return error;
+}
+
+void
+cli_hold_signals(sigset_t *old)
+{
+    sigset_t signals;
+
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &signals, old);
+}
+
+void
+cli_release_signals(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* SP_HEADER_LEN is the size of the header that each side of an nng
@@ -337,6 +358,7 @@ check_ipc(const char *url, const char *path, int timeout_ms, char *reason,
 {
     int64_t deadline = mr_mono_ms() + timeout_ms;
     bool connected = false;
+    sigset_t mask;
     struct stat st;
     int fd;
     int rv;
@@ -357,12 +379,14 @@ check_ipc(const char *url, const char *path, int timeout_ms, char *reason,
     if (fd < 0) {
         return CLI_ADDRESS_USABLE;
     }
+    cli_hold_signals(&mask);
     rv = connect_unix(fd, path);
     if (rv == 0) {
         connected = true;
         rv = sp_handshake(fd, deadline);
     }
     close(fd);
+    cli_release_signals(&mask);
 
     if (rv == ECONNREFUSED && !connected) {
         snprintf(reason, size,

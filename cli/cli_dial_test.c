@@ -1,9 +1,13 @@
 /* cli_dial_test.c - the CLI's address check against real nng sockets. */
+#include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -27,10 +31,9 @@ ipc_url(char *url, size_t len, const char *name)
              name);
 }
 
-/* Leaves a socket file at path that nothing listens on, as a killed
- * service leaves its ipc:// address. */
-static void
-leave_stale_socket(const char *path)
+/* Returns a Unix socket listening at path. */
+static int
+listen_unix(const char *path)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -40,7 +43,15 @@ leave_stale_socket(const char *path)
     unlink(path);
     MR_CHECK_INT(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
     MR_CHECK_INT(listen(fd, 1), ==, 0);
-    close(fd);
+    return fd;
+}
+
+/* Leaves a socket file at path that nothing listens on, as a killed
+ * service leaves its ipc:// address. */
+static void
+leave_stale_socket(const char *path)
+{
+    close(listen_unix(path));
 }
 
 /* Returns whether a message sent by from reaches to within two seconds. */
@@ -151,10 +162,62 @@ test_rep_passes_stale_refused(void)
     MR_CHECK(strstr(reason, "is missing") != NULL);
 }
 
+/* Returns whether the connection fd is still open, without reading. */
+static bool
+still_open(int fd)
+{
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* A SIGINT that comes while the check waits for a late REP header ends
+ * the process only after the header, so the connection never closes in
+ * the middle of the handshake. This test is the peer,
+ * and a child process runs the check. */
+static void
+test_signal_waits_for_header(void)
+{
+    const uint8_t rep_header[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
+    uint8_t header[8];
+    char url[128];
+    char reason[512];
+    int listener;
+    int conn;
+    int status;
+    pid_t child;
+
+    ipc_url(url, sizeof(url), "signal");
+    listener = listen_unix(url + 6);
+    child = fork();
+    MR_CHECK(child >= 0);
+    if (child == 0) {
+        cli_check_address(url, 2000, reason, sizeof(reason));
+        _exit(0);
+    }
+
+    conn = accept(listener, NULL, NULL);
+    MR_CHECK(conn >= 0);
+    MR_CHECK_INT(recv(conn, header, sizeof(header), MSG_WAITALL), ==, 8);
+    kill(child, SIGINT);
+    usleep(300 * 1000);
+    MR_CHECK(still_open(conn));
+
+    MR_CHECK_INT(send(conn, rep_header, sizeof(rep_header), MSG_NOSIGNAL), ==,
+                 8);
+    MR_CHECK_INT(waitpid(child, &status, 0), ==, child);
+    MR_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT);
+    close(conn);
+    close(listener);
+    unlink(url + 6);
+}
+
 static const mr_test_case cases[] = {
     {"jobs_listener_kept", test_jobs_listener_kept},
     {"rep_passes_stale_refused", test_rep_passes_stale_refused},
     {"late_header_awaited", test_late_header_awaited},
+    {"signal_waits_for_header", test_signal_waits_for_header},
 };
 
 MR_TEST_MAIN(cases)

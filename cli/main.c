@@ -156,6 +156,7 @@ connect_service(const cli_context *ctx, int64_t deadline,
     char detail[384];
     char why[128];
     cli_address address;
+    sigset_t mask;
     mr_err err;
 
     *client = NULL;
@@ -168,9 +169,12 @@ connect_service(const cli_context *ctx, int64_t deadline,
         return print_unusable(ctx, address, detail);
     }
 
-    /* nng's dial returns after its handshake, so no exit cuts it short. */
+    /* nng's dial returns after its handshake, and its threads start
+     * with the signals held, so no signal cuts the handshake short. */
+    cli_hold_signals(&mask);
     err =
         mr_rpc_client_connect(client, ctx->registration_url, why, sizeof(why));
+    cli_release_signals(&mask);
     if (err == MR_ETIMEDOUT) {
         snprintf(detail, sizeof(detail),
                  "Check that mcpreg-registration is running and not "
