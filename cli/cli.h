@@ -42,12 +42,13 @@ typedef enum {
 } cli_address;
 
 /*
- * cli_hold_signals blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the
- * calling thread and the threads it creates, and stores the previous mask
- * in old. While a connection waits for nng's handshake over ipc://, a
- * signal that ended the process would close it early, which can break
- * nng 1.5.2's listener. cli_release_signals restores old, and a signal
- * that came meanwhile is then delivered.
+ * cli_hold_signals blocks the signals that end a process, such as SIGINT,
+ * SIGTERM and SIGPIPE, in the calling thread and the threads it creates,
+ * and stores the previous mask in old. Signals of a fault and of job
+ * control stay open. While a connection waits for nng's handshake over
+ * ipc://, a signal that ended the process would close it early, which
+ * can break nng 1.5.2's listener. cli_release_signals restores old, and a
+ * signal that came meanwhile is then delivered.
  */
 void cli_hold_signals(sigset_t *old);
 

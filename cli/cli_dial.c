@@ -57,13 +57,17 @@ connect_within(int fd, const struct sockaddr *addr, socklen_t len,
 void
 cli_hold_signals(sigset_t *old)
 {
+    /* Signals of a fault must not be blocked, and stopping the process
+     * closes nothing. SIGKILL and SIGSTOP cannot be blocked. */
+    static const int unblocked[] = {
+        SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,  SIGTRAP, SIGABRT, SIGSYS,
+        SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGCHLD, SIGWINCH};
     sigset_t signals;
 
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
-    sigaddset(&signals, SIGQUIT);
+    sigfillset(&signals);
+    for (size_t i = 0; i < sizeof(unblocked) / sizeof(unblocked[0]); i++) {
+        sigdelset(&signals, unblocked[i]);
+    }
     pthread_sigmask(SIG_BLOCK, &signals, old);
 }
 

@@ -172,17 +172,18 @@ still_open(int fd)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-/* A SIGINT that comes while the check waits for a late REP header ends
- * the process only after the header, so the connection never closes in
- * the middle of the handshake. This test is the peer,
- * and a child process runs the check. */
-static void
-test_signal_waits_for_header(void)
+/* Runs the check in a child process, sends it sig while it waits for a
+ * late REP header from this process, and returns whether the connection
+ * stayed open until the header was sent. The child must then die of
+ * sig. */
+static bool
+header_outlives(int sig)
 {
     const uint8_t rep_header[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
     uint8_t header[8];
     char url[128];
     char reason[512];
+    bool open;
     int listener;
     int conn;
     int status;
@@ -193,6 +194,7 @@ test_signal_waits_for_header(void)
     child = fork();
     MR_CHECK(child >= 0);
     if (child == 0) {
+        signal(sig, SIG_DFL);
         cli_check_address(url, 2000, reason, sizeof(reason));
         _exit(0);
     }
@@ -200,17 +202,31 @@ test_signal_waits_for_header(void)
     conn = accept(listener, NULL, NULL);
     MR_CHECK(conn >= 0);
     MR_CHECK_INT(recv(conn, header, sizeof(header), MSG_WAITALL), ==, 8);
-    kill(child, SIGINT);
+    kill(child, sig);
     usleep(300 * 1000);
-    MR_CHECK(still_open(conn));
+    open = still_open(conn);
+    send(conn, rep_header, sizeof(rep_header), MSG_NOSIGNAL);
 
-    MR_CHECK_INT(send(conn, rep_header, sizeof(rep_header), MSG_NOSIGNAL), ==,
-                 8);
     MR_CHECK_INT(waitpid(child, &status, 0), ==, child);
-    MR_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT);
+    MR_CHECK(WIFSIGNALED(status));
+    MR_CHECK_INT(WTERMSIG(status), ==, sig);
     close(conn);
     close(listener);
     unlink(url + 6);
+    return open;
+}
+
+/* A signal that ends a process by default, and that comes while the check
+ * waits for a late REP header, ends it only after the header. So the
+ * connection never closes in the middle of the handshake. */
+static void
+test_signal_waits_for_header(void)
+{
+    const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1};
+
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        MR_CHECK_INT(header_outlives(signals[i]), ==, true);
+    }
 }
 
 static const mr_test_case cases[] = {
