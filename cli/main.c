@@ -170,7 +170,10 @@ connect_service(const cli_context *ctx, int64_t deadline,
     }
 
     /* nng's dial returns after its handshake, and its threads start
-     * with the signals held, so no signal cuts the handshake short. */
+     * with the signals held, so no signal cuts the handshake short.
+     * NOTE: nng 1.5.2 itself gives up a handshake after 10 s, so a
+     * service paused that long just after the check still gets a
+     * connection closed early, and the CLI overruns --timeout-ms. */
     cli_hold_signals(&mask);
     err =
         mr_rpc_client_connect(client, ctx->registration_url, why, sizeof(why));
