@@ -172,8 +172,10 @@ sp_handshake(int fd, int64_t deadline)
     return theirs[4] == 0 && theirs[5] == SP_PROTO_REP ? 0 : EPROTO;
 }
 
-/* Connects fd to the Unix socket at path without waiting. Returns 0 or an
- * errno value: ECONNREFUSED when nothing listens on the socket file. */
+/* Connects fd to the Unix socket at path. Returns 0 or an errno value:
+ * ECONNREFUSED when nothing listens on the socket file, and EAGAIN when
+ * its queue of pending connections is full. A Unix socket connects or
+ * fails at once, so connect_within never waits. */
 static int
 connect_unix(int fd, const char *path)
 {
@@ -185,11 +187,7 @@ connect_unix(int fd, const char *path)
         return ENAMETOOLONG;
     }
     memcpy(addr.sun_path, path, len + 1);
-    if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
-        return errno;
-    }
-    return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ? 0
-                                                                    : errno;
+    return connect_within(fd, (struct sockaddr *)&addr, sizeof(addr), 0);
 }
 
 /* valid_port returns whether text is a decimal port from 1 to 65535.

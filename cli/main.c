@@ -57,9 +57,15 @@ print_failure(mr_err err, const char *detail)
             detail && *detail ? detail : mr_strerror(err), mr_err_code(err));
 }
 
+/* SILENT_HINT starts the messages about a peer that took the connection
+ * but did not answer in time. Its %s is the option that set the address. */
+#define SILENT_HINT                                                           \
+    "Check that %s is the address of a running mcpreg-registration that "     \
+    "is not stopped or overloaded: "
+
 /* print_call_failure prints the failure of a call. A call that timed out
- * at the CLI's own deadline, not in the service, usually went to an
- * address where no registration service replies. */
+ * at the CLI's own deadline, not in the service, went to a peer that
+ * finished nng's handshake but did not reply. */
 static void
 print_call_failure(const cli_context *ctx, mr_err err, const char *detail)
 {
@@ -71,9 +77,7 @@ print_call_failure(const cli_context *ctx, mr_err err, const char *detail)
         return;
     }
     snprintf(message, sizeof(message),
-             "Check that %s is the --listen address of "
-             "mcpreg-registration, not its --jobs-listen address, and that "
-             "the service responds: nothing answered at '%s' within %ld ms",
+             SILENT_HINT "nothing answered at '%s' within %ld ms",
              ctx->registration_option, ctx->registration_url, ctx->timeout_ms);
     print_failure(err, message);
 }
@@ -128,9 +132,7 @@ print_unusable(const cli_context *ctx, cli_address address, const char *detail)
                  "another program's: %s",
                  ctx->registration_option, detail);
     } else if (address == CLI_ADDRESS_SILENT) {
-        snprintf(message, sizeof(message),
-                 "Check that %s is the address of a running "
-                 "mcpreg-registration that is not stopped or overloaded: %s",
+        snprintf(message, sizeof(message), SILENT_HINT "%s",
                  ctx->registration_option, detail);
         print_failure(MR_ETIMEDOUT, message);
         return CLI_EXIT_ERROR;
@@ -180,10 +182,8 @@ connect_service(const cli_context *ctx, int64_t deadline,
     cli_release_signals(&mask);
     if (err == MR_ETIMEDOUT) {
         snprintf(detail, sizeof(detail),
-                 "Check that mcpreg-registration is running and not "
-                 "stopped or overloaded: '%s' did not finish nng's "
-                 "handshake (%s)",
-                 ctx->registration_url, why);
+                 SILENT_HINT "'%s' did not finish nng's handshake (%s)",
+                 ctx->registration_option, ctx->registration_url, why);
     } else if (err != MR_OK) {
         snprintf(detail, sizeof(detail),
                  "Check that mcpreg-registration runs and that %s is its "
