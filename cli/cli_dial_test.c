@@ -136,6 +136,43 @@ test_late_header_awaited(void)
     unlink(url + 6);
 }
 
+/* Returns the value of listener's statistic name, or -1 when nng keeps
+ * none. */
+static long
+listener_stat(nng_listener listener, const char *name)
+{
+    nng_stat *snapshot = NULL;
+    nng_stat *stat;
+    long value = -1;
+
+    if (nng_stats_get(&snapshot) != 0) {
+        return -1;
+    }
+
+    stat = nng_stat_find(nng_stat_find_listener(snapshot, listener), name);
+    if (stat != NULL) {
+        value = (long)nng_stat_value(stat);
+    }
+    nng_stats_free(snapshot);
+    return value;
+}
+
+/* Closes sock once listener has accepted a connection and closed it.
+ * Closing it sooner can block nng 1.5.2's reaper, which then never frees
+ * the listener (docs/KNOWN_ISSUES.md). */
+static void
+close_when_idle(nng_socket sock, nng_listener listener)
+{
+    for (int waited_ms = 0; waited_ms < 2000; waited_ms += 10) {
+        if (listener_stat(listener, "accept") >= 1 &&
+            listener_stat(listener, "pipes") == 0) {
+            break;
+        }
+        nng_msleep(10);
+    }
+    nng_close(sock);
+}
+
 /* A listening REP socket passes. A socket file that nothing listens on
  * is refused, and a missing one is named missing. */
 static void
@@ -144,12 +181,14 @@ test_rep_passes_stale_refused(void)
     char url[128];
     char reason[512] = "";
     nng_socket rep;
+    nng_listener listener;
 
     ipc_url(url, sizeof(url), "rep");
-    rep = open_socket(nng_rep0_open, url, true);
+    MR_CHECK_INT(nng_rep0_open(&rep), ==, 0);
+    MR_CHECK_INT(nng_listen(rep, url, &listener, 0), ==, 0);
     MR_CHECK_INT(cli_check_address(url, 2000, reason, sizeof(reason)), ==,
                  CLI_ADDRESS_USABLE);
-    nng_close(rep);
+    close_when_idle(rep, listener);
 
     leave_stale_socket(url + 6);
     MR_CHECK_INT(cli_check_address(url, 2000, reason, sizeof(reason)), ==,
