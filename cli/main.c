@@ -299,6 +299,7 @@ main(int argc, char **argv)
     int rest = 0;
     int rc;
 
+    mr_opts_program("mcpreg");
     if (mr_util_init() != MR_OK) {
         fprintf(stderr, "mcpreg: cannot initialise libsodium\n");
         return CLI_EXIT_ERROR;

@@ -1,11 +1,33 @@
 /* mr_opts.c - command-line flags with environment fall-backs. */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mr_opts.h"
+
+static const char *program_name;
+
+void
+mr_opts_program(const char *name)
+{
+    program_name = name;
+}
+
+void
+mr_opts_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", program_name != NULL ? program_name : "error");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
 
 /* set_value stores text into opt's variable; it returns 0, or -1 after
  * printing why text is invalid. */
@@ -25,13 +47,13 @@ set_value(const mr_opt *opt, const char *text, const char *source)
                               strcmp(text, "yes") == 0;
         return 0;
     case MR_OPT_INT:
+        /* strtol would also take leading spaces and a sign. */
         errno = 0;
-        n = strtol(text, &end, 10);
-        if (errno != 0 || end == text || *end != '\0' || n < 0) {
-            fprintf(stderr,
-                    "error: invalid value '%s' for %s: expected a "
-                    "non-negative integer\n",
-                    text, source);
+        n = isdigit((unsigned char)text[0]) ? strtol(text, &end, 10) : -1;
+        if (errno != 0 || n < 0 || *end != '\0') {
+            mr_opts_fail("invalid value '%s' for %s: expected a "
+                         "non-negative integer",
+                         text, source);
             return -1;
         }
         *(long *)opt->value = n;
@@ -104,7 +126,7 @@ parse_one(const mr_opt *opts, size_t nopts, int argc, char **argv, int *i)
         return 1;
     }
     if (o == NULL) {
-        fprintf(stderr, "error: unknown option '%s'; see --help\n", argv[*i]);
+        mr_opts_fail("unknown option '%s'; see --help", argv[*i]);
         return -1;
     }
     if (o->type == MR_OPT_BOOL && eq == NULL) {
@@ -115,7 +137,7 @@ parse_one(const mr_opt *opts, size_t nopts, int argc, char **argv, int *i)
         return set_value(o, eq + 1, argv[*i]);
     }
     if (*i + 1 >= argc) {
-        fprintf(stderr, "error: missing value for '%s'\n", argv[*i]);
+        mr_opts_fail("missing value for '%s'", argv[*i]);
         return -1;
     }
     (*i)++;
@@ -153,8 +175,7 @@ mr_opts_parse(const mr_opt *opts, size_t nopts, int argc, char **argv,
     if (rest != NULL) {
         *rest = i;
     } else if (i < argc) {
-        fprintf(stderr, "error: unexpected argument '%s'; see --help\n",
-                argv[i]);
+        mr_opts_fail("unexpected argument '%s'; see --help", argv[i]);
         return -1;
     }
     return 0;

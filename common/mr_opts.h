@@ -25,6 +25,21 @@ typedef struct {
 } mr_opt;
 
 /*
+ * mr_opts_program sets the program name that starts every message of
+ * mr_opts_fail, and so of mr_opts_parse: "mcpreg-gateway: ...". name must
+ * outlive the process's use of this module. Until it is called, messages
+ * start with "error: ".
+ */
+void mr_opts_program(const char *name);
+
+/*
+ * mr_opts_fail prints the program name, the formatted message and a
+ * newline to stderr: for an invalid flag, or a failure at start-up before
+ * the log is set up.
+ */
+void mr_opts_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * mr_opts_parse reads the environment, then argv, into the options. It
  * stops at the first argument that is not an option and stores its index
  * in *rest (argc when there is none). It returns 0 to go on, 1 when it

@@ -1,6 +1,9 @@
 /* mr_opts_test.c - flags, environment fall-backs and errors. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "mr_opts.h"
 #include "mr_test.h"
@@ -77,6 +80,59 @@ test_errors_reported(void)
     MR_CHECK_INT(parse(2, stray, NULL), ==, -1);
 }
 
+/* An integer is decimal digits only: strtol's leading spaces and signs
+ * are rejected, and so is a value that overflows a long. */
+static void
+test_integers_strict(void)
+{
+    const char *bad[] = {" 5", "+5", "-1", "5 ", "", "99999999999999999999"};
+    char good[] = "--count=0";
+    char *argv[] = {"prog", "--count", NULL};
+    char *zero[] = {"prog", good};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        argv[2] = (char *)bad[i];
+        MR_CHECK_INT(parse(3, argv, NULL), ==, -1);
+    }
+    MR_CHECK_INT(parse(2, zero, NULL), ==, 0);
+    MR_CHECK_INT(count, ==, 0);
+}
+
+/* Returns what mr_opts_parse prints to stderr for argv. */
+static char *
+stderr_of_parse(int argc, char **argv, char *out, size_t len)
+{
+    FILE *capture = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    size_t length;
+
+    MR_CHECK(capture != NULL && saved >= 0);
+    fflush(stderr);
+    MR_CHECK_INT(dup2(fileno(capture), STDERR_FILENO), ==, STDERR_FILENO);
+    parse(argc, argv, NULL);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+
+    rewind(capture);
+    length = fread(out, 1, len - 1, capture);
+    out[length] = '\0';
+    fclose(capture);
+    return out;
+}
+
+/* Every message starts with the program's name once it is set. */
+static void
+test_program_named(void)
+{
+    char *unknown[] = {"prog", "--nope"};
+    char text[256];
+
+    mr_opts_program("mcpreg-test");
+    MR_CHECK_STR(stderr_of_parse(2, unknown, text, sizeof(text)),
+                 "mcpreg-test: unknown option '--nope'; see --help\n");
+}
+
 static void
 test_rest_and_help(void)
 {
@@ -123,6 +179,8 @@ static const mr_test_case cases[] = {
     {"flags_override_env", test_flags_override_env},
     {"env_used_without_flag", test_env_used_without_flag},
     {"errors_reported", test_errors_reported},
+    {"integers_strict", test_integers_strict},
+    {"program_named", test_program_named},
     {"rest_and_help", test_rest_and_help},
     {"source_named", test_source_named},
 };

@@ -37,9 +37,8 @@ in_range(const char *name, long value, long min, long max)
     if (value >= min && value <= max) {
         return true;
     }
-    fprintf(stderr,
-            "mcpreg-gateway: invalid --%s %ld: use a value from %ld to %ld\n",
-            name, value, min, max);
+    mr_opts_fail("invalid --%s %ld: use a value from %ld to %ld", name, value,
+                 min, max);
     return false;
 }
 
@@ -61,11 +60,10 @@ check_settings(const settings *s)
     ok &= in_range("shutdown-grace-ms", s->shutdown_grace_ms, 0, 600000);
 
     if (gw_parse_listen(s->listen, &addr, &addr_len) != MR_OK) {
-        fprintf(stderr,
-                "mcpreg-gateway: invalid --listen '%s': use IPV4:PORT or "
-                "[IPV6]:PORT with numeric addresses, such as 127.0.0.1:8080 "
-                "or [::1]:8080\n",
-                s->listen);
+        mr_opts_fail(
+            "invalid --listen '%s': use IPV4:PORT or [IPV6]:PORT with numeric "
+            "addresses, such as 127.0.0.1:8080 or [::1]:8080",
+            s->listen);
         ok = false;
     }
     return ok;
@@ -116,9 +114,7 @@ parse_settings(settings *s, int argc, char **argv)
         return rc;
     }
     if (rest < argc) {
-        fprintf(stderr,
-                "mcpreg-gateway: unexpected argument '%s'; see --help\n",
-                argv[rest]);
+        mr_opts_fail("unexpected argument '%s'; see --help", argv[rest]);
         return -1;
     }
     return check_settings(s) ? 0 : -1;
@@ -172,9 +168,10 @@ main(int argc, char **argv)
     mr_log_level level;
     int rc;
 
+    mr_opts_program("mcpreg-gateway");
     mr_signals_block();
     if (mr_util_init() != MR_OK) {
-        fprintf(stderr, "mcpreg-gateway: initialising libsodium failed\n");
+        mr_opts_fail("initialising libsodium failed");
         return 1;
     }
 
@@ -183,10 +180,9 @@ main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     if (mr_log_parse_level(s.log_level, &level) != 0) {
-        fprintf(stderr,
-                "mcpreg-gateway: invalid --log-level '%s': use debug, info, "
-                "warn or error\n",
-                s.log_level);
+        mr_opts_fail(
+            "invalid --log-level '%s': use debug, info, warn or error",
+            s.log_level);
         return 2;
     }
     mr_log_init("gateway", level, 1);

@@ -119,24 +119,20 @@ check_numbers(const options *o)
 
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
         if (limits[i].value < limits[i].min) {
-            fprintf(stderr,
-                    "error: invalid value %ld for %s: use at least %ld\n",
-                    limits[i].value, limits[i].flag, limits[i].min);
+            mr_opts_fail("invalid value %ld for %s: use at least %ld",
+                         limits[i].value, limits[i].flag, limits[i].min);
             return false;
         }
     }
     if (o->max_jobs > 4096) {
-        fprintf(stderr,
-                "error: invalid value %ld for --max-jobs: use at most "
-                "4096\n",
-                o->max_jobs);
+        mr_opts_fail("invalid value %ld for --max-jobs: use at most 4096",
+                     o->max_jobs);
         return false;
     }
     if (o->metadata_cache_max_s > METADATA_CACHE_MAX_S) {
-        fprintf(stderr,
-                "error: invalid value %ld for --metadata-cache-max-s: use at "
-                "most %d\n",
-                o->metadata_cache_max_s, METADATA_CACHE_MAX_S);
+        mr_opts_fail(
+            "invalid value %ld for --metadata-cache-max-s: use at most %d",
+            o->metadata_cache_max_s, METADATA_CACHE_MAX_S);
         return false;
     }
     return true;
@@ -153,15 +149,12 @@ make_public_url(const char *base, const char *path)
     char *out;
 
     if (disc_url_parse(base, &url, &why) != MR_OK) {
-        fprintf(stderr, "error: invalid --public-base-url \"%s\": it %s\n",
-                base, why);
+        mr_opts_fail("invalid --public-base-url \"%s\": it %s", base, why);
         return NULL;
     }
     if (url.query != NULL) {
-        fprintf(stderr,
-                "error: invalid --public-base-url \"%s\": remove its "
-                "query\n",
-                base);
+        mr_opts_fail("invalid --public-base-url \"%s\": remove its query",
+                     base);
         disc_url_free(&url);
         return NULL;
     }
@@ -229,11 +222,10 @@ make_client_metadata_url(const options *o, char **out)
         return true;
     }
     if (strncmp(o->public_base_url, "https://", 8) != 0) {
-        fprintf(stderr,
-                "error: --client-metadata-document needs an https "
-                "--public-base-url, because a client_id URL must use https; "
-                "\"%s\" does not\n",
-                o->public_base_url);
+        mr_opts_fail(
+            "--client-metadata-document needs an https --public-base-url, "
+            "because a client_id URL must use https; \"%s\" does not",
+            o->public_base_url);
         return false;
     }
     *out = make_public_url(o->public_base_url, MR_CLIENT_METADATA_PATH);
@@ -251,10 +243,9 @@ configure(const options *o, mr_allow_list *allow, char **redirect_uri,
     char why[512];
 
     if (mr_log_parse_level(o->log_level, &level) != 0) {
-        fprintf(stderr,
-                "error: invalid --log-level \"%s\": use debug, "
-                "info, warn or error\n",
-                o->log_level);
+        mr_opts_fail(
+            "invalid --log-level \"%s\": use debug, info, warn or error",
+            o->log_level);
         return false;
     }
     mr_log_init("discovery", level, 1);
@@ -265,7 +256,7 @@ configure(const options *o, mr_allow_list *allow, char **redirect_uri,
     }
     if (mr_allow_parse_option(o->dev_allow_hosts, allow, why, sizeof(why)) !=
         MR_OK) {
-        fprintf(stderr, "error: %s\n", why);
+        mr_opts_fail("%s", why);
         return false;
     }
     if (mr_allow_ranges_beyond_loopback(allow, why, sizeof(why)) > 0) {
@@ -298,6 +289,7 @@ main(int argc, char **argv)
     char *client_metadata_url = NULL;
     int status;
 
+    mr_opts_program("mcpreg-discovery");
     mr_signals_block();
     status = parse_options(argc, argv, &o);
     if (status >= 0) {
@@ -312,7 +304,7 @@ main(int argc, char **argv)
     status = 1;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
         mr_util_init() != MR_OK) {
-        fprintf(stderr, "error: failed to initialise libcurl or libsodium\n");
+        mr_opts_fail("failed to initialise libcurl or libsodium");
         goto out;
     }
     status = run(&o, &allow, redirect_uri, client_metadata_url);

@@ -130,8 +130,7 @@ parse_config(config *cfg, int argc, char **argv)
                            USAGE, &rest);
 
     if (rc == 0 && rest < argc) {
-        fprintf(stderr, "error: unexpected argument '%s'; see --help\n",
-                argv[rest]);
+        mr_opts_fail("unexpected argument '%s'; see --help", argv[rest]);
         rc = -1;
     }
     return rc;
@@ -143,8 +142,7 @@ in_range(const char *flag, long value, long min, long max)
     if (value >= min && value <= max) {
         return true;
     }
-    fprintf(stderr, "error: --%s is %ld; expected %ld to %ld\n", flag, value,
-            min, max);
+    mr_opts_fail("--%s is %ld; expected %ld to %ld", flag, value, min, max);
     return false;
 }
 
@@ -152,10 +150,9 @@ static bool
 check_config(const config *cfg, mr_log_level *level)
 {
     if (mr_log_parse_level(cfg->log_level, level) != 0) {
-        fprintf(stderr,
-                "error: --log-level is '%s'; expected debug, info, warn or "
-                "error\n",
-                cfg->log_level);
+        mr_opts_fail(
+            "--log-level is '%s'; expected debug, info, warn or error",
+            cfg->log_level);
         return false;
     }
     return in_range("cache-mb", cfg->cache_mb, 1, CACHE_MB_MAX) &&
@@ -412,9 +409,10 @@ main(int argc, char **argv)
     int rc;
     int sig;
 
+    mr_opts_program("mcpreg-registration");
     mr_signals_block();
     if (mr_util_init() != MR_OK) {
-        fprintf(stderr, "error: cannot initialise libsodium\n");
+        mr_opts_fail("cannot initialise libsodium");
         return 1;
     }
     rc = parse_config(&cfg, argc, argv);
@@ -426,7 +424,7 @@ main(int argc, char **argv)
     }
     if (reg_url_rules_parse(&service.url_rules, cfg.dev_allow_hosts, why,
                             sizeof(why)) != MR_OK) {
-        fprintf(stderr, "error: %s\n", why);
+        mr_opts_fail("%s", why);
         return 2;
     }
     if (cfg.reseal) {
