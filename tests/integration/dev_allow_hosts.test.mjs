@@ -61,9 +61,12 @@ test('invalid entry stops both services alike', async () => {
 
   assert.equal(registration.code, 2, registration.stderr);
   assert.equal(discovery.code, 2, discovery.stderr);
-  assert.match(registration.stderr,
-    /^error: invalid --dev-allow-hosts: entry "10\.0\.0\.0\/33" has prefix/);
-  assert.equal(registration.stderr, discovery.stderr);
+  assert.match(registration.stderr, /^mcpreg-registration: invalid --dev-/);
+  assert.match(discovery.stderr, /^mcpreg-discovery: invalid --dev-/);
+  const reason = (stderr) => stderr.slice(stderr.indexOf(': ') + 2);
+  assert.match(reason(registration.stderr),
+    /^invalid --dev-allow-hosts: entry "10\.0\.0\.0\/33" has prefix/);
+  assert.equal(reason(registration.stderr), reason(discovery.stderr));
 });
 
 test('range alone admits http to an IP literal', async () => {
