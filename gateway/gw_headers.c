@@ -42,9 +42,14 @@ count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
  * libmicrohttpd 0.9.75 also keeps the whitespace before the colon in a
  * field name, so "Content-Length : 5" is a field it does not frame the
  * body by, while a proxy may. RFC 9112 section 5.1 requires a 400 for it.
+ *
+ * Transfer-Encoding is not part of HTTP/1.0, so a proxy of that version
+ * frames such a body by Content-Length or by the closed connection. RFC
+ * 9112 section 6.1 has the framing treated as faulty.
  */
 mr_err
-gw_check_framing(struct MHD_Connection *conn, const char **detail)
+gw_check_framing(struct MHD_Connection *conn, const char *version,
+                 const char **detail)
 {
     framing counts = {0};
 
@@ -52,6 +57,10 @@ gw_check_framing(struct MHD_Connection *conn, const char **detail)
     if (counts.blank_names > 0) {
         *detail = "Remove the space or tab from the header field name: no "
                   "whitespace is allowed in a name or before its colon";
+    } else if (counts.transfer_encodings > 0 &&
+               strcmp(version, MHD_HTTP_VERSION_1_0) == 0) {
+        *detail = "Send the body of an HTTP/1.0 request with Content-Length: "
+                  "Transfer-Encoding is defined from HTTP/1.1 on";
     } else if (counts.transfer_encodings > 0 && counts.content_lengths > 0) {
         *detail = "Send either Content-Length or Transfer-Encoding: the "
                   "request has both";

@@ -17,11 +17,13 @@
  * gw_check_framing checks that the request on conn frames its body in one
  * way only: at most one Content-Length, or one Transfer-Encoding whose value
  * is "chunked" and no Content-Length, and no header field name that
- * contains a space or a tab. It returns MR_OK, or
+ * contains a space or a tab. version is the request's HTTP version, and an
+ * HTTP/1.0 request may not carry Transfer-Encoding. It returns MR_OK, or
  * MR_EINVALID_BODY with *detail set to a static string that gives the
  * reason.
  */
-mr_err gw_check_framing(struct MHD_Connection *conn, const char **detail);
+mr_err gw_check_framing(struct MHD_Connection *conn, const char *version,
+                        const char **detail);
 
 /*
  * gw_lookup_api_key sets *key and *key_len to the X-Api-Key value of the

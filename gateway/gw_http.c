@@ -572,7 +572,6 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
     request *req = *con_cls;
     const char *detail = NULL;
 
-    (void)version;
     if (req == NULL) {
         req = request_new(server, conn, url, method);
         if (req == NULL) {
@@ -580,7 +579,7 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         }
         *con_cls = req;
 
-        if (gw_check_framing(conn, &detail) != MR_OK) {
+        if (gw_check_framing(conn, version, &detail) != MR_OK) {
             req->close_connection = true;
             return respond_error(req, MR_EINVALID_BODY, detail, NULL);
         }

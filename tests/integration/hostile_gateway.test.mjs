@@ -356,6 +356,21 @@ test('other transfer codings rejected and closed', async () => {
   }
 });
 
+// Transfer-Encoding is not part of HTTP/1.0, so an HTTP/1.0 proxy in front
+// would frame the body another way. RFC 9112 section 6.1 has such framing
+// treated as faulty and the connection closed.
+test('HTTP/1.0 chunked body rejected and closed', async () => {
+  const request = createRequest('Transfer-Encoding: chunked\r\n',
+    '2\r\n{}\r\n0\r\n\r\n').replace(' HTTP/1.1\r\n', ' HTTP/1.0\r\n');
+  assert.match(request, /^POST \S+ HTTP\/1\.0\r\n/);
+  const exchange = await rawExchange(port, [
+    request,
+    `${LIST_REQUEST}X-Api-Key: ${key}\r\n\r\n`,
+  ], { timeoutMs: 5000, untilClose: true });
+  assertFramingRejected(exchange, 'HTTP/1.0 with Transfer-Encoding');
+  assert.match(jsonBodyOf(exchange.data)?.detail ?? '', /HTTP\/1\.0/);
+});
+
 // libmicrohttpd keeps whitespace before the colon in a field name, so it
 // would not frame the body by "Content-Length : 40", while a proxy in
 // front may. RFC 9112 section 5.1 requires a 400 for such a request. The
