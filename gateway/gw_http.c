@@ -490,7 +490,7 @@ respond_client_metadata(request *req, const char *method)
     char *body;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        return respond_error(req, MR_EMETHOD, NULL, "GET");
+        return respond_error(req, MR_EMETHOD, NULL, "GET, HEAD");
     }
     body = strdup(req->server->client_metadata);
     if (body == NULL) {

@@ -720,7 +720,7 @@ wrong_method_not_allowed(void)
     fixture();
     http("PUT", SERVERS, "{}", &r);
     check_error(&r, 405, "method_not_allowed");
-    MR_CHECK_STR(r.allow, "GET, POST");
+    MR_CHECK_STR(r.allow, "GET, HEAD, POST");
 
     http("GET", SERVERS "/" ID_OK "/oauth-provider", NULL, &r);
     check_error(&r, 405, "method_not_allowed");

@@ -41,11 +41,11 @@ static const struct {
       &mcpreg__v1__register_oauth_provider_response__descriptor, true, 200}},
 };
 
-/* Allow header of each shape, listing the methods of the table above. It
- * leaves out HEAD, which every path with GET also serves. */
+/* Allow header of each shape: the methods of the table above, and HEAD
+ * wherever GET is, since every path with GET also serves HEAD. */
 static const char *const allow_of_shape[] = {
-    [SHAPE_COLLECTION] = "GET, POST",
-    [SHAPE_ITEM] = "GET, PATCH, DELETE",
+    [SHAPE_COLLECTION] = "GET, HEAD, POST",
+    [SHAPE_ITEM] = "GET, HEAD, PATCH, DELETE",
     [SHAPE_OAUTH] = "POST",
 };
 

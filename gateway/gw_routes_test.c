@@ -88,12 +88,12 @@ wrong_method_lists_allowed(void)
     gw_match match;
 
     MR_CHECK_INT(gw_route_match("PUT", SERVERS, &match), ==, MR_EMETHOD);
-    MR_CHECK_STR(match.allow, "GET, POST");
+    MR_CHECK_STR(match.allow, "GET, HEAD, POST");
     MR_CHECK(match.route == NULL);
 
     MR_CHECK_INT(gw_route_match("POST", SERVERS "/" ID_LOWER, &match), ==,
                  MR_EMETHOD);
-    MR_CHECK_STR(match.allow, "GET, PATCH, DELETE");
+    MR_CHECK_STR(match.allow, "GET, HEAD, PATCH, DELETE");
 
     MR_CHECK_INT(
         gw_route_match("GET", SERVERS "/" ID_LOWER "/oauth-provider", &match),

@@ -330,10 +330,10 @@ test('absolute-form target is routed', async () => {
 test('wrong method is 405 with Allow', async (t) => {
   const id = oauthServer.id;
   const cases = [
-    ['PUT', '/mcp-servers', ['GET', 'POST']],
-    ['DELETE', '/mcp-servers', ['GET', 'POST']],
-    ['PUT', `/mcp-servers/${id}`, ['DELETE', 'GET', 'PATCH']],
-    ['POST', `/mcp-servers/${id}`, ['DELETE', 'GET', 'PATCH']],
+    ['PUT', '/mcp-servers', ['GET', 'HEAD', 'POST']],
+    ['DELETE', '/mcp-servers', ['GET', 'HEAD', 'POST']],
+    ['PUT', `/mcp-servers/${id}`, ['DELETE', 'GET', 'HEAD', 'PATCH']],
+    ['POST', `/mcp-servers/${id}`, ['DELETE', 'GET', 'HEAD', 'PATCH']],
     ['GET', `/mcp-servers/${id}/oauth-provider`, ['POST']],
   ];
   for (const [method, path, allowed] of cases) {

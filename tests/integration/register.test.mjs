@@ -299,7 +299,7 @@ test('client metadata route rejects DELETE', async () => {
   const url = `${system.gatewayUrl}/v1/deepagents/oauth/client-metadata.json`;
   const response = await fetch(url, { method: 'DELETE' });
   assert.equal(response.status, 405);
-  assert.equal(response.headers.get('allow'), 'GET');
+  assert.equal(response.headers.get('allow'), 'GET, HEAD');
   const body = await response.json();
   assert.equal(body.code, 'method_not_allowed');
 });
