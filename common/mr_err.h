@@ -111,7 +111,9 @@
     X(EREGISTRATION_NO_SECRET, "registration_secret_missing", 400,            \
       FAILED_PRECONDITION,                                                    \
       "Check the authorization server: it registered a client whose auth "    \
-      "method needs a client_secret but returned none")
+      "method needs a client_secret but returned none")                       \
+    X(EQUERY_TOO_LONG, "query_too_long", 414, INVALID_ARGUMENT,               \
+      "Send fewer query parameters: the query has too many")
 
 #define MR__ERR_ENUM(name, code, http, class, detail) MR_##name,
 /* mr_err is the result of every fallible function; MR_OK is 0. */

@@ -8,6 +8,7 @@
 #include "gw_errors.h"
 #include "gw_headers.h"
 #include "gw_http.h"
+#include "gw_query.h"
 #include "gw_routes.h"
 #include "mr_api.h"
 #include "mr_log.h"
@@ -25,6 +26,10 @@
 /* Bytes of the method and path copied into the log line. */
 #define LOG_METHOD_MAX 16
 #define LOG_PATH_MAX   256
+
+/* The con_cls of a request that gw_http_started rejected with its own
+ * response. */
+static char rejected_request;
 
 typedef enum {
     PHASE_READING, /* receiving the body */
@@ -572,6 +577,10 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
     request *req = *con_cls;
     const char *detail = NULL;
 
+    /* Its 414 is sent already; MHD_NO closes the connection. */
+    if (*con_cls == &rejected_request) {
+        return MHD_NO;
+    }
     if (req == NULL) {
         req = request_new(server, conn, url, method);
         if (req == NULL) {
@@ -633,10 +642,8 @@ gw_http_started(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     gw_server *server = cls;
 
-    (void)uri;
-    (void)conn;
     atomic_fetch_add(&server->active, 1);
-    return NULL;
+    return gw_query_reject(conn, uri) ? &rejected_request : NULL;
 }
 
 void
@@ -644,7 +651,7 @@ gw_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   enum MHD_RequestTerminationCode toe)
 {
     gw_server *server = cls;
-    request *req = *con_cls;
+    request *req = *con_cls != &rejected_request ? *con_cls : NULL;
 
     (void)conn;
     *con_cls = NULL;

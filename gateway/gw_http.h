@@ -69,7 +69,9 @@ enum MHD_Result gw_http_access(void *cls, struct MHD_Connection *conn,
  * as cls. It counts the request in progress from its request line on, so
  * that a drain waits for a request whose headers are still arriving.
  * libmicrohttpd 0.9.75 then calls gw_http_completed for every request it
- * was called for. It returns NULL, which libmicrohttpd stores as con_cls.
+ * was called for. A request with too many query parameters gets its 414
+ * here (gw_query_reject). It returns what libmicrohttpd stores as con_cls:
+ * NULL, or a marker of such a request, which gw_http_access then closes.
  */
 void *gw_http_started(void *cls, const char *uri, struct MHD_Connection *conn);
 

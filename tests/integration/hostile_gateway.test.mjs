@@ -356,6 +356,42 @@ test('other transfer codings rejected and closed', async () => {
   }
 });
 
+// libmicrohttpd 0.9.75 stores each query parameter in the connection's
+// memory and sends no response at all when they do not fit. So the gateway
+// sends its own 414 for a query of more than 100 parameters, closes the
+// connection, and runs no route for it: the POST creates nothing.
+test('too many query parameters get 414', async () => {
+  const query = (count) => Array.from({ length: count },
+    (_, i) => `p${i}=1`).join('&');
+  const request = (method, count, body = '') =>
+    `${method} /v1/deepagents/mcp-servers?${query(count)} HTTP/1.1\r\n` +
+    `Host: 127.0.0.1\r\nX-Api-Key: ${key}\r\nConnection: close\r\n` +
+    'Content-Type: application/json\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+  const within = await rawExchange(port, request('GET', 100),
+    { timeoutMs: 5000, untilClose: true });
+  assert.equal(statusOf(within.data), 200, within.data.slice(0, 300));
+
+  const name = `query-${uniqueSuffix()}`;
+  const body = JSON.stringify(oauthServerBody('https://example.com/mcp', name));
+  for (const count of [101, 500, 2000]) {
+    const started = performance.now();
+    const over = await rawExchange(port, request('POST', count, body),
+      { timeoutMs: 5000, untilClose: true });
+    assert.equal(statusOf(over.data), 414, `${count}: ${over.data}`);
+    assert.equal(over.closed, true, `${count}: the connection stayed open`);
+    assert.ok(performance.now() - started < 2000,
+      `${count}: the 414 took ${performance.now() - started} ms`);
+    assert.equal(jsonBodyOf(over.data)?.code, 'query_too_long', over.data);
+    assert.match(over.data, /\r\nX-Request-Id: [0-9a-f-]{36}\r\n/i);
+  }
+  const list = await system.api('GET', '/mcp-servers', { key });
+  assert.equal(list.status, 200, describeResponse(list));
+  assert.ok(!JSON.stringify(list.json).includes(name),
+    'a refused POST created its server');
+});
+
 // Transfer-Encoding is not part of HTTP/1.0, so an HTTP/1.0 proxy in front
 // would frame the body another way. RFC 9112 section 6.1 has such framing
 // treated as faulty and the connection closed.
