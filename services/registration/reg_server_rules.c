@@ -5,17 +5,6 @@
 
 #include "reg_servers.h"
 
-static bool
-has_control_char(const char *text)
-{
-    for (const char *c = text; *c != '\0'; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static mr_err
 check_name(const char *name, char *detail, size_t detail_len)
 {
@@ -24,12 +13,7 @@ check_name(const char *name, char *detail, size_t detail_len)
                  "Set 'name' to a non-empty string: 'name' is required");
         return MR_EMISSING_FIELD;
     }
-    if (has_control_char(name)) {
-        snprintf(detail, detail_len,
-                 "Remove control characters from 'name': they are not "
-                 "allowed");
-        return MR_EINVALID_FIELD;
-    }
+    /* reg_check_text names a control character's code point and offset. */
     return reg_check_text("name", name, detail, detail_len);
 }
 

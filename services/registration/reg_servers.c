@@ -429,6 +429,12 @@ reg_servers_update(reg_service *service, const char *ws,
     if (!mr_uuid_canonical(req->id, id)) {
         return MR_EINVALID_ID;
     }
+    /* An update that sets the URL sets it to a value, which "" is not. */
+    if (req->has_url && req->url[0] == '\0') {
+        snprintf(detail, detail_len,
+                 "Set 'url' to the https URL of the MCP server: it is empty");
+        return MR_EINVALID_URL;
+    }
 
     reg_store_lock(service->store);
     err = reg_servers_read(service->store, ws, id, &old);

@@ -167,6 +167,31 @@ test('wrong JSON type is 400 invalid_field', async (t) => {
   }
 });
 
+// The detail names a control character by its code point and offset, as
+// it does for the other characters that ids may not contain.
+test('control character in name is named', async (t) => {
+  for (const [name, codePoint] of [['a\tb', 'U+0009'], ['a\x7fb', 'U+007F'],
+    ['a\x01', 'U+0001']]) {
+    await t.test(codePoint, async () => {
+      const response = await system.api('POST', '/mcp-servers', {
+        key, body: { ...validCreateBody(), name },
+      });
+      assertError(response, 400, 'invalid_field');
+      assert.match(response.json.detail, new RegExp(`U\\+${codePoint.slice(2)} `));
+      assert.match(response.json.detail, /byte offset \d+/);
+    });
+  }
+});
+
+// A PATCH may leave url out, so an empty one is an invalid URL, not a
+// missing field.
+test('PATCH with empty url is 422', async () => {
+  const response = await system.api('PATCH', `/mcp-servers/${headersServer.id}`,
+    { key, body: { url: '' } });
+  assertError(response, 422, 'invalid_mcp_server_url');
+  assert.match(response.json.detail, /empty/);
+});
+
 test('unknown field is 400 unknown_field', async (t) => {
   const cases = [
     ['POST', '/mcp-servers', { ...validCreateBody(), colour: 'red' }],
