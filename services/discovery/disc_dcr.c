@@ -124,9 +124,23 @@ copy_members(const json_t *doc, const char *requested_method, disc_client *out,
     return err;
 }
 
+/* Returns whether text contains a C0 control character or DEL. */
+static bool
+has_control(const char *text)
+{
+    for (const char *c = text; c != NULL && *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* check_client checks that the registered client is one mcpreg can use:
- * a known auth method, a secret when that method needs one, and a safe
- * registration_client_uri, because the access token is sent there. */
+ * a known auth method, a secret when that method needs one, credentials
+ * without control characters (RFC 6749 appendix A allows only visible
+ * ASCII and space), and a safe registration_client_uri, because the
+ * access token is sent there. */
 static mr_err
 check_client(const disc_client *client, const mr_allow_list *allow, char *why,
              size_t whylen)
@@ -151,6 +165,13 @@ check_client(const disc_client *client, const mr_allow_list *allow, char *why,
                  "the response has none",
                  method);
         return MR_EREGISTRATION_NO_SECRET;
+    }
+    /* The secret is never quoted. */
+    if (has_control(client->client_id) || has_control(client->client_secret)) {
+        snprintf(why, whylen, "the %s contains a control character",
+                 has_control(client->client_id) ? "client_id"
+                                                : "client_secret");
+        return MR_EREGISTRATION_INVALID;
     }
 
     if (client->registration_client_uri != NULL &&

@@ -536,6 +536,28 @@ test_dcr_client_full(void)
     disc_client_free(&client);
 }
 
+/* RFC 6749 appendix A allows only visible ASCII and space in a client_id
+ * and a client_secret, and the secret never appears in the reason. */
+static void
+test_dcr_client_control_rejected(void)
+{
+    const char *bodies[] = {
+        "{\"client_id\":\"c\\u0001x\",\"client_secret\":\"s\"}",
+        "{\"client_id\":\"c\\nx\",\"client_secret\":\"s\"}",
+        "{\"client_id\":\"c\",\"client_secret\":\"zq\\u007fzq\"}",
+    };
+    disc_client client;
+    char why[DISC_DETAIL_MAX] = "";
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        MR_CHECK_INT(
+            parse_client(bodies[i], "client_secret_basic", &client, why), ==,
+            MR_EREGISTRATION_INVALID);
+        MR_CHECK(strstr(why, "control character") != NULL);
+        MR_CHECK(strstr(why, "zq") == NULL);
+    }
+}
+
 static void
 test_dcr_client_absent_members(void)
 {
@@ -789,6 +811,7 @@ static const mr_test_case cases[] = {
     {"dcr_body", test_dcr_body},
     {"dcr_client_full", test_dcr_client_full},
     {"dcr_client_absent_members", test_dcr_client_absent_members},
+    {"dcr_client_control_rejected", test_dcr_client_control_rejected},
     {"dcr_client_invalid", test_dcr_client_invalid},
     {"dcr_error_body", test_dcr_error_body},
     {"dcr_rejects_method", test_dcr_rejects_method},
