@@ -13,6 +13,11 @@
  * caller. */
 #define GW_API_KEY_HEADER "X-Api-Key"
 
+/* GW_API_KEY_CHALLENGE is the WWW-Authenticate value of a 401: a scheme
+ * of mcpreg's own, since none is registered for API keys, and the header
+ * that carries the key. */
+#define GW_API_KEY_CHALLENGE "ApiKey header=\"" GW_API_KEY_HEADER "\""
+
 /*
  * gw_check_framing checks that the request on conn frames its body in one
  * way only: at most one Content-Length, or one Transfer-Encoding whose value

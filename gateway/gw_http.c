@@ -215,6 +215,12 @@ add_headers(const request *req, struct MHD_Response *resp, int status,
     if (allow != NULL) {
         ok &= MHD_add_response_header(resp, "Allow", allow) == MHD_YES;
     }
+    /* RFC 9110 section 15.5.2 has every 401 name a challenge. No
+     * registered scheme fits an API key, so it names the header. */
+    if (status == 401) {
+        ok &= MHD_add_response_header(resp, "WWW-Authenticate",
+                                      GW_API_KEY_CHALLENGE) == MHD_YES;
+    }
     if (status == 503) {
         snprintf(retry, sizeof(retry), "%u",
                  req->retry_after > 0 ? req->retry_after : 1);

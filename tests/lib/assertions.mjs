@@ -55,11 +55,15 @@ export function assertError(response, status, code) {
     `detail must not be empty: ${context}`);
 }
 
-// Asserts 401 with the body exactly {"error":"Unauthorized"}.
+// Asserts 401 with the body exactly {"error":"Unauthorized"} and the
+// API key challenge.
 export function assertUnauthorized(response) {
   assertStatus(response, 401);
   assert.deepEqual(response.json, { error: 'Unauthorized' },
     describeResponse(response));
+  // RFC 9110 section 15.5.2: every 401 carries a challenge.
+  assert.equal(response.headers.get('www-authenticate'),
+    'ApiKey header="X-Api-Key"', describeResponse(response));
 }
 
 // Asserts 403 with the body exactly {"error":"Forbidden"}.
