@@ -113,7 +113,10 @@
       "Check the authorization server: it registered a client whose auth "    \
       "method needs a client_secret but returned none")                       \
     X(EQUERY_TOO_LONG, "query_too_long", 414, INVALID_ARGUMENT,               \
-      "Send fewer query parameters: the query has too many")
+      "Send fewer query parameters: the query has too many")                  \
+    X(EMEDIA_TYPE, "unsupported_media_type", 415, INVALID_ARGUMENT,           \
+      "Send the body as application/json in UTF-8: other media types and "    \
+      "charsets are not supported")
 
 #define MR__ERR_ENUM(name, code, http, class, detail) MR_##name,
 /* mr_err is the result of every fallible function; MR_OK is 0. */

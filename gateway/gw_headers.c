@@ -1,5 +1,6 @@
 /* gw_headers.c - checks of request header fields that libmicrohttpd leaves
  * to the application. */
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -98,4 +99,58 @@ gw_lookup_api_key(struct MHD_Connection *conn, const char **key,
     }
     *key = value;
     *key_len = len;
+}
+
+/* Returns the length of the leading spaces and tabs of text. */
+static size_t
+blanks(const char *text)
+{
+    return strspn(text, " \t");
+}
+
+/* Returns whether the parameter at text, which follows a ';', names a
+ * charset other than UTF-8. Quotes around the value are allowed. */
+static bool
+foreign_charset(const char *text)
+{
+    const char *value;
+    size_t len;
+
+    text += blanks(text);
+    if (strncasecmp(text, "charset=", 8) != 0) {
+        return false;
+    }
+    value = text + 8;
+    len = strcspn(value, "; \t");
+    if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+        value++;
+        len -= 2;
+    }
+    return len != 5 || strncasecmp(value, "utf-8", 5) != 0;
+}
+
+mr_err
+gw_check_media_type(struct MHD_Connection *conn)
+{
+    const char *type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    const char *param;
+    size_t len;
+
+    if (type == NULL) {
+        return MR_OK;
+    }
+
+    type += blanks(type);
+    len = strcspn(type, "; \t");
+    if (len != 16 || strncasecmp(type, "application/json", 16) != 0) {
+        return MR_EMEDIA_TYPE;
+    }
+    for (param = strchr(type, ';'); param != NULL;
+         param = strchr(param + 1, ';')) {
+        if (foreign_charset(param + 1)) {
+            return MR_EMEDIA_TYPE;
+        }
+    }
+    return MR_OK;
 }

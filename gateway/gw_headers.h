@@ -38,4 +38,12 @@ mr_err gw_check_framing(struct MHD_Connection *conn, const char *version,
 void gw_lookup_api_key(struct MHD_Connection *conn, const char **key,
                        size_t *key_len);
 
+/*
+ * gw_check_media_type checks the Content-Type of the request on conn,
+ * whose body is JSON. None passes, and so does application/json with any
+ * parameters except a charset other than UTF-8, the encoding that RFC 8259
+ * section 8.1 requires. It returns MR_OK or MR_EMEDIA_TYPE.
+ */
+mr_err gw_check_media_type(struct MHD_Connection *conn);
+
 #endif

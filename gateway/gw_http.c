@@ -510,8 +510,8 @@ respond_client_metadata(request *req, const char *method)
     return queue(req, 200, body, MR_OK, "client metadata document", NULL);
 }
 
-/* Runs the checks that need no body: drain, route, API key, id, size. On
- * MR_EMETHOD, *allow lists the methods of the path. */
+/* Runs the checks that need no body: drain, route, API key, id, size and
+ * media type. On MR_EMETHOD, *allow lists the methods of the path. */
 static mr_err
 check_head(request *req, const char *url, const char *method,
            const char **allow)
@@ -544,6 +544,12 @@ check_head(request *req, const char *url, const char *method,
 
     if (content_length(req->conn) > GW_BODY_MAX) {
         return MR_EBODY_TOO_LARGE;
+    }
+
+    /* Only POST and PATCH read their body. */
+    if ((strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) &&
+        has_body(req->conn)) {
+        return gw_check_media_type(req->conn);
     }
     return MR_OK;
 }

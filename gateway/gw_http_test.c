@@ -392,6 +392,7 @@ http_opts(const char *method, const char *path, const char *body,
     CURL *curl = curl_easy_init();
     struct curl_slist *list = NULL;
     upload up = {body, body != NULL ? strlen(body) : 0, 0};
+    bool typed = false;
     char url[256];
 
     memset(reply, 0, sizeof(*reply));
@@ -399,8 +400,13 @@ http_opts(const char *method, const char *path, const char *body,
              path);
     for (size_t i = 0; headers[i] != NULL; i++) {
         list = curl_slist_append(list, headers[i]);
+        typed |= strncasecmp(headers[i], "Content-Type:", 13) == 0;
     }
     list = curl_slist_append(list, "Expect:");
+    /* libcurl would send application/x-www-form-urlencoded. */
+    if (body != NULL && !typed) {
+        list = curl_slist_append(list, "Content-Type: application/json");
+    }
 
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -825,6 +831,42 @@ create_returns_201(void)
     json_decref(doc);
 }
 
+/* A JSON body may come without Content-Type, or as application/json in
+ * UTF-8. Another media type or charset gets 415 before the body is read,
+ * with Connection: close. */
+static void
+media_type_checked(void)
+{
+    const struct {
+        const char *header;
+        long status;
+    } cases[] = {
+        {"Content-Type: application/json; charset=\"UTF-8\"", 201},
+        {"Content-Type: Application/JSON", 201},
+        {"Content-Type:", 201}, /* libcurl then sends none */
+        {"Content-Type: text/plain", 415},
+        {"Content-Type: application/x-www-form-urlencoded", 415},
+        {"Content-Type: application/json; charset=latin1", 415},
+        {"Content-Type: application/jsonl", 415},
+    };
+    const char *body = "{\"name\": \"docs\", \"url\": \"https://a/mcp\"}";
+    http_reply r;
+
+    fixture();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const headers[] = {"X-Api-Key: " API_KEY, cases[i].header,
+                                       NULL};
+        const http_options opts = {.headers = headers};
+
+        http_opts("POST", SERVERS, body, &opts, &r);
+        MR_CHECK_INT(r.status, ==, cases[i].status);
+        if (cases[i].status == 415) {
+            check_error(&r, 415, "unsupported_media_type");
+            MR_CHECK_STR(r.connection, "close");
+        }
+    }
+}
+
 static void
 create_invalid_body_rejected(void)
 {
@@ -1118,6 +1160,7 @@ static const mr_test_case cases[] = {
     {"error_keeps_connection_open", error_keeps_connection_open},
     {"error_with_body_closes_connection", error_with_body_closes_connection},
     {"create_returns_201", create_returns_201},
+    {"media_type_checked", media_type_checked},
     {"create_invalid_body_rejected", create_invalid_body_rejected},
     {"large_body_rejected", large_body_rejected},
     {"chunked_body_accepted", chunked_body_accepted},
