@@ -1,4 +1,5 @@
 /* reg_url.c - the rules an MCP server URL must follow, on curl's URL API. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,6 +80,24 @@ check_text(const char *url, const reg_url_subject *subject, char *detail,
                  "contains '%%'",
                  field);
         return MR_EINVALID_URL;
+    }
+    return MR_OK;
+}
+
+/* Checks that every '%' of url starts a percent-encoded octet, a '%' and
+ * two hex digits (RFC 3986 section 2.1), which curl does not check. */
+static mr_err
+check_escapes(const char *url, const reg_url_subject *subject, char *detail,
+              size_t detail_len)
+{
+    for (const char *c = strchr(url, '%'); c != NULL; c = strchr(c + 1, '%')) {
+        if (!isxdigit((unsigned char)c[1]) || !isxdigit((unsigned char)c[2])) {
+            snprintf(detail, detail_len,
+                     "Write '%%' as %%25 in '%s': the '%%' at offset %zu "
+                     "is not followed by two hex digits",
+                     subject->field, (size_t)(c - url));
+            return MR_EINVALID_URL;
+        }
     }
     return MR_OK;
 }
@@ -217,6 +236,9 @@ reg_url_check_named(const reg_url_rules *rules, const char *url,
         return MR_EINVALID_URL;
     }
     err = check_text(url, subject, detail, detail_len);
+    if (err == MR_OK) {
+        err = check_escapes(url, subject, detail, detail_len);
+    }
     if (err != MR_OK) {
         goto out;
     }
@@ -227,6 +249,14 @@ reg_url_check_named(const reg_url_rules *rules, const char *url,
         goto out;
     }
     rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    if (rc == CURLUE_BAD_PORT_NUMBER) {
+        snprintf(detail, detail_len,
+                 "Use a port between 1 and 65535 in '%s': the port of %s is "
+                 "not one",
+                 subject->field, subject->noun);
+        err = MR_EINVALID_URL;
+        goto out;
+    }
     if (rc != CURLUE_OK) {
         snprintf(detail, detail_len,
                  "Set '%s' to an absolute https URL: %s could not be parsed "

@@ -41,6 +41,7 @@ url_accepts_https(void)
         {"https://mcp.example.com/mcp", NULL},
         {"https://mcp.example.com", NULL},
         {"HTTPS://MCP.example.com:8443/a/b?x=1", NULL},
+        {"https://mcp.example.com/a%20b?q=%2F%2f", NULL},
         {"https://[2001:db8::1]/mcp", NULL},
     };
     reg_url_rules rules;
@@ -68,7 +69,10 @@ url_rejects_bad_shapes(void)
         {"https://mcp.example.com/\n", "control"},
         {"https://%6dcp.example.com/", "percent-encoding"},
         {"https://mcp.example.com:0/", "port 0"},
-        {"https://mcp.example.com:70000/", "could not be parsed"},
+        {"https://mcp.example.com:70000/", "between 1 and 65535"},
+        {"https://mcp.example.com/%zz", "at offset 24 is not followed"},
+        {"https://mcp.example.com/a%2", "two hex digits"},
+        {"https://mcp.example.com/?q=%", "Write '%' as %25"},
         {"ftp://mcp.example.com/", "scheme 'ftp'"},
         {"http://mcp.example.com/", "--dev-allow-hosts"},
     };
