@@ -70,6 +70,7 @@ typedef struct {
      * the empty body. */
     mr_err early_err;
     const char *early_allow;
+    bool client_metadata; /* a bodiless request for the metadata document */
 
     /* The response carries "Connection: close", after which libmicrohttpd
      * 0.9.75 closes the connection instead of reading another request. */
@@ -493,8 +494,8 @@ is_client_metadata(const gw_server *server, const char *url)
            strcmp(url, MR_CLIENT_METADATA_PATH) == 0;
 }
 
-/* Serves the document to a GET or HEAD; other methods get 405 with
- * Allow. */
+/* Serves the document to a GET or HEAD, during a drain too, since it is
+ * static; other methods get 405 with Allow. */
 static enum MHD_Result
 respond_client_metadata(request *req, const char *method)
 {
@@ -604,14 +605,25 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
             req->close_connection = true;
             return respond_error(req, MR_EINVALID_BODY, detail, NULL);
         }
-        if (is_client_metadata(server, url)) {
+        /* A response queued in this first call closes the connection
+         * (libmicrohttpd 0.9.75), so one without a body waits for the
+         * next call. */
+        if (is_client_metadata(server, url) && has_body(conn)) {
+            req->close_connection = true;
             return respond_client_metadata(req, method);
+        }
+        if (is_client_metadata(server, url)) {
+            req->client_metadata = true;
+            return MHD_YES;
         }
         return begin_request(req, url, method);
     }
 
     if (*upload_data_size > 0) {
         return receive_body(req, upload_data, upload_data_size);
+    }
+    if (req->phase == PHASE_READING && req->client_metadata) {
+        return respond_client_metadata(req, method);
     }
     if (req->phase == PHASE_READING && req->early_err != MR_OK) {
         return respond_error(req, req->early_err, NULL, req->early_allow);

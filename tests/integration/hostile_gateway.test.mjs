@@ -454,6 +454,19 @@ test('HEAD answered like GET without body', async () => {
   }
 });
 
+// Authorization servers fetch the client metadata document without a key.
+// Two requests on one connection both get it, and it stays open: a
+// response queued before the request is complete would close it.
+test('client metadata served over keep-alive', async () => {
+  const request = 'GET /v1/deepagents/oauth/client-metadata.json HTTP/1.1\r\n' +
+    'Host: 127.0.0.1\r\n\r\n';
+  const exchange = await rawExchange(port, [request, request],
+    { timeoutMs: 1500, untilClose: true });
+  assert.equal(responseCount(exchange.data), 2, exchange.data);
+  assert.equal(exchange.closed, false, 'the connection was closed');
+  assert.doesNotMatch(exchange.data, /\r\nConnection: close\r\n/i);
+});
+
 test('header trickle cut at read timeout', async () => {
   const trickle = 'GET /v1/deepagents/mcp-servers HTTP/1.1\r\n' +
     `Host: 127.0.0.1\r\nX-Filler: ${'x'.repeat(200)}\r\n\r\n`;
