@@ -365,8 +365,10 @@ test_redirects_followed(void)
     teardown(&f);
 }
 
+/* A redirect loop at the challenge's metadata URL fails that URL only, so
+ * the path-inserted URL after it gives the document. */
 static void
-test_redirect_loop_stops(void)
+test_redirect_loop_skipped(void)
 {
     fixture f;
     outcome o;
@@ -375,9 +377,8 @@ test_redirect_loop_stops(void)
         return;
     }
     disc_test_server_set_mode(f.server, DISC_TEST_REDIRECT_LOOP);
-    run_job(&f, MR_EREMOTE_UNAVAILABLE, &o);
-    MR_CHECK(strstr(o.detail, "/redirect/1 failed") != NULL);
-    MR_CHECK(strstr(o.detail, "redirects") != NULL);
+    run_job(&f, MR_OK, &o);
+    MR_CHECK(o.client_id[0] != '\0');
     teardown(&f);
 }
 
@@ -670,7 +671,7 @@ static const mr_test_case cases[] = {
     {"jobs_share_discovery", test_jobs_share_discovery},
     {"probe_body_not_read", test_probe_body_not_read},
     {"redirects_followed", test_redirects_followed},
-    {"redirect_loop_stops", test_redirect_loop_stops},
+    {"redirect_loop_skipped", test_redirect_loop_skipped},
     {"big_response_rejected", test_big_response_rejected},
     {"big_chunked_response_rejected", test_big_chunked_response_rejected},
     {"fetch_timeout", test_fetch_timeout},

@@ -30,6 +30,41 @@ struct disc_fetch {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* Returns the status of the response being read, 0 before its status
+ * line. */
+static long
+current_status(const disc_fetch *fetch)
+{
+    long status = 0;
+
+    curl_easy_getinfo(fetch->easy, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+/* Returns whether status is an error (4xx or 5xx): only its status and
+ * headers matter, so its body need not come whole. */
+static bool
+is_final_failure(long status)
+{
+    return status >= 400;
+}
+
+/* Returns whether status is a final response other than a redirect. */
+static bool
+is_final_not_redirect(long status)
+{
+    return status >= 200 && (status < 300 || status >= 400);
+}
+
+/* Returns whether the header line data of n bytes is the blank line that
+ * ends a response's headers. */
+static bool
+is_headers_end(const char *data, size_t n)
+{
+    return (n == 2 && data[0] == '\r' && data[1] == '\n') ||
+           (n == 1 && data[0] == '\n');
+}
+
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -40,6 +75,11 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
     if (!fetch->want_body) {
         fetch->stopped_early = true;
         return 0; /* ends the transfer with CURLE_WRITE_ERROR */
+    }
+    if (fetch->body_len + n > (size_t)fetch->cfg->max_response_bytes &&
+        is_final_failure(current_status(fetch))) {
+        fetch->stopped_early = true; /* the body read so far is kept */
+        return 0;
     }
     if (fetch->body_len + n > (size_t)fetch->cfg->max_response_bytes) {
         fetch->too_large = true;
@@ -134,6 +174,14 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
     fetch->header_bytes += n;
     if (fetch->header_bytes > (size_t)fetch->cfg->max_response_bytes) {
         fetch->too_large = true;
+        return 0;
+    }
+    /* Without a wanted body, the blank line that ends a final response's
+     * headers ends the transfer, so a body that never comes costs no
+     * time. A redirect's headers are left to curl, which may follow it. */
+    if (!fetch->want_body && is_headers_end(data, n) &&
+        is_final_not_redirect(current_status(fetch))) {
+        fetch->stopped_early = true;
         return 0;
     }
     if (!disc_cache_headers_add(&fetch->cache_headers, data, n)) {
@@ -356,6 +404,10 @@ classify(const disc_fetch *fetch, CURLcode result)
         (result == CURLE_WRITE_ERROR && fetch->stopped_early)) {
         return DISC_NET_OK;
     }
+    if (result == CURLE_FILESIZE_EXCEEDED &&
+        is_final_failure(current_status(fetch))) {
+        return DISC_NET_OK; /* declared too long: read as an empty body */
+    }
     if (fetch->too_large || result == CURLE_FILESIZE_EXCEEDED) {
         return DISC_NET_TOO_LARGE;
     }
@@ -366,8 +418,11 @@ classify(const disc_fetch *fetch, CURLcode result)
     switch (result) {
     case CURLE_OPERATION_TIMEDOUT:
         return DISC_NET_TIMEOUT;
-    case CURLE_UNSUPPORTED_PROTOCOL: /* a redirect to a scheme not allowed */
-        return DISC_NET_BLOCKED;
+    /* A redirect to a scheme not allowed, or, without a status, a reply
+     * that is not HTTP/1.x or later (curl refuses HTTP/0.9). */
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return current_status(fetch) != 0 ? DISC_NET_BLOCKED
+                                          : DISC_NET_CONNECT;
     case CURLE_TOO_MANY_REDIRECTS:
         return DISC_NET_REDIRECT;
     case CURLE_COULDNT_RESOLVE_HOST:

@@ -196,7 +196,7 @@ disc_flow_current(const disc_flow *flow)
 bool
 disc_flow_is_fatal_status(long status)
 {
-    return status >= 500 && status != 502;
+    return (status >= 500 && status != 502) || status == 429;
 }
 
 bool
@@ -205,6 +205,11 @@ disc_flow_metadata_failed(disc_flow *flow, const disc_response *resp,
 {
     char what[DISC_FLOW_URL_SHOWN_MAX + 64];
 
+    /* Too many redirects fail this URL only: the next one may work, and a
+     * retry would meet the same loop. The caller notes the last status. */
+    if (resp->net == DISC_NET_REDIRECT) {
+        return false;
+    }
     if (resp->net != DISC_NET_OK) {
         disc_flow_format(what, sizeof(what), "GET %s", url);
         *state =

@@ -60,8 +60,9 @@ struct disc_flow {
     disc_url mcp;
     char *origin;
 
-    char *challenge_scope; /* the Bearer challenge's scope, when valid */
-    char probe_note[192];  /* why the probe gave no usable challenge */
+    char *challenge_scope;   /* the Bearer challenge's scope, when valid */
+    char probe_note[192];    /* why the probe gave no usable challenge */
+    bool probe_unauthorized; /* the probe got 401 */
 
     /* URLs of the current metadata step, and what each one returned. */
     char *candidates[DISC_FLOW_MAX_CANDIDATES];
@@ -173,8 +174,9 @@ void disc_flow_set_request(disc_flow *flow, disc_http_method method,
                            const char *body);
 
 /* disc_flow_is_fatal_status returns whether a metadata GET's status ends
- * the flow: a server error other than 502 Bad Gateway. Other statuses but
- * 200 move on to the next URL. */
+ * the flow as transient: a server error other than 502 Bad Gateway, or
+ * 429 Too Many Requests (RFC 6585 section 4). Other statuses but 200 move
+ * on to the next URL. */
 bool disc_flow_is_fatal_status(long status);
 
 /*

@@ -150,9 +150,11 @@ disc_flow_start(disc_flow *flow)
     }
 
     flow->stage = DISC_STAGE_PROBE;
+    /* Redirects are followed as MCP clients' fetch does: 307 and 308 keep
+     * the POST, as a server that adds a trailing slash sends them. */
     disc_flow_set_request(flow, DISC_POST, flow->mcp_text, probe_headers,
                           probe_body);
-    flow->request.follow_redirects = false;
+    flow->request.follow_redirects = true;
     flow->request.want_body = false;
     return DISC_FLOW_FETCH;
 }
@@ -171,6 +173,7 @@ disc_flow_finish_probe(disc_flow *flow, const disc_response *resp)
     }
 
     disc_flow_clear_candidates(flow);
+    flow->probe_unauthorized = resp->status == 401;
     if (resp->status == 401) {
         err = read_challenges(flow, resp);
     } else {
@@ -204,7 +207,10 @@ next_prm(disc_flow *flow)
         return disc_flow_fail(flow, MR_ERESOURCE_MISMATCH, "%s",
                               flow->mismatch);
     }
-    if (flow->all_not_found) {
+    /* The 2025-03-26 path is for a server that requires authorization
+     * (401) but predates RFC 9728. Without a 401, its default endpoints
+     * would be guesses at a server that may not be OAuth at all. */
+    if (flow->all_not_found && flow->probe_unauthorized) {
         flow->fallback = true;
         return disc_flow_start_asm(flow, flow->origin);
     }

@@ -392,7 +392,7 @@ disc_flow_finish_registration(disc_flow *flow, const disc_response *resp)
         return post_registration(flow, "none");
     }
 
-    if (resp->status >= 400 && resp->status <= 499) {
+    if (resp->status >= 400 && resp->status <= 499 && resp->status != 429) {
         disc_dcr_parse_error(resp->body, resp->body_len, why, sizeof(why));
         return disc_flow_fail(flow, MR_EREGISTRATION_REJECTED,
                               "registration at %s returned HTTP %ld%s%s", url,

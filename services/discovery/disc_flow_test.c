@@ -243,7 +243,7 @@ test_probe_request_shape(void)
     req = disc_flow_request(flow);
     MR_CHECK_INT(req->method, ==, DISC_POST);
     MR_CHECK_STR(req->url, MCP_URL);
-    MR_CHECK(!req->follow_redirects);
+    MR_CHECK(req->follow_redirects);
     MR_CHECK(!req->want_body);
     MR_CHECK_STR(header_value(req, "Content-Type"), "application/json");
     MR_CHECK_STR(header_value(req, "Accept"),
@@ -825,7 +825,6 @@ test_transport_faults(void)
         {1, DISC_NET_TIMEOUT, MR_EREMOTE_TIMEDOUT, "timed out"},
         {1, DISC_NET_TOO_LARGE, MR_EREMOTE_TOO_LARGE,
          "exceeds the size limit"},
-        {1, DISC_NET_REDIRECT, MR_EREMOTE_UNAVAILABLE, "canned fault"},
         {2, DISC_NET_TIMEOUT, MR_EREMOTE_TIMEDOUT, "GET " AS_URL " timed out"},
         {3, DISC_NET_CONNECT, MR_EREMOTE_UNAVAILABLE,
          "registration POST https://as.example.com/register failed"},

@@ -9,8 +9,9 @@
 //                          counts: { "METHOD /path": n } }
 //
 // A rule is { status, headers: [[name, value], ...], body, when, times,
-// delay_ms }. `body` is sent as is when it is a string and as JSON
-// otherwise. For each request the first rule of its path that matches is
+// delay_ms, withhold_body }. `body` is sent as is when it is a string and
+// as JSON otherwise; with withhold_body its length is declared but the
+// body never comes. For each request the first rule of its path that matches is
 // served: `when` may require `method`, an exact `content_type` and `json`
 // members equal to the given values; `times` lets a rule serve that many
 // requests only; `delay_ms` delays the response by that many ms, while
@@ -78,6 +79,11 @@ function serveRule(response, rule, origin) {
   }
   raw.push('Content-Length', String(Buffer.byteLength(body)));
   response.writeHead(rule.status ?? 200, raw);
+  // A withheld body is declared but never sent, until the client leaves.
+  if (rule.withhold_body) {
+    response.flushHeaders();
+    return;
+  }
   response.end(body);
 }
 

@@ -1,0 +1,169 @@
+// Discovery against MCP servers whose probe or metadata responses are odd
+// but seen in the field: a probe redirected to a trailing slash, a server
+// that never requires authorization, large error pages, redirect loops,
+// rate limits, and a peer that does not speak HTTP. Each test scripts a fake
+// (tests/fake/) and checks the outcome and every request the fake saw.
+import assert from 'node:assert/strict';
+import { createServer as createTcpServer } from 'node:net';
+import { test } from 'node:test';
+
+import { assertError, assertStatus, assertUuid } from '../lib/assertions.mjs';
+import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
+import { useSystem } from '../lib/harness.mjs';
+import { LOOPBACK_HOST } from '../lib/process.mjs';
+import {
+  MCP_PATH, REGISTER_PATH, json, resourceMetadata, startScriptedFake,
+  unauthorized, wellBehaved,
+} from '../fake/scenarios.mjs';
+
+const PRM_PATH = `/.well-known/oauth-protected-resource${MCP_PATH}`;
+const BIG_PAGE = 'x'.repeat(300 * 1024); // over the worker's 256 KiB limit
+
+let key;
+
+const system = useSystem({
+  label: 'discovery-probe',
+  setup: async () => {
+    key = (await system.createKey({ user: 'probe-user', name: 'probe' })).key;
+  },
+});
+
+// Calls oauth-provider for a new OAuth MCP server at mcpUrl.
+async function register(mcpUrl) {
+  const server = await createServer(system, key, oauthServerBody(mcpUrl));
+  return system.api('POST', `/mcp-servers/${server.id}/oauth-provider`,
+    { key, body: {} });
+}
+
+// Runs one case against a fake scripted with routes. Returns { response,
+// log }, where log is the fake's request log after the call.
+async function runCase(routes, mcpPath = MCP_PATH) {
+  const scripted = await startScriptedFake(routes);
+  try {
+    const response = await register(`${scripted.url}${mcpPath}`);
+    return { response, log: await scripted.requests() };
+  } finally {
+    await scripted.fake.close();
+  }
+}
+
+function count(log, method, path) {
+  return log.counts[`${method} ${path}`] ?? 0;
+}
+
+// MCP servers built on Starlette respond to POST /mcp with 307 to /mcp/. MCP
+// clients follow it, as fetch does, and so does the probe: the 401 behind
+// it names the metadata.
+for (const status of [307, 308]) {
+  test(`probe follows ${status} to its 401`, async () => {
+    const result = await runCase(wellBehaved({
+      [MCP_PATH]: {
+        status, headers: [['Location', `{{origin}}${MCP_PATH}/`]],
+      },
+      [`${MCP_PATH}/`]: unauthorized(
+        `Bearer resource_metadata="{{origin}}${PRM_PATH}"`),
+    }));
+
+    assertStatus(result.response, 200);
+    assertUuid(result.response.json.oauth_provider_id, 'oauth_provider_id');
+    assert.equal(count(result.log, 'POST', `${MCP_PATH}/`), 1,
+      JSON.stringify(result.log.counts));
+    assert.equal(count(result.log, 'POST', REGISTER_PATH), 1);
+  });
+}
+
+// The probe needs only the 401's status and headers, so a declared body
+// that never comes does not hold it until the fetch timeout.
+test('probe 401 with withheld body is enough', async () => {
+  const result = await runCase(wellBehaved({
+    [MCP_PATH]: {
+      ...unauthorized(`Bearer resource_metadata="{{origin}}${PRM_PATH}"`),
+      body: 'x'.repeat(1000),
+      withhold_body: true,
+    },
+  }));
+
+  assertStatus(result.response, 200);
+  assert.equal(count(result.log, 'POST', REGISTER_PATH), 1);
+});
+
+// The 2025-03-26 default endpoints are for a server that requires
+// authorization. One that responds to the probe with 200 or 405 and has no
+// metadata gets no client registered at a guessed /register.
+for (const status of [200, 405]) {
+  test(`probe ${status} without metadata registers nothing`, async () => {
+    const result = await runCase({
+      [MCP_PATH]: { status, body: '{}' },
+      [REGISTER_PATH]: json({ error: 'username is required' }, 400),
+    });
+
+    assertError(result.response, 400, 'protected_resource_metadata_invalid');
+    assert.match(result.response.json.detail, new RegExp(
+      `the probe returned HTTP ${status}, not 401`));
+    assert.equal(count(result.log, 'POST', REGISTER_PATH), 0,
+      JSON.stringify(result.log.counts));
+    assert.equal(count(result.log, 'GET',
+      '/.well-known/oauth-authorization-server'), 0);
+  });
+}
+
+// A 404 or an HTML error page larger than the worker reads whole only
+// fails its URL: the next one is still tried.
+test('large error page moves on', async () => {
+  const result = await runCase(wellBehaved({
+    [MCP_PATH]: unauthorized('Bearer realm="mcp"'),
+    [PRM_PATH]: { status: 404, body: BIG_PAGE },
+    '/.well-known/oauth-protected-resource': json(resourceMetadata()),
+  }));
+
+  assertStatus(result.response, 200);
+  assert.equal(count(result.log, 'GET', PRM_PATH), 1);
+  assert.equal(count(result.log, 'GET',
+    '/.well-known/oauth-protected-resource'), 1);
+});
+
+// A redirect loop fails its URL only, since a retry would meet it again.
+test('metadata redirect loop moves on', async () => {
+  const result = await runCase(wellBehaved({
+    [MCP_PATH]: unauthorized('Bearer resource_metadata="{{origin}}/loop"'),
+    '/loop': { status: 302, headers: [['Location', '{{origin}}/loop']] },
+  }));
+
+  assertStatus(result.response, 200);
+  assert.ok(count(result.log, 'GET', '/loop') >= 2,
+    JSON.stringify(result.log.counts));
+  assert.equal(count(result.log, 'GET', PRM_PATH), 1);
+});
+
+// 429 is transient (RFC 6585 section 4): the caller may retry, so it gets
+// 503 with Retry-After, not a permanent 400.
+test('429 at metadata or registration is transient', async () => {
+  const cases = [
+    { [PRM_PATH]: json({ error: 'slow down' }, 429) },
+    { [REGISTER_PATH]: json({ error: 'slow down' }, 429) },
+  ];
+  for (const changes of cases) {
+    const result = await runCase(wellBehaved(changes));
+    assertError(result.response, 503, 'remote_unavailable');
+    assert.ok(result.response.headers.get('retry-after'),
+      'a 503 carries Retry-After');
+    assert.match(result.response.json.detail, /HTTP 429/);
+  }
+});
+
+// A peer that responds without an HTTP status line is unreachable as an
+// MCP server, not a blocked address.
+test('non-HTTP peer is unreachable, not blocked', async () => {
+  const peer = createTcpServer((socket) => {
+    socket.on('data', () => socket.end('hello\r\n'));
+  });
+  await new Promise((resolve) => peer.listen(0, LOOPBACK_HOST, resolve));
+  try {
+    const { port } = peer.address();
+    const response = await register(`http://${LOOPBACK_HOST}:${port}/mcp`);
+    assertError(response, 503, 'mcp_server_unreachable');
+    assert.doesNotMatch(response.json.detail, /allow-list|redirect/);
+  } finally {
+    await new Promise((resolve) => peer.close(resolve));
+  }
+});
