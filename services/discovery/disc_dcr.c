@@ -210,6 +210,25 @@ out:
     return err;
 }
 
+bool
+disc_dcr_keeps_redirect_uri(const char *body, size_t len,
+                            const char *redirect_uri)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    const json_t *uris = json_object_get(doc, "redirect_uris");
+    bool listed = uris == NULL;
+    size_t i;
+    const json_t *item;
+
+    json_array_foreach(uris, i, item)
+    {
+        listed |= json_is_string(item) &&
+                  strcmp(json_string_value(item), redirect_uri) == 0;
+    }
+    json_decref(doc);
+    return listed;
+}
+
 void
 disc_dcr_parse_error(const char *body, size_t len, char *out, size_t outlen)
 {

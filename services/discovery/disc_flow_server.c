@@ -339,6 +339,13 @@ accept_client(disc_flow *flow, const disc_response *resp, const char *url)
                               "registration response from %s is invalid: %s",
                               url, why);
     }
+    if (!disc_dcr_keeps_redirect_uri(resp->body, resp->body_len,
+                                     flow->cfg.redirect_uri)) {
+        return disc_flow_fail(flow, MR_EREGISTRATION_INVALID,
+                              "registration response from %s is invalid: "
+                              "its redirect_uris do not include %s",
+                              url, flow->cfg.redirect_uri);
+    }
 
     if (!secret_expired(&flow->client)) {
         flow->stage = DISC_STAGE_DONE;

@@ -354,18 +354,18 @@ disc_issuer_equal(const char *found, const char *expected)
     return has_empty_path(shorter);
 }
 
+/* Returns whether the array member name of doc lists the string value. */
 static bool
-lists_s256(const json_t *doc)
+lists(const json_t *doc, const char *name, const char *value)
 {
-    const json_t *methods =
-        json_object_get(doc, "code_challenge_methods_supported");
+    const json_t *array = json_object_get(doc, name);
     size_t i;
     const json_t *item;
 
-    json_array_foreach(methods, i, item)
+    json_array_foreach(array, i, item)
     {
         if (json_is_string(item) &&
-            strcmp(json_string_value(item), "S256") == 0) {
+            strcmp(json_string_value(item), value) == 0) {
             return true;
         }
     }
@@ -501,10 +501,17 @@ disc_asm_parse(const char *body, size_t len, const char *issuer,
         err = MR_EISSUER_MISMATCH;
         goto out;
     }
-    if (!lists_s256(doc)) {
+    if (!lists(doc, "code_challenge_methods_supported", "S256")) {
         snprintf(why, whylen,
                  "code_challenge_methods_supported does not list S256");
         err = MR_EPKCE;
+        goto out;
+    }
+    /* RFC 8414 section 2 requires the member; without it, code is
+     * assumed, as the code flow is the one MCP uses. */
+    if (json_object_get(doc, "response_types_supported") != NULL &&
+        !lists(doc, "response_types_supported", "code")) {
+        snprintf(why, whylen, "response_types_supported does not list code");
         goto out;
     }
 

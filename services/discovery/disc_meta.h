@@ -147,6 +147,17 @@ mr_err disc_dcr_parse_client(const char *body, size_t len,
                              char *why, size_t whylen);
 
 /*
+ * disc_dcr_keeps_redirect_uri returns whether the registration response
+ * body, already accepted by disc_dcr_parse_client, still registers
+ * redirect_uri: true when it lists it in redirect_uris or has no such
+ * member. RFC 7591 section 3.2.1 lets the server replace the values it
+ * was sent, and one that drops mcpreg's callback would reject every
+ * authorization request of the client.
+ */
+bool disc_dcr_keeps_redirect_uri(const char *body, size_t len,
+                                 const char *redirect_uri);
+
+/*
  * disc_dcr_parse_error writes the `error` and `error_description` of an
  * RFC 7591 error response into out as "error: description", sanitised by
  * mr_sanitize. It writes "" when the body is not such a response.

@@ -79,12 +79,15 @@ export function serverMetadata(issuer, {
 // A registration response; without clientId every call gets a fresh
 // client_id. With a clientId, the response also carries RFC 7592's
 // registration_client_uri ({{origin}}/register/CLIENT_ID) and a
-// registration_access_token of "rat-CLIENT_ID".
+// registration_access_token of "rat-CLIENT_ID". A static script cannot
+// echo the redirect URI sent, so redirect_uris is left out unless
+// redirectUris gives it.
 export function registered({
   method = 'client_secret_basic',
   secret = true,
   status = 201,
   clientId,
+  redirectUris,
   extra = {},
 } = {}) {
   const management = clientId === undefined ? {} : {
@@ -95,10 +98,10 @@ export function registered({
     client_id: clientId ?? `client-${randomUUID()}`,
     ...management,
     token_endpoint_auth_method: method,
-    redirect_uris: ['http://127.0.0.1/callback'],
     client_secret_expires_at: 0,
     ...extra,
   };
+  if (redirectUris !== undefined) body.redirect_uris = redirectUris;
   if (secret) body.client_secret = `secret-${randomUUID()}`;
   return { status, body };
 }

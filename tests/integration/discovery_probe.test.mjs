@@ -12,8 +12,8 @@ import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
 import { useSystem } from '../lib/harness.mjs';
 import { LOOPBACK_HOST } from '../lib/process.mjs';
 import {
-  MCP_PATH, REGISTER_PATH, json, resourceMetadata, startScriptedFake,
-  unauthorized, wellBehaved,
+  MCP_PATH, REGISTER_PATH, json, registered, resourceMetadata,
+  serverMetadata, startScriptedFake, unauthorized, wellBehaved,
 } from '../fake/scenarios.mjs';
 
 const PRM_PATH = `/.well-known/oauth-protected-resource${MCP_PATH}`;
@@ -166,4 +166,32 @@ test('non-HTTP peer is unreachable, not blocked', async () => {
   } finally {
     await new Promise((resolve) => peer.close(resolve));
   }
+});
+
+// RFC 7591 section 3.2.1 lets the server replace the metadata it was
+// sent. A client whose redirect_uris lack mcpreg's callback could never
+// complete an authorization, so it is not stored.
+test('registration without our redirect URI fails', async () => {
+  const result = await runCase(wellBehaved({
+    [REGISTER_PATH]: registered({
+      redirectUris: ['https://elsewhere.example/callback'],
+    }),
+  }));
+
+  assertError(result.response, 400, 'registration_response_invalid');
+  assert.match(result.response.json.detail, /redirect_uris/);
+});
+
+// mcpreg uses the authorization code flow, which RFC 8414's
+// response_types_supported must then list.
+test('metadata without the code response type fails', async () => {
+  const result = await runCase(wellBehaved({
+    '/.well-known/oauth-authorization-server': json(serverMetadata(
+      '{{origin}}', { extra: { response_types_supported: ['token'] } })),
+  }));
+
+  assertError(result.response, 400,
+    'authorization_server_metadata_unavailable');
+  assert.match(result.response.json.detail, /response_types_supported/);
+  assert.equal(count(result.log, 'POST', REGISTER_PATH), 0);
 });
