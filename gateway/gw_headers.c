@@ -1,5 +1,6 @@
 /* gw_headers.c - checks of request header fields that libmicrohttpd leaves
  * to the application. */
+#include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -12,7 +13,43 @@ typedef struct {
     int transfer_encodings;
     const char *coding; /* the value of the last Transfer-Encoding */
     int blank_names;    /* field names that contain a space or a tab */
+    int bad_names;      /* other names that are not tokens, or folded */
 } framing;
+
+/* Returns whether name is an RFC 9110 token. */
+static bool
+is_token(const char *name)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+
+    for (const char *c = name; *c != '\0'; c++) {
+        if (!isalnum((unsigned char)*c) && strchr(extra, *c) == NULL) {
+            return false;
+        }
+    }
+    return name[0] != '\0';
+}
+
+/* Returns whether name is a framing or typing field name with more after
+ * it. libmicrohttpd 0.9.75 appends a folded line (obs-fold) to the field
+ * name, so "Content-Length:" and " 300" on the next line arrive as the
+ * field "Content-Length300", which a proxy in front may read as
+ * Content-Length: 300. */
+static bool
+is_folded_framing(const char *name)
+{
+    static const char *const names[] = {"Content-Length", "Transfer-Encoding",
+                                        "Content-Type"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t len = strlen(names[i]);
+
+        if (strncasecmp(name, names[i], len) == 0 && name[len] != '\0') {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* The MHD_KeyValueIterator that counts the framing fields into cls. */
 static enum MHD_Result
@@ -24,6 +61,8 @@ count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
     (void)kind;
     if (strpbrk(key, " \t") != NULL) {
         counts->blank_names++;
+    } else if (!is_token(key) || is_folded_framing(key)) {
+        counts->bad_names++;
     } else if (strcasecmp(key, "Content-Length") == 0) {
         counts->content_lengths++;
     } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
@@ -58,6 +97,10 @@ gw_check_framing(struct MHD_Connection *conn, const char *version,
     if (counts.blank_names > 0) {
         *detail = "Remove the space or tab from the header field name: no "
                   "whitespace is allowed in a name or before its colon";
+    } else if (counts.bad_names > 0) {
+        *detail = "Send each header field on one line, with a token as its "
+                  "name: a folded line (obs-fold, RFC 9112 section 5.2) or "
+                  "another character in a name is not allowed";
     } else if (counts.transfer_encodings > 0 &&
                strcmp(version, MHD_HTTP_VERSION_1_0) == 0) {
         *detail = "Send the body of an HTTP/1.0 request with Content-Length: "

@@ -22,10 +22,10 @@
  * gw_check_framing checks that the request on conn frames its body in one
  * way only: at most one Content-Length, or one Transfer-Encoding whose value
  * is "chunked" and no Content-Length, and no header field name that
- * contains a space or a tab. version is the request's HTTP version, and an
- * HTTP/1.0 request may not carry Transfer-Encoding. It returns MR_OK, or
- * MR_EINVALID_BODY with *detail set to a static string that gives the
- * reason.
+ * contains a space or a tab, is not a token, or shows a folded line. version
+ * is the request's HTTP version, and an HTTP/1.0 request may not carry
+ * Transfer-Encoding. It returns MR_OK, or MR_EINVALID_BODY with *detail set to
+ * a static string that gives the reason.
  */
 mr_err gw_check_framing(struct MHD_Connection *conn, const char *version,
                         const char **detail);
