@@ -407,6 +407,19 @@ test('HTTP/1.0 chunked body rejected and closed', async () => {
   assert.match(jsonBodyOf(exchange.data)?.detail ?? '', /HTTP\/1\.0/);
 });
 
+// Sends each of framings, a header block, in a request followed on the
+// same connection by nextRequest, and checks that it is rejected and that
+// nextRequest gets no response.
+async function assertEachRejected(framings, nextRequest) {
+  for (const framing of framings) {
+    const exchange = await rawExchange(port, [
+      createRequest(framing),
+      nextRequest,
+    ], { timeoutMs: 5000, untilClose: true });
+    assertFramingRejected(exchange, JSON.stringify(framing));
+  }
+}
+
 // libmicrohttpd keeps whitespace before the colon in a field name, so it
 // would not frame the body by "Content-Length : 40", while a proxy in
 // front may. RFC 9112 section 5.1 requires a 400 for such a request. The
@@ -419,13 +432,7 @@ test('whitespace before header colon rejected', async () => {
     'Transfer-Encoding\t: chunked\r\n',
     'X-Other Name: 1\r\n',
   ];
-  for (const framing of framings) {
-    const exchange = await rawExchange(port, [
-      createRequest(framing),
-      listRequest,
-    ], { timeoutMs: 5000, untilClose: true });
-    assertFramingRejected(exchange, JSON.stringify(framing));
-  }
+  await assertEachRejected(framings, listRequest);
 });
 
 // libmicrohttpd appends a folded line (obs-fold) to the field name, so
@@ -441,13 +448,7 @@ test('folded framing headers rejected', async () => {
     'Content-Type:\r\n\ttext/plain\r\n',
     'X-Bad/Name: 1\r\n',
   ];
-  for (const framing of framings) {
-    const exchange = await rawExchange(port, [
-      createRequest(framing),
-      listRequest,
-    ], { timeoutMs: 5000, untilClose: true });
-    assertFramingRejected(exchange, JSON.stringify(framing));
-  }
+  await assertEachRejected(framings, listRequest);
 });
 
 // HEAD gets the status and headers of GET and no body (RFC 9110 section
