@@ -216,7 +216,7 @@ disc_dcr_keeps_redirect_uri(const char *body, size_t len,
 {
     json_t *doc = json_loadb(body, len, 0, NULL);
     const json_t *uris = json_object_get(doc, "redirect_uris");
-    bool listed = uris == NULL;
+    bool listed = uris == NULL || json_is_null(uris);
     size_t i;
     const json_t *item;
 

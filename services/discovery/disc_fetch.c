@@ -3,6 +3,7 @@
  * status, Content-Type, WWW-Authenticate values and body. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sys/socket.h>
 
@@ -15,6 +16,7 @@ struct disc_fetch {
     CURL *easy;
     struct curl_slist *headers;
     bool want_body;
+    bool want_error_body;
     bool blocked;        /* the address policy rejected a socket */
     bool blocked_scheme; /* ... because a hop used http to another host */
     bool stopped_early;  /* cut after the headers, as want_body asked */
@@ -63,6 +65,38 @@ is_headers_end(const char *data, size_t n)
 {
     return (n == 2 && data[0] == '\r' && data[1] == '\n') ||
            (n == 1 && data[0] == '\n');
+}
+
+/* Returns the URL of the response being read, after any redirects. */
+static const char *
+final_url(const disc_fetch *fetch)
+{
+    char *url = NULL;
+
+    curl_easy_getinfo(fetch->easy, CURLINFO_EFFECTIVE_URL, &url);
+    return url != NULL ? url : "";
+}
+
+/* Returns whether url uses http or https, in any case. */
+static bool
+is_http_url(const char *url)
+{
+    return strncasecmp(url, "http://", 7) == 0 ||
+           strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Returns whether the body of the response whose headers just ended is
+ * to be read. */
+static bool
+body_wanted(const disc_fetch *fetch)
+{
+    long status = current_status(fetch);
+
+    if (!is_final_not_redirect(status)) {
+        return true;
+    }
+    return is_final_failure(status) ? fetch->want_error_body
+                                    : fetch->want_body;
 }
 
 static size_t
@@ -176,11 +210,11 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
         fetch->too_large = true;
         return 0;
     }
-    /* Without a wanted body, the blank line that ends a final response's
-     * headers ends the transfer, so a body that never comes costs no
-     * time. A redirect's headers are left to curl, which may follow it. */
-    if (!fetch->want_body && is_headers_end(data, n) &&
-        is_final_not_redirect(current_status(fetch))) {
+    /* The blank line that ends a final response's headers ends the
+     * transfer when its body is not wanted, so a body that never comes
+     * costs no time. A redirect's headers are left to curl, which may
+     * follow it. */
+    if (is_headers_end(data, n) && !body_wanted(fetch)) {
         fetch->stopped_early = true;
         return 0;
     }
@@ -335,10 +369,6 @@ set_request_options(disc_fetch *fetch, const disc_request *req, void *owner)
     SET_OPTION(CURLOPT_PRIVATE, owner);
     SET_OPTION(CURLOPT_HTTPHEADER, fetch->headers);
     SET_OPTION(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
-    if (req->want_body) {
-        SET_OPTION(CURLOPT_MAXFILESIZE_LARGE,
-                   (curl_off_t)fetch->cfg->max_response_bytes);
-    }
     if (req->method == DISC_DELETE) {
         SET_OPTION(CURLOPT_CUSTOMREQUEST, "DELETE");
     }
@@ -372,6 +402,7 @@ disc_fetch_new(const disc_fetch_config *cfg, const disc_request *req,
     }
     fetch->cfg = cfg;
     fetch->want_body = req->want_body;
+    fetch->want_error_body = req->want_body && req->want_error_body;
     fetch->easy = curl_easy_init();
     if (fetch->easy == NULL || build_headers(fetch, req) != MR_OK) {
         goto out;
@@ -404,11 +435,7 @@ classify(const disc_fetch *fetch, CURLcode result)
         (result == CURLE_WRITE_ERROR && fetch->stopped_early)) {
         return DISC_NET_OK;
     }
-    if (result == CURLE_FILESIZE_EXCEEDED &&
-        is_final_failure(current_status(fetch))) {
-        return DISC_NET_OK; /* declared too long: read as an empty body */
-    }
-    if (fetch->too_large || result == CURLE_FILESIZE_EXCEEDED) {
+    if (fetch->too_large) {
         return DISC_NET_TOO_LARGE;
     }
     if (fetch->blocked && result == CURLE_COULDNT_CONNECT) {
@@ -418,11 +445,11 @@ classify(const disc_fetch *fetch, CURLcode result)
     switch (result) {
     case CURLE_OPERATION_TIMEDOUT:
         return DISC_NET_TIMEOUT;
-    /* A redirect to a scheme not allowed, or, without a status, a reply
+    /* A redirect to a scheme not allowed, or a reply from an http(s) URL
      * that is not HTTP/1.x or later (curl refuses HTTP/0.9). */
     case CURLE_UNSUPPORTED_PROTOCOL:
-        return current_status(fetch) != 0 ? DISC_NET_BLOCKED
-                                          : DISC_NET_CONNECT;
+        return is_http_url(final_url(fetch)) ? DISC_NET_CONNECT
+                                             : DISC_NET_BLOCKED;
     case CURLE_TOO_MANY_REDIRECTS:
         return DISC_NET_REDIRECT;
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -458,6 +485,7 @@ disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
         .cache_headers = &fetch->cache_headers,
         .body = fetch->body != NULL ? fetch->body : "",
         .body_len = fetch->body_len,
+        .final_url = final_url(fetch),
     };
 
     if (out->net == DISC_NET_OK) {

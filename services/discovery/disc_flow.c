@@ -173,6 +173,8 @@ disc_flow_set_request(disc_flow *flow, disc_http_method method,
         .body_len = body != NULL ? strlen(body) : 0,
         .follow_redirects = method == DISC_GET,
         .want_body = true,
+        /* Only a registration's error body is read: an RFC 7591 error. */
+        .want_error_body = method == DISC_POST,
     };
 }
 

@@ -35,6 +35,7 @@ typedef struct {
     size_t body_len;
     bool follow_redirects; /* up to DISC_MAX_REDIRECTS when set */
     bool want_body;        /* when false, stop once the headers arrived */
+    bool want_error_body;  /* the body of a 4xx or 5xx too, when set */
 } disc_request;
 
 /* disc_net is how a request ended at the transport level. */
@@ -63,6 +64,9 @@ typedef struct {
     const disc_cache_headers *cache_headers;
     const char *body;
     size_t body_len;
+    /* The URL of the response, after any redirects; NULL counts as the
+     * URL requested. */
+    const char *final_url;
 } disc_response;
 
 /* disc_flow_config contains the settings that a flow reads; they must

@@ -159,6 +159,29 @@ disc_flow_start(disc_flow *flow)
     return DISC_FLOW_FETCH;
 }
 
+/* Returns whether the probe's response came from the MCP server's own
+ * origin. A 401 of another host, reached by a redirect, says nothing of
+ * whether this one requires authorization. */
+static bool
+from_mcp_origin(const disc_flow *flow, const disc_response *resp)
+{
+    disc_url url = {0};
+    const char *why = NULL;
+    char *origin = NULL;
+    bool same = false;
+
+    if (resp->final_url == NULL) {
+        return true;
+    }
+    if (disc_url_parse(resp->final_url, &url, &why) == MR_OK) {
+        origin = disc_url_origin(&url);
+        same = origin != NULL && strcmp(origin, flow->origin) == 0;
+    }
+    free(origin);
+    disc_url_free(&url);
+    return same;
+}
+
 disc_flow_state
 disc_flow_finish_probe(disc_flow *flow, const disc_response *resp)
 {
@@ -173,7 +196,8 @@ disc_flow_finish_probe(disc_flow *flow, const disc_response *resp)
     }
 
     disc_flow_clear_candidates(flow);
-    flow->probe_unauthorized = resp->status == 401;
+    flow->probe_unauthorized =
+        resp->status == 401 && from_mcp_origin(flow, resp);
     if (resp->status == 401) {
         err = read_challenges(flow, resp);
     } else {

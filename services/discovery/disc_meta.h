@@ -149,9 +149,9 @@ mr_err disc_dcr_parse_client(const char *body, size_t len,
 /*
  * disc_dcr_keeps_redirect_uri returns whether the registration response
  * body, already accepted by disc_dcr_parse_client, still registers
- * redirect_uri: true when it lists it in redirect_uris or has no such
- * member. RFC 7591 section 3.2.1 lets the server replace the values it
- * was sent, and one that drops mcpreg's callback would reject every
+ * redirect_uri: true when it lists it in redirect_uris, or when that
+ * member is absent or null. RFC 7591 section 3.2.1 lets the server replace the
+ * values it was sent, and one that drops mcpreg's callback would reject every
  * authorization request of the client.
  */
 bool disc_dcr_keeps_redirect_uri(const char *body, size_t len,

@@ -107,8 +107,8 @@ for (const status of [200, 405]) {
   });
 }
 
-// A 404 or an HTML error page larger than the worker reads whole only
-// fails its URL: the next one is still tried.
+// A 404 whose page is larger than the worker would read fails only its
+// URL: the next one is still tried.
 test('large error page moves on', async () => {
   const result = await runCase(wellBehaved({
     [MCP_PATH]: unauthorized('Bearer realm="mcp"'),
@@ -151,21 +151,92 @@ test('429 at metadata or registration is transient', async () => {
   }
 });
 
-// A peer that responds without an HTTP status line is unreachable as an
-// MCP server, not a blocked address.
-test('non-HTTP peer is unreachable, not blocked', async () => {
+// Starts a TCP peer on loopback that responds to any request with a line
+// that is not HTTP, and returns { url, close() }.
+async function startNonHttpPeer() {
   const peer = createTcpServer((socket) => {
     socket.on('data', () => socket.end('hello\r\n'));
   });
   await new Promise((resolve) => peer.listen(0, LOOPBACK_HOST, resolve));
+  return {
+    url: `http://${LOOPBACK_HOST}:${peer.address().port}`,
+    close: () => new Promise((resolve) => peer.close(resolve)),
+  };
+}
+
+// A peer that responds without an HTTP status line is unreachable as an
+// MCP server, not a blocked address, whether it is the MCP URL or the
+// target of its redirect.
+test('non-HTTP peer is unreachable, not blocked', async () => {
+  const peer = await startNonHttpPeer();
   try {
-    const { port } = peer.address();
-    const response = await register(`http://${LOOPBACK_HOST}:${port}/mcp`);
-    assertError(response, 503, 'mcp_server_unreachable');
-    assert.doesNotMatch(response.json.detail, /allow-list|redirect/);
+    const direct = await register(`${peer.url}/mcp`);
+    assertError(direct, 503, 'mcp_server_unreachable');
+    assert.doesNotMatch(direct.json.detail, /allow-list|redirect/);
+
+    const redirected = await runCase({
+      [MCP_PATH]: { status: 307, headers: [['Location', `${peer.url}/mcp`]] },
+    });
+    assertError(redirected.response, 503, 'mcp_server_unreachable');
+    assert.doesNotMatch(redirected.response.json.detail, /allow-list/);
   } finally {
-    await new Promise((resolve) => peer.close(resolve));
+    await peer.close();
   }
+});
+
+// A 401 from another origin, reached by the probe's redirect, does not
+// show that this origin requires authorization, so its 2025-03-26
+// defaults are not guessed either.
+test('401 of another origin allows no fallback', async () => {
+  const other = await startScriptedFake({
+    [MCP_PATH]: unauthorized('Bearer realm="other"'),
+  });
+  try {
+    const result = await runCase({
+      [MCP_PATH]: {
+        status: 307, headers: [['Location', `${other.url}${MCP_PATH}`]],
+      },
+      [REGISTER_PATH]: registered(),
+    });
+    assertError(result.response, 400, 'protected_resource_metadata_invalid');
+    assert.equal(count(result.log, 'POST', REGISTER_PATH), 0,
+      JSON.stringify(result.log.counts));
+  } finally {
+    await other.fake.close();
+  }
+});
+
+// Neither a redirect's large body nor a 404 whose body never comes stops
+// discovery: the URL after them is tried.
+test('slow or large bodies of skipped URLs move on', async () => {
+  const cases = [
+    {
+      [MCP_PATH]: unauthorized('Bearer resource_metadata="{{origin}}/moved"'),
+      '/moved': {
+        status: 302, headers: [['Location', `{{origin}}${PRM_PATH}`]],
+        body: BIG_PAGE,
+      },
+    },
+    {
+      [MCP_PATH]: unauthorized('Bearer realm="mcp"'),
+      [PRM_PATH]: { status: 404, body: 'gone', withhold_body: true },
+      '/.well-known/oauth-protected-resource': json(resourceMetadata()),
+    },
+  ];
+  for (const changes of cases) {
+    const result = await runCase(wellBehaved(changes));
+    assertStatus(result.response, 200);
+    assert.equal(count(result.log, 'POST', REGISTER_PATH), 1);
+  }
+});
+
+// RFC 7591 members that are null count as absent, redirect_uris included.
+test('redirect_uris null is accepted', async () => {
+  const result = await runCase(wellBehaved({
+    [REGISTER_PATH]: registered({ redirectUris: null }),
+  }));
+
+  assertStatus(result.response, 200);
 });
 
 // RFC 7591 section 3.2.1 lets the server replace the metadata it was
