@@ -151,25 +151,47 @@ blanks(const char *text)
     return strspn(text, " \t");
 }
 
-/* Returns whether the parameter at text, which follows a ';', names a
- * charset other than UTF-8. Quotes around the value are allowed. */
+/* Returns whether the parameter at text, which follows a ';', is
+ * acceptable: empty, or NAME=VALUE without blanks around '=' (RFC 9110
+ * section 5.6.6) whose VALUE, when NAME is charset, names UTF-8. Quotes
+ * around the value are allowed. */
 static bool
-foreign_charset(const char *text)
+acceptable_param(const char *text)
 {
     const char *value;
+    size_t name_len;
     size_t len;
 
     text += blanks(text);
-    if (strncasecmp(text, "charset=", 8) != 0) {
+    if (*text == ';' || *text == '\0') {
+        return true;
+    }
+    name_len = strcspn(text, "=; \t");
+    if (text[name_len] != '=') {
         return false;
     }
+    if (name_len != 7 || strncasecmp(text, "charset", 7) != 0) {
+        return true;
+    }
+
     value = text + 8;
     len = strcspn(value, "; \t");
     if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
         value++;
         len -= 2;
     }
-    return len != 5 || strncasecmp(value, "utf-8", 5) != 0;
+    return len == 5 && strncasecmp(value, "utf-8", 5) == 0;
+}
+
+/* The MHD_KeyValueIterator that counts the Content-Type fields into cls. */
+static enum MHD_Result
+count_types(void *cls, enum MHD_ValueKind kind, const char *key,
+            const char *value)
+{
+    (void)kind;
+    (void)value;
+    *(int *)cls += strcasecmp(key, "Content-Type") == 0;
+    return MHD_YES;
 }
 
 mr_err
@@ -177,21 +199,28 @@ gw_check_media_type(struct MHD_Connection *conn)
 {
     const char *type =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    const char *param;
-    size_t len;
+    const char *rest;
+    int types = 0;
 
     if (type == NULL) {
         return MR_OK;
     }
-
-    type += blanks(type);
-    len = strcspn(type, "; \t");
-    if (len != 16 || strncasecmp(type, "application/json", 16) != 0) {
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_types, &types);
+    if (types > 1) {
         return MR_EMEDIA_TYPE;
     }
-    for (param = strchr(type, ';'); param != NULL;
-         param = strchr(param + 1, ';')) {
-        if (foreign_charset(param + 1)) {
+
+    /* The media type, then only blanks before the first parameter. */
+    type += blanks(type);
+    if (strncasecmp(type, "application/json", 16) != 0) {
+        return MR_EMEDIA_TYPE;
+    }
+    rest = type + 16 + blanks(type + 16);
+    if (*rest != '\0' && *rest != ';') {
+        return MR_EMEDIA_TYPE;
+    }
+    for (; rest != NULL && *rest != '\0'; rest = strchr(rest + 1, ';')) {
+        if (!acceptable_param(rest + 1)) {
             return MR_EMEDIA_TYPE;
         }
     }

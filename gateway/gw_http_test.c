@@ -848,6 +848,9 @@ media_type_checked(void)
         {"Content-Type: application/x-www-form-urlencoded", 415},
         {"Content-Type: application/json; charset=latin1", 415},
         {"Content-Type: application/jsonl", 415},
+        {"Content-Type: application/json garbage", 415},
+        {"Content-Type: application/json; charset =latin1", 415},
+        {"Content-Type: application/json ; charset=utf-8;", 201},
     };
     const char *body = "{\"name\": \"docs\", \"url\": \"https://a/mcp\"}";
     http_reply r;

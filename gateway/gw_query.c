@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "gw_errors.h"
 #include "gw_query.h"
@@ -30,12 +31,17 @@ gw_query_params(const char *uri)
 
 /* Writes the 414 response to fd, as far as the socket takes it without
  * blocking: nothing else is queued on a connection that is reading a
- * request line, so a response this small fits. */
+ * request line, so a response this small fits.
+ * NOTE: the method is not known here, so a HEAD request gets the body
+ * too; the connection closes after it, so no later response is shifted. */
 static void
 write_response(int fd, const char *request_id)
 {
     char detail[96];
-    char head[256];
+    char head[320];
+    char date[40];
+    struct tm utc;
+    time_t now;
     char *body;
     int head_len;
     int body_len;
@@ -48,14 +54,20 @@ write_response(int fd, const char *request_id)
         return;
     }
 
+    /* RFC 9110 section 6.6.1: an origin server with a clock sends Date. */
+    now = time(NULL);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT",
+             gmtime_r(&now, &utc));
+
     body_len = (int)strlen(body);
     head_len = snprintf(head, sizeof(head),
                         "HTTP/1.1 414 URI Too Long\r\n"
+                        "Date: %s\r\n"
                         "Content-Type: application/json\r\n"
                         "Content-Length: %d\r\n"
                         "X-Request-Id: %s\r\n"
                         "Connection: close\r\n\r\n",
-                        body_len, request_id);
+                        date, body_len, request_id);
     send(fd, head, (size_t)head_len, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
     send(fd, body, (size_t)body_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     free(body);

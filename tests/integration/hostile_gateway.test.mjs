@@ -385,11 +385,23 @@ test('too many query parameters get 414', async () => {
       `${count}: the 414 took ${performance.now() - started} ms`);
     assert.equal(jsonBodyOf(over.data)?.code, 'query_too_long', over.data);
     assert.match(over.data, /\r\nX-Request-Id: [0-9a-f-]{36}\r\n/i);
+    assert.match(over.data, /\r\nDate: \w{3}, \d{2} \w{3} \d{4} /);
   }
   const list = await system.api('GET', '/mcp-servers', { key });
   assert.equal(list.status, 200, describeResponse(list));
   assert.ok(!JSON.stringify(list.json).includes(name),
     'a refused POST created its server');
+});
+
+// With two Content-Type fields, libmicrohttpd reports the first, while a
+// proxy in front may go by the last, so the media type is unknown.
+test('two Content-Type fields get 415', async () => {
+  const body = '{"name":"two-types","url":"https://example.com/mcp"}';
+  const exchange = await rawExchange(port, createRequest(
+    `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\n`, body),
+  { timeoutMs: 5000, untilClose: true });
+  assert.equal(statusOf(exchange.data), 415, exchange.data.slice(0, 300));
+  assert.equal(jsonBodyOf(exchange.data)?.code, 'unsupported_media_type');
 });
 
 // Transfer-Encoding is not part of HTTP/1.0, so an HTTP/1.0 proxy in front
