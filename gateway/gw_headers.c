@@ -1,6 +1,5 @@
 /* gw_headers.c - checks of request header fields that libmicrohttpd leaves
  * to the application. */
-#include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -16,18 +15,21 @@ typedef struct {
     int bad_names;      /* other names that are not tokens, or folded */
 } framing;
 
-/* Returns whether name is an RFC 9110 token. */
-static bool
-is_token(const char *name)
+bool
+gw_is_token(const char *text, size_t len)
 {
     static const char extra[] = "!#$%&'*+-.^_`|~";
 
-    for (const char *c = name; *c != '\0'; c++) {
-        if (!isalnum((unsigned char)*c) && strchr(extra, *c) == NULL) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                     (c >= 'A' && c <= 'Z');
+
+        if (!alnum && (c == '\0' || strchr(extra, c) == NULL)) {
             return false;
         }
     }
-    return name[0] != '\0';
+    return len > 0;
 }
 
 /* Returns whether name is a framing or typing field name with more after
@@ -61,7 +63,7 @@ count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
     (void)kind;
     if (strpbrk(key, " \t") != NULL) {
         counts->blank_names++;
-    } else if (!is_token(key) || is_folded_framing(key)) {
+    } else if (!gw_is_token(key, strlen(key)) || is_folded_framing(key)) {
         counts->bad_names++;
     } else if (strcasecmp(key, "Content-Length") == 0) {
         counts->content_lengths++;

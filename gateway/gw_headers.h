@@ -3,6 +3,7 @@
 #ifndef GW_HEADERS_H
 #define GW_HEADERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <microhttpd.h>
@@ -17,6 +18,12 @@
  * of mcpreg's own, since none is registered for API keys, and the header
  * that carries the key. */
 #define GW_API_KEY_CHALLENGE "ApiKey header=\"" GW_API_KEY_HEADER "\""
+
+/*
+ * gw_is_token returns whether the len bytes at text are an RFC 9110 token,
+ * the syntax of a header field name: one or more tchar characters.
+ */
+bool gw_is_token(const char *text, size_t len);
 
 /*
  * gw_check_framing checks that the request on conn frames its body in one

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gw_errors.h"
+#include "gw_headers.h"
 #include "gw_json.h"
 #include "mr_json.h"
 
@@ -89,28 +90,6 @@ read_string(const json_t *obj, const char *field, size_t max, const char **out,
     return MR_OK;
 }
 
-/* Returns true when text is an RFC 9110 token, the syntax of a header
- * field name: one or more tchar characters. */
-static bool
-is_token(const char *text, size_t len)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-
-    if (len == 0) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                     (c >= 'A' && c <= 'Z');
-
-        if (!alnum && (c == '\0' || strchr(extra, c) == NULL)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Checks one string member of a header entry, named "headers[i].field". */
 static mr_err
 read_header_member(const json_t *entry, const char *field, size_t index,
@@ -155,7 +134,7 @@ read_header_key(const json_t *entry, size_t index, const char **key,
     if (err != MR_OK) {
         return err;
     }
-    if (!is_token(*key, len)) {
+    if (!gw_is_token(*key, len)) {
         return fail(sink, MR_EINVALID_FIELD,
                     "Use a header name made of letters, digits and "
                     "!#$%%&'*+-.^_`|~ in 'headers[%zu].key': it is empty or "
