@@ -33,7 +33,7 @@ gw_query_params(const char *uri)
  * blocking: nothing else is queued on a connection that is reading a
  * request line, so a response this small fits.
  * NOTE: the method is not known here, so a HEAD request gets the body
- * too; the connection closes after it, so no later response is shifted. */
+ * too. The connection closes after it, so no later response is shifted. */
 static void
 write_response(int fd, const char *request_id)
 {

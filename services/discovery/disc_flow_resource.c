@@ -160,7 +160,7 @@ disc_flow_start(disc_flow *flow)
 }
 
 /* Returns whether the probe's response came from the MCP server's own
- * origin. A 401 of another host, reached by a redirect, says nothing of
+ * origin. A 401 of another host, reached by a redirect, does not show
  * whether this one requires authorization. */
 static bool
 from_mcp_origin(const disc_flow *flow, const disc_response *resp)

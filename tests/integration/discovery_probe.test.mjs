@@ -1,8 +1,9 @@
 // Discovery against MCP servers whose probe or metadata responses are odd
-// but seen in the field: a probe redirected to a trailing slash, a server
-// that never requires authorization, large error pages, redirect loops,
-// rate limits, and a peer that does not speak HTTP. Each test scripts a fake
-// (tests/fake/) and checks the outcome and every request the fake saw.
+// but seen in the field. The cases: a probe redirected to a trailing
+// slash, a server that never requires authorization, large error pages,
+// redirect loops, rate limits, and a peer that does not speak HTTP. Each
+// test scripts a fake (tests/fake/) and checks the outcome and every
+// request the fake saw.
 import assert from 'node:assert/strict';
 import { createServer as createTcpServer } from 'node:net';
 import { test } from 'node:test';
