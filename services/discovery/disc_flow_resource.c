@@ -166,18 +166,15 @@ static bool
 from_mcp_origin(const disc_flow *flow, const disc_response *resp)
 {
     disc_url url = {0};
-    const char *why = NULL;
-    char *origin = NULL;
+    const char *reason = NULL;
     bool same = false;
 
     if (resp->final_url == NULL) {
         return true;
     }
-    if (disc_url_parse(resp->final_url, &url, &why) == MR_OK) {
-        origin = disc_url_origin(&url);
-        same = origin != NULL && strcmp(origin, flow->origin) == 0;
+    if (disc_url_parse(resp->final_url, &url, &reason) == MR_OK) {
+        same = disc_url_same_origin(&url, &flow->mcp);
     }
-    free(origin);
     disc_url_free(&url);
     return same;
 }
