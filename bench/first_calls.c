@@ -10,7 +10,12 @@
  *  "distinct_ids":..}
  *
  *   first_calls --gateway URL --key SERVICE_KEY --server ID
- *               [--count 1000] [--prefix NAME]
+ *               [--count 1000] [--prefix NAME] [--warm N]
+ *
+ * --warm runs N calls at once, untimed, between the call alone and the
+ * timed ones, so that every discovery worker behind the gateway has the
+ * server's metadata cached: the call alone warms only the worker it
+ * reached.
  *
  * A call fails on a transport error, a status other than 200, or a body
  * without a string oauth_provider_id. The process exits 1 when the call
@@ -50,6 +55,7 @@ typedef struct {
     const char *key;
     const char *server;
     int count;
+    int warm;
     const char *prefix;
 } options;
 
@@ -498,12 +504,47 @@ parse_args(int argc, char **argv, options *opts)
                 return false;
             }
             opts->count = (int)count;
+        } else if (strcmp(argv[i], "--warm") == 0) {
+            count = strtol(value, &end, 10);
+            if (end == value || *end != '\0' || count < 0 || count > 1000) {
+                return false;
+            }
+            opts->warm = (int)count;
         } else {
             return false;
         }
     }
     return argc % 2 == 1 && opts->gateway != NULL && opts->key != NULL &&
            opts->server != NULL;
+}
+
+/* warm_up runs n calls at once for the users PREFIX-warm-I, untimed. It
+ * returns false when one of them fails, after printing its failure. */
+static bool
+warm_up(multi_client *client, const char *prefix, int n)
+{
+    first_call *calls = calloc((size_t)n + 1, sizeof(*calls));
+    char suffix[32];
+    bool ok = calls != NULL;
+
+    for (int i = 0; ok && i < n; i++) {
+        snprintf(suffix, sizeof(suffix), "warm-%d", i);
+        ok = prepare(client, &calls[i], prefix, suffix);
+    }
+    ok = ok && run_calls(client, calls, n);
+
+    for (int i = 0; ok && i < n; i++) {
+        if (!calls[i].ok) {
+            fprintf(stderr, "first_calls: warm-up call %d failed: %s\n", i,
+                    calls[i].failure);
+            ok = false;
+        }
+    }
+    for (int i = 0; calls != NULL && i < n; i++) {
+        call_free(&calls[i]);
+    }
+    free(calls);
+    return ok;
 }
 
 /* raise_fd_limit lets the process open one socket per call. */
@@ -537,9 +578,11 @@ main(int argc, char **argv)
     if (!parse_args(argc, argv, &opts)) {
         fprintf(stderr,
                 "usage: first_calls --gateway URL --key SERVICE_KEY "
-                "--server ID [--count N] [--prefix NAME]\n"
+                "--server ID [--count N] [--prefix NAME] [--warm N]\n"
                 "  --count   calls at once, 1 to 1000000 (default 1000)\n"
-                "  --prefix  start of each ls_user_id (default bench-PID)\n");
+                "  --prefix  start of each ls_user_id (default bench-PID)\n"
+                "  --warm    untimed calls at once before them, 0 to 1000 "
+                "(default 0)\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -560,6 +603,9 @@ main(int argc, char **argv)
     if (!alone.ok) {
         fprintf(stderr, "first_calls: the first_call alone failed: %s\n",
                 alone.failure);
+        goto out;
+    }
+    if (!warm_up(&client, opts.prefix, opts.warm)) {
         goto out;
     }
 
