@@ -184,6 +184,7 @@ disc_engine__finish(disc_engine *engine, job *j, mr_err err,
      * log by the time its caller sees the failure. */
     log_job(j, err, detail != NULL ? detail : "");
     j->done(j->arg, err, detail != NULL ? detail : "",
+            err == MR_OK ? 0 : j->retry_after_s,
             err == MR_OK ? &result : NULL);
 
     disc_engine__running_remove(engine, j);
@@ -283,6 +284,7 @@ disc_engine__advance(disc_engine *engine, job *j, const disc_response *resp)
         disc_engine__finish(engine, j, MR_OK, NULL);
         break;
     case DISC_FLOW_FAILED:
+        j->retry_after_s = disc_flow_retry_after(j->flow);
         disc_engine__finish(engine, j, disc_flow_error(j->flow),
                             disc_flow_detail(j->flow));
         break;

@@ -28,11 +28,14 @@ typedef struct {
 /*
  * disc_job_done receives the outcome of a job on the engine thread: on
  * success err is MR_OK and result is set, otherwise result is NULL and
- * detail (never NULL) describes what failed, without secrets. result and
- * detail are valid during the call only. It must not block for long, because
- * every job of the engine waits for it.
+ * detail (never NULL) describes what failed, without secrets.
+ * retry_after_s is the Retry-After of the remote server whose response
+ * failed the job, 0 when none. result and detail are valid during the
+ * call only. It must not block for long, because every job of the engine
+ * waits for it.
  */
 typedef void (*disc_job_done)(void *arg, mr_err err, const char *detail,
+                              uint32_t retry_after_s,
                               const disc_result *result);
 
 /*

@@ -38,6 +38,7 @@ struct job {
     bool leader;             /* discovering for the jobs parked behind it */
     bool parked;             /* waiting for another job's discovery */
     bool refresh;            /* drop the cached metadata before starting */
+    uint32_t retry_after_s;  /* of the remote response that failed it */
 };
 
 struct disc_engine {

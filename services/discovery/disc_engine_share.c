@@ -22,6 +22,7 @@ disc_engine__release_parked(disc_engine *engine, const job *leader, mr_err err,
         if (err == MR_ETIMEDOUT) {
             disc_engine__begin_job(engine, pj);
         } else {
+            pj->retry_after_s = leader->retry_after_s;
             disc_engine__finish(engine, pj, err, detail);
         }
     }

@@ -52,10 +52,13 @@ outcome_init(outcome *o)
 }
 
 static void
-on_done(void *arg, mr_err err, const char *detail, const disc_result *result)
+on_done(void *arg, mr_err err, const char *detail, uint32_t retry_after_s,
+        const disc_result *result)
 {
     outcome *o = arg;
 
+    /* disc_flow_test and the integration tests cover Retry-After. */
+    (void)retry_after_s;
     pthread_mutex_lock(&o->mutex);
     o->err = err;
     snprintf(o->detail, sizeof(o->detail), "%s", detail);

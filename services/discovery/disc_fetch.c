@@ -473,9 +473,13 @@ disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
 {
     long status = 0;
     char *content_type = NULL;
+    curl_off_t retry_after = 0;
 
     curl_easy_getinfo(fetch->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(fetch->easy, CURLINFO_CONTENT_TYPE, &content_type);
+
+    /* curl reads both forms of Retry-After, seconds and an HTTP date. */
+    curl_easy_getinfo(fetch->easy, CURLINFO_RETRY_AFTER, &retry_after);
     *out = (disc_response){
         .net = classify(fetch, result),
         .status = status,
@@ -486,6 +490,9 @@ disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
         .body = fetch->body != NULL ? fetch->body : "",
         .body_len = fetch->body_len,
         .final_url = final_url(fetch),
+        .retry_after_s = retry_after <= 0           ? 0
+                         : retry_after > UINT32_MAX ? UINT32_MAX
+                                                    : (uint32_t)retry_after,
     };
 
     if (out->net == DISC_NET_OK) {

@@ -54,6 +54,15 @@ disc_flow_fail(disc_flow *flow, mr_err err, const char *fmt, ...)
 }
 
 disc_flow_state
+disc_flow_fail_busy(disc_flow *flow, const char *what,
+                    const disc_response *resp)
+{
+    flow->retry_after_s = resp->retry_after_s;
+    return disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE, "%s returned HTTP %ld",
+                          what, resp->status);
+}
+
+disc_flow_state
 disc_flow_fail_nomem(disc_flow *flow)
 {
     return disc_flow_fail(flow, MR_ENOMEM, "memory ran out during %s",
@@ -222,8 +231,8 @@ disc_flow_metadata_failed(disc_flow *flow, const disc_response *resp,
     /* A server error is transient: the caller may retry, and the next
      * candidate URL would only hide the outage. */
     if (disc_flow_is_fatal_status(resp->status)) {
-        *state = disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE,
-                                "GET %s returned HTTP %ld", url, resp->status);
+        disc_flow_format(what, sizeof(what), "GET %s", url);
+        *state = disc_flow_fail_busy(flow, what, resp);
         return true;
     }
     return false;
@@ -365,6 +374,12 @@ mr_err
 disc_flow_error(const disc_flow *flow)
 {
     return flow->stage == DISC_STAGE_FAILED ? flow->err : MR_OK;
+}
+
+uint32_t
+disc_flow_retry_after(const disc_flow *flow)
+{
+    return flow->stage == DISC_STAGE_FAILED ? flow->retry_after_s : 0;
 }
 
 const char *

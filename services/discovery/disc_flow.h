@@ -67,6 +67,9 @@ typedef struct {
     /* The URL of the response, after any redirects; NULL counts as the
      * URL requested. */
     const char *final_url;
+    /* The delay that a Retry-After field requests, in seconds, or 0
+     * without one. */
+    uint32_t retry_after_s;
 } disc_response;
 
 /* disc_flow_config contains the settings that a flow reads; they must
@@ -170,6 +173,13 @@ void disc_flow_result(const disc_flow *flow, disc_result *out);
 
 /* disc_flow_error returns the error after DISC_FLOW_FAILED, else MR_OK. */
 mr_err disc_flow_error(const disc_flow *flow);
+
+/*
+ * disc_flow_retry_after returns, after DISC_FLOW_FAILED, the Retry-After
+ * in seconds of the remote response that failed the flow with
+ * MR_EREMOTE_UNAVAILABLE, such as a 429 or 503; 0 when it had none.
+ */
+uint32_t disc_flow_retry_after(const disc_flow *flow);
 
 /*
  * disc_flow_detail returns the reason for the error after

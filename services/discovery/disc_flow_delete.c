@@ -91,9 +91,8 @@ disc_flow_finish_delete(disc_flow *flow, const disc_response *resp)
         return DISC_FLOW_DONE;
     }
     if (resp->status >= 500) {
-        return disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE,
-                              "client deletion at %s returned HTTP %ld", url,
-                              resp->status);
+        disc_flow_format(what, sizeof(what), "client deletion at %s", url);
+        return disc_flow_fail_busy(flow, what, resp);
     }
     return disc_flow_fail(flow, MR_EREGISTRATION_REJECTED,
                           "client deletion at %s returned HTTP %ld", url,

@@ -109,12 +109,19 @@ struct disc_flow {
     disc_request request;
     mr_err err;
     char detail[DISC_FLOW_DETAIL_MAX];
+    uint32_t retry_after_s; /* see disc_flow_retry_after */
 };
 
 /* disc_flow_fail ends the flow with err and a printf-style detail, cut to
  * fit, and returns DISC_FLOW_FAILED. */
 disc_flow_state disc_flow_fail(disc_flow *flow, mr_err err, const char *fmt,
                                ...) __attribute__((format(printf, 3, 4)));
+
+/* disc_flow_fail_busy ends the flow with MR_EREMOTE_UNAVAILABLE for the
+ * error status of resp, such as 429 or 503, keeping its Retry-After. what
+ * names the request, such as "GET https://a.example/x". */
+disc_flow_state disc_flow_fail_busy(disc_flow *flow, const char *what,
+                                    const disc_response *resp);
 
 /* disc_flow_fail_nomem ends the flow with MR_ENOMEM. */
 disc_flow_state disc_flow_fail_nomem(disc_flow *flow);

@@ -412,7 +412,6 @@ disc_flow_finish_registration(disc_flow *flow, const disc_response *resp)
             "which registration does not follow",
             url, resp->status);
     }
-    return disc_flow_fail(flow, MR_EREMOTE_UNAVAILABLE,
-                          "registration at %s returned HTTP %ld", url,
-                          resp->status);
+    disc_flow_format(what, sizeof(what), "registration at %s", url);
+    return disc_flow_fail_busy(flow, what, resp);
 }

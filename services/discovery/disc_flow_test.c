@@ -50,6 +50,7 @@ typedef struct {
     disc_net net;
     /* The Content-Type: NULL sends "application/json", and "" none. */
     const char *type;
+    uint32_t retry_after_s; /* the response's Retry-After; 0 for none */
 } exchange;
 
 /* script_run is the outcome of running a script through a flow. */
@@ -134,6 +135,7 @@ run_script_cfg(const disc_flow_config *cfg, const char *mcp_url,
             .nwww_authenticate = nchallenges,
             .body = script[i].body != NULL ? script[i].body : "",
             .body_len = script[i].body != NULL ? strlen(script[i].body) : 0,
+            .retry_after_s = script[i].retry_after_s,
         };
         run.state = disc_flow_step(run.flow, &resp);
     }
@@ -802,6 +804,65 @@ test_prm_server_error_ends_flow(void)
     script_run run = RUN(script);
 
     check_failed(&run, 2, MR_EREMOTE_UNAVAILABLE, fragments);
+    disc_flow_free(run.flow);
+}
+
+/* A server that is busy names its delay in Retry-After (RFC 9110 section
+ * 10.2.3), and the flow keeps it for the caller, at each remote stage. */
+static void
+test_busy_server_retry_after_kept(void)
+{
+    static const exchange prm[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 429, .retry_after_s = 30},
+    };
+    static const exchange as[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 503, .retry_after_s = 45},
+    };
+    static const exchange dcr[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_BODY},
+        {DISC_POST, "https://as.example.com/register", 429,
+         .retry_after_s = 60},
+    };
+    static const char *const fragments[] = {"returned HTTP 429", NULL};
+    script_run run = RUN(prm);
+
+    check_failed(&run, 2, MR_EREMOTE_UNAVAILABLE, fragments);
+    MR_CHECK_INT(disc_flow_retry_after(run.flow), ==, 30);
+    disc_flow_free(run.flow);
+
+    run = RUN(as);
+    MR_CHECK_INT(disc_flow_error(run.flow), ==, MR_EREMOTE_UNAVAILABLE);
+    MR_CHECK_INT(disc_flow_retry_after(run.flow), ==, 45);
+    disc_flow_free(run.flow);
+
+    run = RUN(dcr);
+    check_failed(&run, 4, MR_EREMOTE_UNAVAILABLE, fragments);
+    MR_CHECK_INT(disc_flow_retry_after(run.flow), ==, 60);
+    disc_flow_free(run.flow);
+}
+
+/* A Retry-After on a response that fails the flow for another reason, such
+ * as a 400 from the registration endpoint, is no promise that a retry
+ * works, so it is dropped. */
+static void
+test_rejection_drops_retry_after(void)
+{
+    static const exchange script[] = {
+        {DISC_POST, MCP_URL, 401, NULL, {CHALLENGE}},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_BODY},
+        {DISC_POST, "https://as.example.com/register", 400,
+         "{\"error\":\"invalid_redirect_uri\"}", .retry_after_s = 60},
+    };
+    script_run run = RUN(script);
+
+    MR_CHECK_INT(disc_flow_error(run.flow), ==, MR_EREGISTRATION_REJECTED);
+    MR_CHECK_INT(disc_flow_retry_after(run.flow), ==, 0);
     disc_flow_free(run.flow);
 }
 
@@ -1555,6 +1616,8 @@ static const mr_test_case cases[] = {
     {"mismatch_then_valid_root", test_mismatch_then_valid_root},
     {"no_usable_prm", test_no_usable_prm},
     {"prm_server_error_ends_flow", test_prm_server_error_ends_flow},
+    {"busy_server_retry_after_kept", test_busy_server_retry_after_kept},
+    {"rejection_drops_retry_after", test_rejection_drops_retry_after},
     {"transport_faults", test_transport_faults},
     {"invalid_mcp_urls", test_invalid_mcp_urls},
     {"allowed_http_host", test_allowed_http_host},

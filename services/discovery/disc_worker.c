@@ -10,8 +10,13 @@
 #include "mr_log.h"
 #include "mr_rpc.h"
 
-/* RETRY_AFTER_S is the Retry-After of retryable failures, in seconds. */
+/* RETRY_AFTER_S is the Retry-After of retryable failures, in seconds, when
+ * no remote server asked for a longer one. */
 #define RETRY_AFTER_S 1
+
+/* RETRY_AFTER_MAX_S caps the Retry-After that a remote server passes on to
+ * callers, so that one server cannot tell them to wait for days. */
+#define RETRY_AFTER_MAX_S 3600
 
 /* SPARE_CONTEXTS is how many RPC contexts the server has beyond max_jobs,
  * so a job over the limit is received and rejected with MR_EBUSY at once
@@ -67,11 +72,27 @@ reply_result(mr_rpc_call *call, const disc_result *result)
     mr_rpc_reply(call, &out.base);
 }
 
+/* retry_delay returns the Retry-After, in seconds, for a job that failed
+ * with err: the remote server's remote_s within bounds, or 0 when a retry
+ * will not help. */
+static uint32_t
+retry_delay(mr_err err, uint32_t remote_s)
+{
+    if (!mr_err_retryable(err)) {
+        return 0;
+    }
+    if (remote_s > RETRY_AFTER_MAX_S) {
+        return RETRY_AFTER_MAX_S;
+    }
+    return remote_s > RETRY_AFTER_S ? remote_s : RETRY_AFTER_S;
+}
+
 /* fail_job fails call with err. The detail follows the project's
  * "<what to do>: <what was wrong>" form: the advice of err's default
  * detail, then the job's own reason, which names the URL and status. */
 static void
-fail_job(mr_rpc_call *call, mr_err err, const char *reason)
+fail_job(mr_rpc_call *call, mr_err err, const char *reason,
+         uint32_t retry_after_s)
 {
     const char *advice = mr_strerror(err);
     const char *colon = strstr(advice, ": ");
@@ -87,18 +108,19 @@ fail_job(mr_rpc_call *call, mr_err err, const char *reason)
     }
 
     /* Without a reason or memory, the default detail of err goes out. */
-    mr_rpc_fail(call, err, detail, mr_err_retryable(err) ? RETRY_AFTER_S : 0);
+    mr_rpc_fail(call, err, detail, retry_delay(err, retry_after_s));
     free(detail);
 }
 
 /* reply_job finishes the RPC call of a job; it runs on the engine thread. */
 static void
-reply_job(void *arg, mr_err err, const char *detail, const disc_result *result)
+reply_job(void *arg, mr_err err, const char *detail, uint32_t retry_after_s,
+          const disc_result *result)
 {
     mr_rpc_call *call = arg;
 
     if (err != MR_OK) {
-        fail_job(call, err, detail);
+        fail_job(call, err, detail, retry_after_s);
         return;
     }
     reply_result(call, result);
@@ -193,7 +215,7 @@ handle_job(mr_rpc_call *call, void *arg)
 /* reply_delete finishes the RPC call of a client deletion; it runs on
  * the engine thread. */
 static void
-reply_delete(void *arg, mr_err err, const char *detail,
+reply_delete(void *arg, mr_err err, const char *detail, uint32_t retry_after_s,
              const disc_result *result)
 {
     mr_rpc_call *call = arg;
@@ -201,7 +223,7 @@ reply_delete(void *arg, mr_err err, const char *detail,
         MCPREG__V1__DELETE_CLIENT_RESPONSE__INIT;
 
     if (err != MR_OK) {
-        fail_job(call, err, detail);
+        fail_job(call, err, detail, retry_after_s);
         return;
     }
     out.http_status = (int32_t)result->delete_status;

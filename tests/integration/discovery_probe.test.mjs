@@ -14,7 +14,7 @@ import { useSystem } from '../lib/harness.mjs';
 import { LOOPBACK_HOST } from '../lib/process.mjs';
 import {
   MCP_PATH, REGISTER_PATH, json, registered, resourceMetadata,
-  serverMetadata, startScriptedFake, unauthorized, wellBehaved,
+  serverMetadata, startScriptedFake, unauthorized, wellBehaved, withHeaders,
 } from '../fake/scenarios.mjs';
 
 const PRM_PATH = `/.well-known/oauth-protected-resource${MCP_PATH}`;
@@ -149,6 +149,32 @@ test('429 at metadata or registration is transient', async () => {
     assert.ok(result.response.headers.get('retry-after'),
       'a 503 carries Retry-After');
     assert.match(result.response.json.detail, /HTTP 429/);
+  }
+});
+
+// A busy server's own Retry-After reaches the caller, in seconds or as an
+// HTTP date (RFC 9110 section 10.2.3), capped at an hour. A value that is
+// neither gets mcpreg's default of 1 s.
+test('remote Retry-After reaches the caller', async () => {
+  const inTwoMinutes = new Date(Date.now() + 120_000).toUTCString();
+  const cases = [
+    { path: PRM_PATH, status: 429, header: '7', min: 7, max: 7 },
+    { path: REGISTER_PATH, status: 503, header: '42', min: 42, max: 42 },
+    { path: REGISTER_PATH, status: 429, header: inTwoMinutes, min: 100,
+      max: 121 },
+    { path: PRM_PATH, status: 503, header: '86400', min: 3600, max: 3600 },
+    { path: PRM_PATH, status: 503, header: 'soon', min: 1, max: 1 },
+  ];
+  for (const c of cases) {
+    const busy = withHeaders(json({ error: 'slow down' }, c.status),
+      [['Retry-After', c.header]]);
+    const result = await runCase(wellBehaved({ [c.path]: busy }));
+    const label = `${c.status} at ${c.path}, Retry-After: ${c.header}`;
+
+    assertError(result.response, 503, 'remote_unavailable');
+    const got = Number(result.response.headers.get('retry-after'));
+    assert.ok(got >= c.min, `${label}: got ${got}`);
+    assert.ok(got <= c.max, `${label}: got ${got}`);
   }
 });
 
