@@ -83,6 +83,13 @@ int cli_call(const cli_context *ctx, const char *method,
              ProtobufCMessage **response);
 
 /*
+ * cli_misplaced_global returns whether argv, the arguments of the command
+ * name such as "key list", contains an option of mcpreg itself, such as
+ * --timeout-ms. When it does, it prints where that option belongs.
+ */
+bool cli_misplaced_global(int argc, char **argv, const char *name);
+
+/*
  * cli_parse_options parses the options of the subcommand named name (such
  * as "client list"), which takes no other arguments; usage is its help
  * text. It returns CLI_PARSED when the command should run, CLI_EXIT_OK

@@ -117,8 +117,8 @@ client_add(const cli_context *ctx, int argc, char **argv)
     const char *secret_file = "";
     const char *method = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_STR, &workspace, "workspace UUID"},
-        {"server", NULL, MR_OPT_STR, &server, "MCP server id"},
+        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_UUID, &server, "MCP server id"},
         {"issuer", NULL, MR_OPT_STR, &issuer,
          "issuer URL of the authorization server, as its metadata states it"},
         {"client-id", NULL, MR_OPT_STR, &client_id,
@@ -202,8 +202,8 @@ client_list(const cli_context *ctx, int argc, char **argv)
     const char *workspace = "";
     const char *server = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_STR, &workspace, "workspace UUID"},
-        {"server", NULL, MR_OPT_STR, &server,
+        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_UUID, &server,
          "MCP server id; omit for every server of the workspace"},
     };
     Mcpreg__V1__ListOperatorClientsRequest req =
@@ -244,8 +244,8 @@ client_remove(const cli_context *ctx, int argc, char **argv)
     const char *server = "";
     const char *issuer = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_STR, &workspace, "workspace UUID"},
-        {"server", NULL, MR_OPT_STR, &server, "MCP server id"},
+        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_UUID, &server, "MCP server id"},
         {"issuer", NULL, MR_OPT_STR, &issuer,
          "issuer URL of the client, as 'client list' prints it"},
     };
@@ -287,7 +287,7 @@ cli_client_main(const cli_context *ctx, int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
 
-    if (strcmp(sub, "--help") == 0) {
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
         printf("%s\n", CLIENT_USAGE);
         return CLI_EXIT_OK;
     }

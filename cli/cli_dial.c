@@ -280,8 +280,8 @@ handshake_outcome(const char *url, int rv, int timeout_ms, char *reason,
     if (rv == ETIMEDOUT) {
         snprintf(reason, size,
                  "'%s' accepted the connection but did not answer nng's "
-                 "handshake within %d ms",
-                 url, timeout_ms);
+                 "handshake within %d ms and %d ms of grace",
+                 url, timeout_ms, HANDSHAKE_LINGER_MS);
         return CLI_ADDRESS_SILENT;
     }
     if (rv == EPROTO) {

@@ -38,10 +38,39 @@ created_json(const Mcpreg__V1__CreateApiKeyResponse *resp)
     return out;
 }
 
+/* revoke_unseen revokes the new key key_id, whose secret could not be
+ * printed, so that no working key is left without an owner. */
+static void
+revoke_unseen(const cli_context *ctx, const char *key_id)
+{
+    Mcpreg__V1__RevokeApiKeyRequest req =
+        MCPREG__V1__REVOKE_API_KEY_REQUEST__INIT;
+    Mcpreg__V1__RevokeApiKeyResponse *resp = NULL;
+    int rc;
+
+    req.key_id = (char *)key_id;
+    rc = cli_call(ctx, MR_M_REVOKE_API_KEY, &req.base,
+                  &mcpreg__v1__revoke_api_key_response__descriptor,
+                  (ProtobufCMessage **)&resp);
+    if (rc == CLI_EXIT_OK) {
+        fprintf(stderr,
+                "mcpreg: revoked the new key %s, whose secret was "
+                "not printed; run 'key create' again\n",
+                key_id);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        return;
+    }
+    fprintf(stderr,
+            "mcpreg: the new key %s works but its secret was not printed: "
+            "revoke it with 'mcpreg key revoke %s'\n",
+            key_id, key_id);
+}
+
 static int
 key_create(const cli_context *ctx, int argc, char **argv)
 {
     const char *workspace = "new";
+    char workspace_id[MR_UUID_LEN + 1];
     const char *user = NULL;
     const char *name = "";
     const mr_opt opts[] = {
@@ -66,8 +95,13 @@ key_create(const cli_context *ctx, int argc, char **argv)
         return usage_error("--user needs a user id; omit --user to create a "
                            "service key");
     }
+    if (strcmp(workspace, "new") != 0 &&
+        !mr_uuid_canonical(workspace, workspace_id)) {
+        return usage_error("--workspace must be a workspace UUID (8-4-4-4-12 "
+                           "hex digits) or 'new'");
+    }
 
-    req.workspace_id = strcmp(workspace, "new") == 0 ? "" : (char *)workspace;
+    req.workspace_id = strcmp(workspace, "new") == 0 ? "" : workspace_id;
     req.user_id = (char *)(user != NULL ? user : "");
     req.name = (char *)name;
     rc = cli_call(ctx, MR_M_CREATE_API_KEY, &req.base,
@@ -82,6 +116,9 @@ key_create(const cli_context *ctx, int argc, char **argv)
         rc = CLI_EXIT_ERROR;
     } else {
         rc = cli_print_json(created_json(resp));
+    }
+    if (rc != CLI_EXIT_OK && resp->info != NULL) {
+        revoke_unseen(ctx, resp->info->key_id);
     }
     sodium_memzero(resp->key, strlen(resp->key));
     protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -107,7 +144,7 @@ key_list(const cli_context *ctx, int argc, char **argv)
 {
     const char *workspace = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_STR, &workspace, "workspace UUID"},
+        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
     };
     Mcpreg__V1__ListApiKeysRequest req =
         MCPREG__V1__LIST_API_KEYS_REQUEST__INIT;
@@ -148,8 +185,12 @@ key_revoke(const cli_context *ctx, int argc, char **argv)
     char key_id[MR_UUID_LEN + 1];
     json_t *out;
     int rest = 0;
-    int rc = mr_opts_parse(NULL, 0, argc, argv, KEY_USAGE, &rest);
+    int rc;
 
+    if (cli_misplaced_global(argc, argv, "key revoke")) {
+        return CLI_EXIT_USAGE;
+    }
+    rc = mr_opts_parse(NULL, 0, argc, argv, KEY_USAGE, &rest);
     if (rc != 0) {
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
@@ -183,7 +224,7 @@ cli_key_main(const cli_context *ctx, int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
 
-    if (strcmp(sub, "--help") == 0) {
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
         printf("%s\n", KEY_USAGE);
         return CLI_EXIT_OK;
     }

@@ -63,8 +63,8 @@ parse_ids(int argc, char **argv, const char **workspace, const char **id,
           const char **client_id)
 {
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_STR, workspace, "workspace UUID"},
-        {"id", NULL, MR_OPT_STR, id, "oauth_provider_id"},
+        {"workspace", NULL, MR_OPT_UUID, workspace, "workspace UUID"},
+        {"id", NULL, MR_OPT_UUID, id, "oauth_provider_id"},
         {"client-id", NULL, MR_OPT_STR, client_id,
          "client_id that the authorization server rejected"},
     };
@@ -139,6 +139,13 @@ provider_invalid_client(const cli_context *ctx, int argc, char **argv)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
+    /* Stderr explains why nothing changed, since a mistyped --client-id
+     * looks the same to the service as the report of an older client. */
+    if (!resp->marked) {
+        fprintf(stderr,
+                "mcpreg: nothing marked: the provider's current client is "
+                "not --client-id, or it is marked already\n");
+    }
     out = json_object();
     json_object_set_new(out, "oauth_provider_id", json_string(id));
     json_object_set_new(out, "marked", json_boolean(resp->marked));
@@ -151,7 +158,7 @@ cli_provider_main(const cli_context *ctx, int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
 
-    if (strcmp(sub, "--help") == 0) {
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
         printf("%s\n", PROVIDER_USAGE);
         return CLI_EXIT_OK;
     }

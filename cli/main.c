@@ -26,17 +26,17 @@
     "      [--client-secret-file FILE] [--auth-method METHOD]\n"              \
     "      store a client registered by hand at the authorization server\n"   \
     "      ISSUER; discovery for the server uses it instead of registering\n" \
-    "  provider show --workspace UUID --id UUID\n"                            \
-    "      print a per-user OAuth provider and its client, without secrets\n" \
-    "  provider invalid-client --workspace UUID --id UUID --client-id ID\n"   \
-    "      report that the authorization server answered invalid_client;\n"   \
-    "      the next use registers a new client under the same id\n"           \
     "  client list --workspace UUID [--server ID]\n"                          \
     "      print the operator clients as a JSON array; secrets are never\n"   \
     "      printed, only whether one is set\n"                                \
     "  client remove --workspace UUID --server ID --issuer URL\n"             \
     "      remove the operator client of the server for ISSUER; deleting\n"   \
     "      the MCP server removes its operator clients too\n"                 \
+    "  provider show --workspace UUID --id UUID\n"                            \
+    "      print a per-user OAuth provider and its client, without secrets\n" \
+    "  provider invalid-client --workspace UUID --id UUID --client-id ID\n"   \
+    "      report that the authorization server answered invalid_client;\n"   \
+    "      the next use registers a new client under the same id\n"           \
     "\n"                                                                      \
     "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
 
@@ -230,14 +230,40 @@ cli_call(const cli_context *ctx, const char *method,
     return err == MR_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
+bool
+cli_misplaced_global(int argc, char **argv, const char *name)
+{
+    static const char *const globals[] = {"--registration", "--timeout-ms"};
+
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        for (size_t g = 0; g < sizeof(globals) / sizeof(globals[0]); g++) {
+            size_t len = strlen(globals[g]);
+
+            if (strncmp(argv[i], globals[g], len) == 0 &&
+                (argv[i][len] == '\0' || argv[i][len] == '=')) {
+                fprintf(stderr,
+                        "mcpreg: %s is an option of mcpreg itself: put it "
+                        "before the command, as in 'mcpreg %s VALUE %s'\n",
+                        globals[g], globals[g], name);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int
 cli_parse_options(const mr_opt *opts, size_t nopts, int argc, char **argv,
                   const char *usage, const char *name)
 {
     const char *command = strchr(name, ' ');
     int rest = 0;
-    int rc = mr_opts_parse(opts, nopts, argc, argv, usage, &rest);
+    int rc;
 
+    if (cli_misplaced_global(argc, argv, name)) {
+        return CLI_EXIT_USAGE;
+    }
+    rc = mr_opts_parse(opts, nopts, argc, argv, usage, &rest);
     if (rc != 0) {
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
@@ -294,7 +320,9 @@ main(int argc, char **argv)
          &ctx.registration_url, "nng URL of the registration service"},
         {"timeout-ms", "MCPREG_TIMEOUT_MS", MR_OPT_INT, &ctx.timeout_ms,
          "maximum time to connect and get the answer, in milliseconds; an "
-         "address that refuses connections fails after 2000 ms"},
+         "address that refuses connections fails after 2000 ms, and a "
+         "service that accepts but never answers 1000 ms after the "
+         "maximum"},
     };
     int rest = 0;
     int rc;

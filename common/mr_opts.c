@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mr_opts.h"
+#include "mr_util.h"
 
 static const char *program_name;
 
@@ -37,8 +38,20 @@ set_value(const mr_opt *opt, const char *text, const char *source)
     char *end = NULL;
     long n;
 
+    char uuid[MR_UUID_LEN + 1];
+
     switch (opt->type) {
     case MR_OPT_STR:
+        *(const char **)opt->value = text;
+        return 0;
+    case MR_OPT_UUID:
+        /* The text is not echoed: it may be a secret pasted by mistake. */
+        if (!mr_uuid_canonical(text, uuid)) {
+            mr_opts_fail("invalid value for %s: expected a UUID "
+                         "(8-4-4-4-12 hex digits)",
+                         source);
+            return -1;
+        }
         *(const char **)opt->value = text;
         return 0;
     case MR_OPT_BOOL:
@@ -159,6 +172,10 @@ mr_opts_parse(const mr_opt *opts, size_t nopts, int argc, char **argv,
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
+        }
+        if (strcmp(argv[i], "-h") == 0) {
+            print_help(opts, nopts, usage);
+            return 1;
         }
         if (strncmp(argv[i], "--", 2) != 0) {
             break;

@@ -9,6 +9,7 @@ typedef enum {
     MR_OPT_STR,  /* const char * */
     MR_OPT_INT,  /* long, decimal */
     MR_OPT_BOOL, /* bool; "--name" sets true, env "1"/"true" too */
+    MR_OPT_UUID, /* const char *, checked as by mr_uuid_canonical */
 } mr_opt_type;
 
 /*
@@ -43,7 +44,8 @@ void mr_opts_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * mr_opts_parse reads the environment, then argv, into the options. It
  * stops at the first argument that is not an option and stores its index
  * in *rest (argc when there is none). It returns 0 to go on, 1 when it
- * printed --help (exit 0), and -1 when it printed an error (exit 2).
+ * printed the help for --help or -h (exit 0), and -1 when it printed an
+ * error (exit 2).
  * String values point into argv or the environment; they are not copied.
  */
 int mr_opts_parse(const mr_opt *opts, size_t nopts, int argc, char **argv,

@@ -98,9 +98,11 @@ test_integers_strict(void)
     MR_CHECK_INT(count, ==, 0);
 }
 
-/* Returns what mr_opts_parse prints to stderr for argv. */
+/* Returns what mr_opts_parse prints to stderr for argv and the options
+ * with_opts, or for the file's own options when with_opts is NULL. */
 static char *
-stderr_of_parse(int argc, char **argv, char *out, size_t len)
+stderr_of_parse(const mr_opt *with_opts, int argc, char **argv, char *out,
+                size_t len)
 {
     FILE *capture = tmpfile();
     int saved = dup(STDERR_FILENO);
@@ -109,7 +111,11 @@ stderr_of_parse(int argc, char **argv, char *out, size_t len)
     MR_CHECK(capture != NULL && saved >= 0);
     fflush(stderr);
     MR_CHECK_INT(dup2(fileno(capture), STDERR_FILENO), ==, STDERR_FILENO);
-    parse(argc, argv, NULL);
+    if (with_opts != NULL) {
+        mr_opts_parse(with_opts, 1, argc, argv, "usage: test", NULL);
+    } else {
+        parse(argc, argv, NULL);
+    }
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
@@ -129,7 +135,7 @@ test_program_named(void)
     char text[256];
 
     mr_opts_program("mcpreg-test");
-    MR_CHECK_STR(stderr_of_parse(2, unknown, text, sizeof(text)),
+    MR_CHECK_STR(stderr_of_parse(NULL, 2, unknown, text, sizeof(text)),
                  "mcpreg-test: unknown option '--nope'; see --help\n");
 }
 
@@ -138,11 +144,35 @@ test_rest_and_help(void)
 {
     char *cmd[] = {"prog", "--demo", "key", "create"};
     char *help[] = {"prog", "--help"};
+    char *short_help[] = {"prog", "-h"};
     int rest = 0;
 
     MR_CHECK_INT(parse(4, cmd, &rest), ==, 0);
     MR_CHECK_INT(rest, ==, 2);
     MR_CHECK_INT(parse(2, help, NULL), ==, 1);
+    MR_CHECK_INT(parse(2, short_help, NULL), ==, 1);
+}
+
+/* A UUID option takes the 8-4-4-4-12 form in any case, and its error does
+ * not echo the value, which may be a secret pasted by mistake. */
+static void
+test_uuid_checked(void)
+{
+    static const char *id;
+    const mr_opt uuid_opts[] = {{"id", NULL, MR_OPT_UUID, &id, "an id"}};
+    char good[] = "0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9";
+    char *valid[] = {"prog", "--id", good};
+    char *invalid[] = {"prog", "--id", "secret-not-a-uuid"};
+    char text[256];
+
+    MR_CHECK_INT(mr_opts_parse(uuid_opts, 1, 3, valid, "usage", NULL), ==, 0);
+    MR_CHECK_STR(id, good);
+
+    MR_CHECK_INT(mr_opts_parse(uuid_opts, 1, 3, invalid, "usage", NULL), ==,
+                 -1);
+    stderr_of_parse(uuid_opts, 3, invalid, text, sizeof(text));
+    MR_CHECK(strstr(text, "expected a UUID") != NULL);
+    MR_CHECK(strstr(text, "secret") == NULL);
 }
 
 /* The source names what set the value, the flag over the environment,
@@ -182,6 +212,7 @@ static const mr_test_case cases[] = {
     {"integers_strict", test_integers_strict},
     {"program_named", test_program_named},
     {"rest_and_help", test_rest_and_help},
+    {"uuid_checked", test_uuid_checked},
     {"source_named", test_source_named},
 };
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { stat, writeFile } from 'node:fs/promises';
+import { open, stat, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -319,6 +319,62 @@ test('key revoke rejects a non-UUID id', async () => {
   assert.doesNotMatch(result.stderr, /api_key_not_found/);
   assert.ok(!result.stderr.includes(secret),
     'the argument may be an API key, so it is not printed');
+});
+
+// Runs `mcpreg key create` with its stdout on /dev/full, where no output
+// can be written, and returns { code, stderr }.
+async function createKeyUnprinted() {
+  const full = await open('/dev/full', 'w');
+  try {
+    const child = spawn(join(process.env.MCPREG_BIN_DIR, 'mcpreg'),
+      ['--registration', system.registrationUrl, 'key', 'create',
+        '--workspace', workspaceId, '--name', 'unprinted'],
+      { stdio: ['ignore', full.fd, 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const [code] = await once(child, 'exit');
+    return { code, stderr };
+  } finally {
+    await full.close();
+  }
+}
+
+// The CLI revokes a key whose secret never reached the caller, because
+// only whoever finds the key later could use it.
+test('key create revokes an unprinted key', async () => {
+  const result = await createKeyUnprinted();
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /writing the output failed/);
+  const keyId = result.stderr.match(/revoked the new key ([0-9a-f-]{36})/);
+  assert.ok(keyId, result.stderr);
+
+  const listed = await system.cli(['key', 'list', '--workspace', workspaceId]);
+  const unprinted = listed.find((k) => k.key_id === keyId[1]);
+  assert.ok(unprinted, 'the key is listed');
+  assert.notEqual(unprinted.revoked_at, null);
+});
+
+// UUID options are checked before any call, as usage errors (exit 2),
+// and options of mcpreg itself after the command are named as such.
+test('CLI usage errors exit 2', async () => {
+  const badWorkspace = await system.cli.run(['key', 'list', '--workspace',
+    'not-a-uuid']);
+  assert.equal(badWorkspace.code, 2, badWorkspace.stderr);
+  assert.match(badWorkspace.stderr, /--workspace: expected a UUID/);
+
+  const badId = await system.cli.run(['provider', 'show', '--workspace',
+    workspaceId, '--id', '{0}']);
+  assert.equal(badId.code, 2, badId.stderr);
+  assert.match(badId.stderr, /--id: expected a UUID/);
+
+  const late = await system.cli.run(['key', 'list', '--workspace',
+    workspaceId, '--timeout-ms', '500']);
+  assert.equal(late.code, 2, late.stderr);
+  assert.match(late.stderr, /put it before the command/);
+
+  const shortHelp = await system.cli.run(['key', 'list', '-h']);
+  assert.equal(shortHelp.code, 0, shortHelp.stderr);
+  assert.match(shortHelp.stdout, /usage: mcpreg key/);
 });
 
 // Leaves a socket file at path that nothing listens on: a process binds
