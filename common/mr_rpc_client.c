@@ -339,7 +339,8 @@ static nng_msg *
 pack_envelope(const char *method, const ProtobufCMessage *request,
               const char *request_id, uint32_t timeout_ms)
 {
-    return mr_rpc__pack_request(method, request_id, timeout_ms, request,
+    return mr_rpc__pack_request(method, request_id, timeout_ms,
+                                (uint64_t)mr_now_ms(), request,
                                 protobuf_c_message_get_packed_size(request));
 }
 

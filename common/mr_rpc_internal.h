@@ -84,6 +84,7 @@ typedef struct {
     mr_rpc__span request_id;
     uint32_t timeout_ms;
     mr_rpc__span body;
+    uint64_t sent_unix_ms;
 } mr_rpc__request;
 
 /* mr_rpc__reply is a decoded Reply envelope with its Status. Its code is
@@ -108,15 +109,15 @@ typedef struct {
 
 /*
  * mr_rpc__pack_request returns a new message with the Request envelope of
- * method, request_id (NULL for none) and timeout_ms, and body, body_len
- * bytes once packed, in its body field. The bytes are those libprotobuf-c
- * gives the same envelope, made without packing body twice or walking
- * descriptors, except that an empty body is written as an empty field,
+ * method, request_id (NULL for none), timeout_ms and sent_unix_ms, and
+ * body, body_len bytes once packed, in its body field. The bytes are those
+ * libprotobuf-c gives the same envelope, made without packing body twice or
+ * walking descriptors, except that an empty body is written as an empty field,
  * which libprotobuf-c leaves out: both decode the same. It returns NULL
  * without memory; the caller owns the message.
  */
 nng_msg *mr_rpc__pack_request(const char *method, const char *request_id,
-                              uint32_t timeout_ms,
+                              uint32_t timeout_ms, uint64_t sent_unix_ms,
                               const ProtobufCMessage *body, size_t body_len);
 
 /*

@@ -18,6 +18,11 @@
 /* MAX_REQUEST_BYTES bounds one request envelope; nng drops larger ones. */
 #define MAX_REQUEST_BYTES (1024 * 1024)
 
+/* CLOCK_SKEW_MS is how far apart the wall clocks of two hosts may be.
+ * Only the time that a call waited beyond it, before it was read, comes
+ * off the call's timeout. */
+#define CLOCK_SKEW_MS 1000
+
 /* CALL_ARENA_BYTES is room for a small decoded request while its call
  * lasts. Larger ones take the rest from malloc. */
 #define CALL_ARENA_BYTES 768
@@ -189,6 +194,21 @@ mr_rpc_fail(mr_rpc_call *call, mr_err err, const char *detail,
     send_reply(call, mr_rpc__pack_reply(&status, NULL, 0));
 }
 
+/* queued_ms returns how long beyond CLOCK_SKEW_MS a call sent at
+ * sent_unix_ms waited before it was read, such as in the queue of a
+ * paused process; 0 when the sender did not say when it sent it. */
+static int64_t
+queued_ms(uint64_t sent_unix_ms)
+{
+    int64_t waited;
+
+    if (sent_unix_ms == 0 || sent_unix_ms > (uint64_t)INT64_MAX) {
+        return 0;
+    }
+    waited = mr_now_ms() - (int64_t)sent_unix_ms - CLOCK_SKEW_MS;
+    return waited > 0 ? waited : 0;
+}
+
 /* start_call decodes the envelope in msg, frees msg, and runs the handler,
  * or fails the call when the request cannot be handled. */
 static void
@@ -197,6 +217,7 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     mr_rpc_server *server = call->server;
     mr_rpc__request env;
     uint32_t timeout_ms;
+    int64_t late_ms;
 
     call->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
     if (!mr_rpc__unpack_request(nng_msg_body(msg), nng_msg_len(msg), &env)) {
@@ -212,8 +233,22 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     copy_span(call->method_name, sizeof(call->method_name), env.method);
     timeout_ms =
         env.timeout_ms ? env.timeout_ms : server->cfg.default_timeout_ms;
-    call->deadline = mr_mono_ms() + timeout_ms;
+    late_ms = queued_ms(env.sent_unix_ms);
+    call->deadline = mr_mono_ms() + timeout_ms - late_ms;
     call->method = find_method(server, env.method);
+
+    /* Its caller has given up, so the result of work done now, such as a
+     * client registration, would be lost. */
+    if (late_ms >= timeout_ms) {
+        nng_msg_free(msg);
+        MR_WARN("rpc.call.stale", call->request_id,
+                "%s: %s was read %lld ms after its deadline of %u ms; "
+                "not run",
+                server->cfg.name, call->method_name,
+                (long long)(late_ms - timeout_ms), timeout_ms);
+        mr_rpc_fail(call, MR_ETIMEDOUT, NULL, 1);
+        return;
+    }
 
     if (call->method == NULL) {
         bool nul = memchr(env.method.data, '\0', env.method.len) != NULL;

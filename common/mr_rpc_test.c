@@ -585,6 +585,79 @@ test_caller_leaves_held_call(void)
     mr_rpc_server_stop(server, 1000);
 }
 
+/* send_sent_at sends a raw request for method, for the id "x", with
+ * timeout_ms, as if it had been sent waited_ms ago, on a new REQ socket
+ * that it returns. */
+static nng_socket
+send_sent_at(const char *method, uint32_t timeout_ms, int64_t waited_ms)
+{
+    Mcpreg__V1__GetMcpServerRequest req =
+        MCPREG__V1__GET_MCP_SERVER_REQUEST__INIT;
+    nng_socket sock;
+    nng_msg *msg;
+
+    req.id = "x";
+    msg = mr_rpc__pack_request(method, "rid-stale", timeout_ms,
+                               (uint64_t)(mr_now_ms() - waited_ms), &req.base,
+                               protobuf_c_message_get_packed_size(&req.base));
+    MR_CHECK(msg != NULL);
+    MR_CHECK_INT(nng_req0_open(&sock), ==, 0);
+    MR_CHECK_INT(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000), ==, 0);
+    MR_CHECK_INT(nng_dial(sock, URL, NULL, 0), ==, 0);
+    MR_CHECK_INT(nng_sendmsg(sock, msg, 0), ==, 0);
+    return sock;
+}
+
+/* A call read after its deadline, as by a process that was paused, fails
+ * without running, because its caller has given up. */
+static void
+test_stale_call_not_run(void)
+{
+    mr_rpc_server *server = start_server();
+    nng_socket sock = send_sent_at("/t/Get", 2000, 60000);
+    nng_msg *reply = NULL;
+    mr_rpc__reply got;
+    const char *code = mr_err_code(MR_ETIMEDOUT);
+
+    MR_CHECK_INT(nng_recvmsg(sock, &reply, 0), ==, 0);
+    MR_CHECK(reply != NULL && mr_rpc__unpack_reply(nng_msg_body(reply),
+                                                   nng_msg_len(reply), &got));
+    if (reply != NULL) {
+        MR_CHECK_INT(got.error.len, ==, strlen(code));
+        MR_CHECK(memcmp(got.error.data, code, got.error.len) == 0);
+        nng_msg_free(reply);
+    }
+    nng_close(sock);
+    mr_rpc_server_stop(server, 1000);
+}
+
+/* A call read late, but within its timeout and beyond the clock skew
+ * allowance of 1 s, loses the excess from its deadline. */
+static void
+test_late_call_shorter_deadline(void)
+{
+    mr_rpc_server *server = start_server();
+    nng_socket sock;
+    mr_rpc_call *call = NULL;
+    int64_t left;
+
+    atomic_store(&held, NULL);
+    sock = send_sent_at("/t/Hold", 10000, 4000);
+    for (int i = 0; i < 200 && call == NULL; i++) {
+        nng_msleep(10);
+        call = atomic_load(&held);
+    }
+    MR_CHECK(call != NULL);
+    if (call != NULL) {
+        left = mr_rpc_deadline(call) - mr_mono_ms();
+        MR_CHECK_INT(left, <=, 7000);
+        MR_CHECK_INT(left, >, 5000);
+        mr_rpc_fail(call, MR_EUNAVAILABLE, "done", 0);
+    }
+    nng_close(sock);
+    mr_rpc_server_stop(server, 1000);
+}
+
 /* close_round makes calls to a peer that never replies and closes the
  * client offset_ms after their deadline. Every call must end, timed out or
  * cut off. */
@@ -785,6 +858,8 @@ static const mr_test_case cases[] = {
     {"method_with_nul_unknown", test_method_with_nul_unknown},
     {"late_reply_from_thread", test_late_reply_from_thread},
     {"deadline_exceeded", test_deadline_exceeded},
+    {"stale_call_not_run", test_stale_call_not_run},
+    {"late_call_shorter_deadline", test_late_call_shorter_deadline},
     {"no_peer_fails_fast", test_no_peer_fails_fast},
     {"peer_leaves_mid_call", test_peer_leaves_mid_call},
     {"calls_past_idle_pool", test_calls_past_idle_pool},

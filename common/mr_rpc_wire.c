@@ -18,6 +18,7 @@
 #define REQUEST_METHOD     1
 #define REQUEST_ID         2
 #define REQUEST_TIMEOUT_MS 3
+#define REQUEST_SENT_MS    5
 #define REPLY_STATUS       1
 #define STATUS_CODE        1
 #define STATUS_ERROR       2
@@ -124,13 +125,14 @@ body_size(const ProtobufCMessage *body, size_t body_len)
 
 nng_msg *
 mr_rpc__pack_request(const char *method, const char *request_id,
-                     uint32_t timeout_ms, const ProtobufCMessage *body,
-                     size_t body_len)
+                     uint32_t timeout_ms, uint64_t sent_unix_ms,
+                     const ProtobufCMessage *body, size_t body_len)
 {
     size_t method_len = strlen(method);
     size_t id_len = request_id != NULL ? strlen(request_id) : 0;
     size_t len = string_size(method_len) + string_size(id_len) +
-                 number_size(timeout_ms) + body_size(body, body_len);
+                 number_size(timeout_ms) + body_size(body, body_len) +
+                 number_size(sent_unix_ms);
     nng_msg *msg = alloc_msg(len);
     uint8_t *at;
 
@@ -142,7 +144,8 @@ mr_rpc__pack_request(const char *method, const char *request_id,
     at = put_string(at, REQUEST_METHOD, method, method_len);
     at = put_string(at, REQUEST_ID, request_id, id_len);
     at = put_number(at, REQUEST_TIMEOUT_MS, timeout_ms);
-    put_body(at, MR_RPC__REQUEST_BODY_FIELD, body, body_len);
+    at = put_body(at, MR_RPC__REQUEST_BODY_FIELD, body, body_len);
+    put_number(at, REQUEST_SENT_MS, sent_unix_ms);
     return msg;
 }
 
@@ -293,6 +296,9 @@ request_field(reader *in, uint32_t field, unsigned wire, mr_rpc__request *out)
         return get_string(in, wire, &out->request_id);
     case REQUEST_TIMEOUT_MS:
         return get_u32(in, wire, &out->timeout_ms);
+    case REQUEST_SENT_MS:
+        return wire == WIRE_VARINT &&
+               get_varint(in, VARINT_MAX, &out->sent_unix_ms);
     case MR_RPC__REQUEST_BODY_FIELD:
         return get_string(in, wire, &out->body);
     default:
@@ -307,7 +313,7 @@ mr_rpc__unpack_request(const uint8_t *data, size_t len, mr_rpc__request *out)
     uint32_t field;
     unsigned wire;
 
-    *out = (mr_rpc__request){{EMPTY, 0}, {EMPTY, 0}, 0, {EMPTY, 0}};
+    *out = (mr_rpc__request){{EMPTY, 0}, {EMPTY, 0}, 0, {EMPTY, 0}, 0};
     while (in.at < in.end) {
         if (!get_tag(&in, &field, &wire) ||
             !request_field(&in, field, wire, out)) {

@@ -88,6 +88,7 @@ pack_request_matches_protobuf(void)
         env.method = random_string(method, sizeof(method));
         env.request_id = random_string(id, sizeof(id));
         env.timeout_ms = random_number();
+        env.sent_unix_ms = (uint64_t)random_number() << 16;
         env.body.data = body_bytes;
         env.body.len = body_len;
 
@@ -97,7 +98,8 @@ pack_request_matches_protobuf(void)
             continue;
         }
         check_msg(mr_rpc__pack_request(env.method, env.request_id,
-                                       env.timeout_ms, &body.base, body_len),
+                                       env.timeout_ms, env.sent_unix_ms,
+                                       &body.base, body_len),
                   want, mcpreg__v1__request__pack(&env, want));
     }
 }
@@ -178,6 +180,7 @@ compare_request(const uint8_t *data, size_t len)
         span_is(got.method, want->method);
         span_is(got.request_id, want->request_id);
         MR_CHECK_INT(got.timeout_ms, ==, want->timeout_ms);
+        MR_CHECK_INT(got.sent_unix_ms, ==, want->sent_unix_ms);
         bytes_are(got.body, want->body);
     }
     mcpreg__v1__request__free_unpacked(want, NULL);
@@ -280,6 +283,7 @@ unpack_agrees_with_protobuf(void)
         env.method = random_string(method, sizeof(method));
         env.request_id = random_string(id, sizeof(id));
         env.timeout_ms = random_number();
+        env.sent_unix_ms = (uint64_t)random_number() << 20;
         env.body.data = (uint8_t *)detail;
         env.body.len = strlen(random_string(detail, sizeof(detail)));
         len = mcpreg__v1__request__pack(&env, data);

@@ -224,8 +224,9 @@ check_pack(ProtobufCBinaryData *env_body, const ProtobufCMessage *env,
     }
 
     if (env->descriptor == &mcpreg__v1__request__descriptor) {
-        msg = mr_rpc__pack_request(req->method, req->request_id,
-                                   req->timeout_ms, body, body_len);
+        msg =
+            mr_rpc__pack_request(req->method, req->request_id, req->timeout_ms,
+                                 req->sent_unix_ms, body, body_len);
     } else if (reply->status == NULL ||
                reply->status->base.n_unknown_fields > 0) {
         msg = NULL; /* mcpreg always packs a Status, and no unknown field */
@@ -257,6 +258,7 @@ check_request(const uint8_t *data, size_t size, const Mcpreg__V1__Request *env)
     if (!ok || !span_equals(got.method, env->method) ||
         !span_equals(got.request_id, env->request_id) ||
         got.timeout_ms != env->timeout_ms ||
+        got.sent_unix_ms != env->sent_unix_ms ||
         !bytes_equal(got.body, env->body)) {
         abort();
     }
