@@ -182,6 +182,12 @@ client_json(const Mcpreg__V1__StoredOperatorClient *client)
     json_t *out = json_object();
     const char *method = client->token_endpoint_auth_method;
 
+    /* A client stored without a method uses the default that
+     * --auth-method documents, so the list shows that one. */
+    if (method == NULL || method[0] == '\0') {
+        method = client->client_secret_set ? "client_secret_basic" : "none";
+    }
+
     json_object_set_new(out, "workspace_id",
                         cli_json_text(client->workspace_id));
     json_object_set_new(out, "mcp_server_id",

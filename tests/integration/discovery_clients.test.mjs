@@ -197,6 +197,9 @@ test('client list hides secrets', async () => {
     const clients = JSON.parse(listed.stdout);
     assert.deepEqual(clients.map((item) => [item.client_id,
       item.client_secret_set]), [['confidential', true], ['public', false]]);
+    // Added without --auth-method, each shows the default it gets.
+    assert.deepEqual(clients.map((item) => item.auth_method),
+      ['client_secret_basic', 'none']);
     for (const item of clients) {
       assert.equal(item.mcp_server_id, server.id);
       assert.equal(item.workspace_id, workspaceId);
