@@ -186,16 +186,23 @@ disc_flow_finish_probe(disc_flow *flow, const disc_response *resp)
     char what[DISC_FLOW_URL_SHOWN_MAX + 64];
     mr_err err = MR_OK;
 
-    if (resp->net != DISC_NET_OK) {
+    /* A redirect loop is no outage, so it counts as a probe without a
+     * 401, because the well-known metadata URLs may still work. */
+    if (resp->net != DISC_NET_OK && resp->net != DISC_NET_REDIRECT) {
         disc_flow_format(what, sizeof(what), "MCP initialize POST %s",
                          disc_flow_show(flow->mcp_text, url, sizeof(url)));
         return disc_flow_fail_transport(flow, what, resp, MR_EMCP_UNREACHABLE);
     }
 
     disc_flow_clear_candidates(flow);
-    flow->probe_unauthorized =
-        resp->status == 401 && from_mcp_origin(flow, resp);
-    if (resp->status == 401) {
+    flow->probe_unauthorized = resp->net == DISC_NET_OK &&
+                               resp->status == 401 &&
+                               from_mcp_origin(flow, resp);
+    if (resp->net == DISC_NET_REDIRECT) {
+        snprintf(flow->probe_note, sizeof(flow->probe_note),
+                 "the probe was redirected more than %d times",
+                 DISC_MAX_REDIRECTS);
+    } else if (resp->status == 401) {
         err = read_challenges(flow, resp);
     } else {
         snprintf(flow->probe_note, sizeof(flow->probe_note),

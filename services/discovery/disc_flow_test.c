@@ -771,6 +771,35 @@ test_mismatch_then_valid_root(void)
     disc_flow_free(run.flow);
 }
 
+/* A probe caught in a redirect loop is no outage, so the well-known
+ * metadata is tried as after a probe without a 401. Without it the error
+ * is permanent, with no guessed 2025-03-26 endpoints. */
+static void
+test_probe_redirect_loop_tries_well_known(void)
+{
+    static const exchange found[] = {
+        {DISC_POST, MCP_URL, 0, .net = DISC_NET_REDIRECT},
+        {DISC_GET, PRM_PATH_URL, 200, PRM_BODY},
+        {DISC_GET, AS_URL, 200, AS_BODY},
+        {DISC_POST, "https://as.example.com/register", 201, CLIENT_BODY},
+    };
+    static const exchange missing[] = {
+        {DISC_POST, MCP_URL, 0, .net = DISC_NET_REDIRECT},
+        {DISC_GET, PRM_PATH_URL, 404},
+        {DISC_GET, PRM_ROOT_URL, 404},
+    };
+    static const char *const fragments[] = {
+        "the probe was redirected more than 3 times", NULL};
+    script_run run = RUN(found);
+
+    MR_CHECK_INT(run.state, ==, DISC_FLOW_DONE);
+    disc_flow_free(run.flow);
+
+    run = RUN(missing);
+    check_failed(&run, 3, MR_ENO_RESOURCE_METADATA, fragments);
+    disc_flow_free(run.flow);
+}
+
 static void
 test_no_usable_prm(void)
 {
@@ -1617,6 +1646,8 @@ static const mr_test_case cases[] = {
     {"no_usable_prm", test_no_usable_prm},
     {"prm_server_error_ends_flow", test_prm_server_error_ends_flow},
     {"busy_server_retry_after_kept", test_busy_server_retry_after_kept},
+    {"probe_redirect_loop_tries_well_known",
+     test_probe_redirect_loop_tries_well_known},
     {"rejection_drops_retry_after", test_rejection_drops_retry_after},
     {"transport_faults", test_transport_faults},
     {"invalid_mcp_urls", test_invalid_mcp_urls},

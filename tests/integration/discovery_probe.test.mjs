@@ -136,6 +136,23 @@ test('metadata redirect loop moves on', async () => {
   assert.equal(count(result.log, 'GET', PRM_PATH), 1);
 });
 
+// A probe caught in a redirect loop is treated as a probe without a 401,
+// because the well-known metadata may still name the authorization server.
+// Without it the failure is permanent (400), with no guessed /register.
+test('probe redirect loop tries well-known metadata', async () => {
+  const loop = { status: 307, headers: [['Location', `{{origin}}${MCP_PATH}`]] };
+
+  const found = await runCase(wellBehaved({ [MCP_PATH]: loop }));
+  assertStatus(found.response, 200);
+  assert.equal(count(found.log, 'GET', PRM_PATH), 1);
+  assert.equal(count(found.log, 'POST', REGISTER_PATH), 1);
+
+  const missing = await runCase({ [MCP_PATH]: loop });
+  assertError(missing.response, 400, 'protected_resource_metadata_invalid');
+  assert.match(missing.response.json.detail, /redirected more than 3 times/);
+  assert.equal(count(missing.log, 'POST', REGISTER_PATH), 0);
+});
+
 // 429 is transient (RFC 6585 section 4): the caller may retry, so it gets
 // 503 with Retry-After, not a permanent 400.
 test('429 at metadata or registration is transient', async () => {
