@@ -10,7 +10,7 @@
 #include "gw_http.h"
 #include "gw_query.h"
 #include "gw_routes.h"
-#include "mr_api.h"
+#include "gw_static.h"
 #include "mr_log.h"
 #include "mr_util.h"
 
@@ -70,7 +70,7 @@ typedef struct {
      * the empty body. */
     mr_err early_err;
     const char *early_allow;
-    bool client_metadata; /* a bodiless request for the metadata document */
+    gw_static_route static_route; /* a bodiless request for gw_static.c */
 
     /* The response carries "Connection: close", after which libmicrohttpd
      * 0.9.75 closes the connection instead of reading another request. */
@@ -485,30 +485,26 @@ has_body(struct MHD_Connection *conn)
                                        "Transfer-Encoding") != NULL;
 }
 
-/* is_client_metadata returns whether the request is for the client ID
- * metadata document, which authorization servers fetch without a key. */
-static bool
-is_client_metadata(const gw_server *server, const char *url)
-{
-    return server->client_metadata != NULL &&
-           strcmp(url, MR_CLIENT_METADATA_PATH) == 0;
-}
-
-/* Serves the document to a GET or HEAD, during a drain too, since it is
- * static; other methods get 405 with Allow. */
+/* Serves a path of gw_static.c to a GET or HEAD without an API key,
+ * during a drain too. Other methods get 405 with Allow. */
 static enum MHD_Result
-respond_client_metadata(request *req, const char *method)
+respond_static(request *req, const char *method)
 {
-    char *body;
+    const char *detail = NULL;
+    char *body = NULL;
+    mr_err err;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         return respond_error(req, MR_EMETHOD, NULL, "GET, HEAD");
     }
-    body = strdup(req->server->client_metadata);
-    if (body == NULL) {
+    err = gw_static_body(req->server, req->static_route, &body, &detail);
+    if (err == MR_ENOMEM) {
         return MHD_NO;
     }
-    return queue(req, 200, body, MR_OK, "client metadata document", NULL);
+    if (err != MR_OK) {
+        return respond_error(req, err, detail, NULL);
+    }
+    return queue(req, 200, body, MR_OK, "served by the gateway", NULL);
 }
 
 /* Runs the checks that need no body: drain, route, API key, id, size and
@@ -608,12 +604,12 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         /* A response queued in this first call closes the connection
          * (libmicrohttpd 0.9.75), so one without a body waits for the
          * next call. */
-        if (is_client_metadata(server, url) && has_body(conn)) {
+        req->static_route = gw_static_find(server, url);
+        if (req->static_route != GW_STATIC_NONE && has_body(conn)) {
             req->close_connection = true;
-            return respond_client_metadata(req, method);
+            return respond_static(req, method);
         }
-        if (is_client_metadata(server, url)) {
-            req->client_metadata = true;
+        if (req->static_route != GW_STATIC_NONE) {
             return MHD_YES;
         }
         return begin_request(req, url, method);
@@ -622,8 +618,8 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
     if (*upload_data_size > 0) {
         return receive_body(req, upload_data, upload_data_size);
     }
-    if (req->phase == PHASE_READING && req->client_metadata) {
-        return respond_client_metadata(req, method);
+    if (req->phase == PHASE_READING && req->static_route != GW_STATIC_NONE) {
+        return respond_static(req, method);
     }
     if (req->phase == PHASE_READING && req->early_err != MR_OK) {
         return respond_error(req, req->early_err, NULL, req->early_allow);

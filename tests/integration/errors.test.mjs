@@ -63,6 +63,26 @@ function everyRoute() {
   ];
 }
 
+// The probes of an orchestrator need no API key: /healthz while the
+// process serves, /readyz while it can reach a registration service.
+test('health probes need no key', async () => {
+  for (const path of ['/healthz', '/readyz']) {
+    const got = await system.api('GET', path, { absolutePath: true });
+    assertStatus(got, 200);
+    assert.equal(got.headers.get('content-type'), 'application/json');
+    assert.ok(got.headers.get('x-request-id'), `${path} has X-Request-Id`);
+
+    const head = await system.api('HEAD', path, { absolutePath: true });
+    assertStatus(head, 200);
+    assert.equal(head.text, '');
+
+    const post = await system.api('POST', path,
+      { absolutePath: true, body: {} });
+    assertError(post, 405, 'method_not_allowed');
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+  }
+});
+
 test('missing X-Api-Key is 401', async (t) => {
   for (const [method, path, body] of everyRoute()) {
     await t.test(`${method} ${path}`, async () => {

@@ -182,6 +182,13 @@ test('SIGTERM exits 0; restart needs no other', async (t) => {
         assertRetryAfter(gap);
         assert.ok(gap.elapsedMs < AT_ONCE_MS,
           `the gap's 503 took ${Math.round(gap.elapsedMs)} ms`);
+
+        // An orchestrator stops routing to a gateway that cannot serve.
+        const notReady = await system.api('GET', '/readyz',
+          { absolutePath: true });
+        assertError(notReady, 503, 'service_unavailable');
+        assertStatus(await system.api('GET', '/healthz',
+          { absolutePath: true }), 200);
       }
       if (name === DISCOVERY) {
         const key = await newUserKey('gap');
@@ -194,6 +201,8 @@ test('SIGTERM exits 0; restart needs no other', async (t) => {
 
       await restartProcess(system, name);
       await assertKnownMapping();
+      assertStatus(await system.api('GET', '/readyz', { absolutePath: true }),
+        200);
       await assertFirstCallWorks(`after-${name}`);
       assert.deepEqual(others.map(pidOf), otherPids,
         'the other processes must not have been restarted');
