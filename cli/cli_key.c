@@ -38,10 +38,10 @@ created_json(const Mcpreg__V1__CreateApiKeyResponse *resp)
     return out;
 }
 
-/* revoke_unseen revokes the new key key_id, whose secret could not be
- * printed, so that no working key is left without an owner. */
-static void
-revoke_unseen(const cli_context *ctx, const char *key_id)
+/* call_revoke revokes the key key_id and sets *revoked to whether this
+ * call revoked it. It returns what cli_call does. */
+static int
+call_revoke(const cli_context *ctx, const char *key_id, bool *revoked)
 {
     Mcpreg__V1__RevokeApiKeyRequest req =
         MCPREG__V1__REVOKE_API_KEY_REQUEST__INIT;
@@ -53,11 +53,24 @@ revoke_unseen(const cli_context *ctx, const char *key_id)
                   &mcpreg__v1__revoke_api_key_response__descriptor,
                   (ProtobufCMessage **)&resp);
     if (rc == CLI_EXIT_OK) {
+        *revoked = resp->revoked;
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    }
+    return rc;
+}
+
+/* revoke_unseen revokes the new key key_id, whose secret could not be
+ * printed, so that no working key is left without an owner. */
+static void
+revoke_unseen(const cli_context *ctx, const char *key_id)
+{
+    bool revoked = false;
+
+    if (call_revoke(ctx, key_id, &revoked) == CLI_EXIT_OK) {
         fprintf(stderr,
                 "mcpreg: revoked the new key %s, whose secret was "
                 "not printed; run 'key create' again\n",
                 key_id);
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
         return;
     }
     fprintf(stderr,
@@ -179,10 +192,8 @@ key_list(const cli_context *ctx, int argc, char **argv)
 static int
 key_revoke(const cli_context *ctx, int argc, char **argv)
 {
-    Mcpreg__V1__RevokeApiKeyRequest req =
-        MCPREG__V1__REVOKE_API_KEY_REQUEST__INIT;
-    Mcpreg__V1__RevokeApiKeyResponse *resp = NULL;
     char key_id[MR_UUID_LEN + 1];
+    bool revoked = false;
     json_t *out;
     int rest = 0;
     int rc;
@@ -204,18 +215,14 @@ key_revoke(const cli_context *ctx, int argc, char **argv)
                            "'key list' print, not the API key");
     }
 
-    req.key_id = key_id;
-    rc = cli_call(ctx, MR_M_REVOKE_API_KEY, &req.base,
-                  &mcpreg__v1__revoke_api_key_response__descriptor,
-                  (ProtobufCMessage **)&resp);
+    rc = call_revoke(ctx, key_id, &revoked);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
 
     out = json_object();
-    json_object_set_new(out, "key_id", json_string(req.key_id));
-    json_object_set_new(out, "revoked", json_boolean(resp->revoked));
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    json_object_set_new(out, "key_id", json_string(key_id));
+    json_object_set_new(out, "revoked", json_boolean(revoked));
     return cli_print_json(out);
 }
 
