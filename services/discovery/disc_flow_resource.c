@@ -202,8 +202,14 @@ disc_flow_finish_probe(disc_flow *flow, const disc_response *resp)
         snprintf(flow->probe_note, sizeof(flow->probe_note),
                  "the probe was redirected more than %d times",
                  DISC_MAX_REDIRECTS);
-    } else if (resp->status == 401) {
+    } else if (flow->probe_unauthorized) {
         err = read_challenges(flow, resp);
+    } else if (resp->status == 401) {
+        /* Its challenge would let another host choose the metadata, and
+         * with it the authorization server that gets the client. */
+        snprintf(flow->probe_note, sizeof(flow->probe_note),
+                 "the probe's 401 came from another origin after a "
+                 "redirect and was ignored");
     } else {
         snprintf(flow->probe_note, sizeof(flow->probe_note),
                  "the probe returned HTTP %ld, not 401", resp->status);

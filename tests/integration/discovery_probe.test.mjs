@@ -12,6 +12,7 @@ import { assertError, assertStatus, assertUuid } from '../lib/assertions.mjs';
 import { createServer, oauthServerBody } from '../lib/fixtures.mjs';
 import { useSystem } from '../lib/harness.mjs';
 import { LOOPBACK_HOST } from '../lib/process.mjs';
+import { scriptFake } from '../fake/fake-server.mjs';
 import {
   MCP_PATH, REGISTER_PATH, json, registered, resourceMetadata,
   serverMetadata, startScriptedFake, unauthorized, wellBehaved, withHeaders,
@@ -230,22 +231,42 @@ test('non-HTTP peer is unreachable, not blocked', async () => {
 
 // A 401 from another origin, reached by the probe's redirect, does not
 // show that this origin requires authorization, so its 2025-03-26
-// defaults are not guessed either.
+// defaults are not guessed either. Its challenge is ignored, so that
+// another host cannot choose the metadata, and with it the authorization
+// server that gets the user's client.
 test('401 of another origin allows no fallback', async () => {
-  const other = await startScriptedFake({
-    [MCP_PATH]: unauthorized('Bearer realm="other"'),
-  });
+  const victim = await startScriptedFake({});
+  const other = await startScriptedFake({});
   try {
-    const result = await runCase({
+    // The other host's metadata names the victim's MCP URL as its
+    // resource, so only the origin check can reject it.
+    await scriptFake(other.url, {
+      [MCP_PATH]: unauthorized(
+        `Bearer resource_metadata="${other.url}/prm-other", scope="other"`),
+      '/prm-other': json(resourceMetadata({ resource: victim.mcpUrl })),
+      '/.well-known/oauth-authorization-server':
+        json(serverMetadata('{{origin}}')),
+      [REGISTER_PATH]: registered(),
+    });
+    await scriptFake(victim.url, {
       [MCP_PATH]: {
         status: 307, headers: [['Location', `${other.url}${MCP_PATH}`]],
       },
       [REGISTER_PATH]: registered(),
     });
-    assertError(result.response, 400, 'protected_resource_metadata_invalid');
-    assert.equal(count(result.log, 'POST', REGISTER_PATH), 0,
-      JSON.stringify(result.log.counts));
+
+    const response = await register(victim.mcpUrl);
+    assertError(response, 400, 'protected_resource_metadata_invalid');
+    assert.match(response.json.detail, /another origin/);
+    const log = await victim.requests();
+    assert.equal(count(log, 'POST', REGISTER_PATH), 0,
+      JSON.stringify(log.counts));
+    const otherLog = await other.requests();
+    assert.equal(count(otherLog, 'GET', '/prm-other'), 0,
+      JSON.stringify(otherLog.counts));
+    assert.equal(count(otherLog, 'POST', REGISTER_PATH), 0);
   } finally {
+    await victim.fake.close();
     await other.fake.close();
   }
 });
