@@ -328,6 +328,11 @@ main(int argc, char **argv)
     int rc;
 
     mr_opts_program("mcpreg");
+
+    /* A reader that went away makes writing the output fail with EPIPE,
+     * which cli_print_json reports, instead of killing the process:
+     * 'key create' must still revoke the key whose secret went nowhere. */
+    signal(SIGPIPE, SIG_IGN);
     if (mr_util_init() != MR_OK) {
         fprintf(stderr, "mcpreg: cannot initialise libsodium\n");
         return CLI_EXIT_ERROR;

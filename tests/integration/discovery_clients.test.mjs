@@ -324,37 +324,45 @@ test('key revoke rejects a non-UUID id', async () => {
     'the argument may be an API key, so it is not printed');
 });
 
-// Runs `mcpreg key create` with its stdout on /dev/full, where no output
-// can be written, and returns { code, stderr }.
-async function createKeyUnprinted() {
-  const full = await open('/dev/full', 'w');
-  try {
-    const child = spawn(join(process.env.MCPREG_BIN_DIR, 'mcpreg'),
-      ['--registration', system.registrationUrl, 'key', 'create',
-        '--workspace', workspaceId, '--name', 'unprinted'],
-      { stdio: ['ignore', full.fd, 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
-    const [code] = await once(child, 'exit');
-    return { code, stderr };
-  } finally {
-    await full.close();
-  }
+// Runs `mcpreg key create` with stdout as `stdout` (a descriptor, or
+// 'pipe' for a pipe whose reader closes at once), where no output can be
+// written, and returns { code, signal, stderr }.
+async function createKeyUnprinted(stdout) {
+  const child = spawn(join(process.env.MCPREG_BIN_DIR, 'mcpreg'),
+    ['--registration', system.registrationUrl, 'key', 'create',
+      '--workspace', workspaceId, '--name', 'unprinted'],
+    { stdio: ['ignore', stdout, 'pipe'] });
+  if (stdout === 'pipe') child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const [code, signal] = await once(child, 'exit');
+  return { code, signal, stderr };
 }
 
 // The CLI revokes a key whose secret never reached the caller, because
-// only whoever finds the key later could use it.
+// only whoever finds the key later could use it: a full disk, and a
+// reader that left (EPIPE, not a SIGPIPE that kills the CLI first).
 test('key create revokes an unprinted key', async () => {
-  const result = await createKeyUnprinted();
-  assert.equal(result.code, 1, result.stderr);
-  assert.match(result.stderr, /writing the output failed/);
-  const keyId = result.stderr.match(/revoked the new key ([0-9a-f-]{36})/);
-  assert.ok(keyId, result.stderr);
+  const full = await open('/dev/full', 'w');
+  const results = [];
+  try {
+    results.push(await createKeyUnprinted(full.fd));
+  } finally {
+    await full.close();
+  }
+  results.push(await createKeyUnprinted('pipe'));
 
   const listed = await system.cli(['key', 'list', '--workspace', workspaceId]);
-  const unprinted = listed.find((k) => k.key_id === keyId[1]);
-  assert.ok(unprinted, 'the key is listed');
-  assert.notEqual(unprinted.revoked_at, null);
+  for (const result of results) {
+    assert.equal(result.signal, null, result.stderr);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /writing the output failed/);
+    const keyId = result.stderr.match(/revoked the new key ([0-9a-f-]{36})/);
+    assert.ok(keyId, result.stderr);
+    const unprinted = listed.find((k) => k.key_id === keyId[1]);
+    assert.ok(unprinted, 'the key is listed');
+    assert.notEqual(unprinted.revoked_at, null);
+  }
 });
 
 // UUID options are checked before any call, as usage errors (exit 2),
