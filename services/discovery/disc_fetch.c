@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <sys/socket.h>
 
@@ -473,13 +474,14 @@ disc_fetch_response(disc_fetch *fetch, CURLcode result, disc_response *out)
 {
     long status = 0;
     char *content_type = NULL;
-    curl_off_t retry_after = 0;
+
+    /* Not CURLINFO_RETRY_AFTER: curl 7.88 keeps the value of a redirect
+     * hop when the final response has none, and reads "5x" as 5. */
+    int64_t retry_after =
+        disc_retry_after_s(&fetch->cache_headers, (int64_t)time(NULL));
 
     curl_easy_getinfo(fetch->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(fetch->easy, CURLINFO_CONTENT_TYPE, &content_type);
-
-    /* curl reads both forms of Retry-After, seconds and an HTTP date. */
-    curl_easy_getinfo(fetch->easy, CURLINFO_RETRY_AFTER, &retry_after);
     *out = (disc_response){
         .net = classify(fetch, result),
         .status = status,

@@ -232,6 +232,10 @@ disc_flow_metadata_failed(disc_flow *flow, const disc_response *resp,
      * candidate URL would only hide the outage. */
     if (disc_flow_is_fatal_status(resp->status)) {
         disc_flow_format(what, sizeof(what), "GET %s", url);
+        if (resp->final_url != NULL && strcmp(resp->final_url, url) != 0) {
+            disc_flow_format(what, sizeof(what), "GET %s, redirected to %s,",
+                             url, resp->final_url);
+        }
         *state = disc_flow_fail_busy(flow, what, resp);
         return true;
     }

@@ -86,6 +86,9 @@ field_for(disc_cache_headers *headers, const char *name, size_t len)
     if (span_is(name, len, "age")) {
         return &headers->age;
     }
+    if (span_is(name, len, "retry-after")) {
+        return &headers->retry_after;
+    }
     return NULL;
 }
 
@@ -135,6 +138,7 @@ disc_cache_headers_free(disc_cache_headers *headers)
     free(headers->expires);
     free(headers->date);
     free(headers->age);
+    free(headers->retry_after);
     memset(headers, 0, sizeof(*headers));
 }
 
@@ -499,6 +503,27 @@ disc_http_date_parse(const char *text, int64_t now_s, int64_t *out_s)
     *out_s = days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 +
              t.minute * 60 + t.second;
     return true;
+}
+
+/* ---- Retry-After ---- */
+
+int64_t
+disc_retry_after_s(const disc_cache_headers *headers, int64_t now_s)
+{
+    const char *value = headers != NULL ? headers->retry_after : NULL;
+    int64_t seconds = 0;
+    int64_t at = 0;
+
+    if (value == NULL) {
+        return 0;
+    }
+    if (parse_delta_seconds(value, strlen(value), false, &seconds)) {
+        return seconds;
+    }
+    if (disc_http_date_parse(value, now_s, &at) && at > now_s) {
+        return at - now_s;
+    }
+    return 0;
 }
 
 /* ---- freshness lifetime ---- */

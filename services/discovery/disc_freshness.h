@@ -1,6 +1,7 @@
 /* disc_freshness.h - how long a response may be reused, from its
  * Cache-Control, Expires, Date and Age header fields (RFC 9111 section 4.2)
- * as a private cache reads them. Without I/O: the caller passes the clock. */
+ * as a private cache reads them, and the delay that its Retry-After
+ * requests. Without I/O: the caller passes the clock. */
 #ifndef DISC_FRESHNESS_H
 #define DISC_FRESHNESS_H
 
@@ -17,19 +18,20 @@
 #define DISC_FRESHNESS_NONE (-1)
 
 /* disc_cache_headers contains the caching header field values of one
- * response, each NULL when absent. The strings are owned by the struct
- * when disc_cache_headers_add filled it. */
+ * response, and its Retry-After, each NULL when absent. The strings are
+ * owned by the struct when disc_cache_headers_add filled it. */
 typedef struct {
     char *cache_control; /* every Cache-Control line, joined with ", " */
     char *expires;       /* the first Expires line */
     char *date;          /* the first Date line */
     char *age;           /* the first Age line */
+    char *retry_after;   /* the first Retry-After line */
     char **folding;      /* the field that a folded line extends, or NULL */
 } disc_cache_headers;
 
 /*
  * disc_cache_headers_add reads one header line as libcurl delivers it,
- * CRLF included. It keeps the value when the field is one of the four
+ * CRLF included. It keeps the value when the field is one of the five
  * above and ignores other fields. A status line ("HTTP/...") starts the
  * next response of a redirect chain and clears what was kept, so the
  * struct ends with the final response's fields. An obsolete folded line
@@ -68,6 +70,15 @@ void disc_cache_control_parse(const char *value, disc_cache_control *out);
  * than 50 years ahead is taken from the century before.
  */
 bool disc_http_date_parse(const char *text, int64_t now_s, int64_t *out_s);
+
+/*
+ * disc_retry_after_s returns the delay in seconds that the Retry-After of
+ * headers requests (RFC 9110 section 10.2.3) at now_s: its delay-seconds,
+ * at most DISC_DELTA_SECONDS_MAX, or the time until its HTTP-date. It
+ * returns 0 without the field, for a date in the past, and for a value
+ * that is neither, such as "5x", "+5" or "7.5". headers may be NULL.
+ */
+int64_t disc_retry_after_s(const disc_cache_headers *headers, int64_t now_s);
 
 /*
  * disc_freshness_lifetime_ms returns how many ms a response with headers

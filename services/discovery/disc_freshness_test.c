@@ -1,6 +1,7 @@
 /* disc_freshness_test.c - unit tests of the caching header fields: their
  * capture from header lines, Cache-Control, HTTP-dates and the lifetime
  * of one response and of several. */
+#include <stdio.h>
 #include <string.h>
 
 #include "disc_freshness.h"
@@ -312,6 +313,83 @@ test_lifetime_sources(void)
     MR_CHECK_INT(lifetime(NULL, at_now, minute_later, NULL), ==, 0);
 }
 
+/* retry_after_of returns disc_retry_after_s at NOW_S for a response whose
+ * header lines are lines. */
+static int64_t
+retry_after_of(const char *const *lines)
+{
+    disc_cache_headers headers = {0};
+    int64_t seconds;
+
+    add_lines(&headers, lines);
+    seconds = disc_retry_after_s(&headers, NOW_S);
+    disc_cache_headers_free(&headers);
+    return seconds;
+}
+
+/* Retry-After is delay-seconds or an HTTP-date (RFC 9110 section 10.2.3).
+ * Anything else, and a date in the past, gives no delay. */
+static void
+test_retry_after_values(void)
+{
+    static const struct {
+        const char *value;
+        int64_t seconds;
+    } cases[] = {
+        {"120", 120},
+        {"  7 ", 7},
+        {"0", 0},
+        {"99999999999999999999", DISC_DELTA_SECONDS_MAX},
+        {"Sun, 06 Nov 1994 08:50:37 GMT", 60},
+        {"Sunday, 06-Nov-94 09:49:37 GMT", 3600},
+        {"Sun Nov  6 08:49:47 1994", 10},
+        {"Sun, 06 Nov 1994 08:48:37 GMT", 0},
+        {"5x", 0},
+        {"+5", 0},
+        {"-5", 0},
+        {"7.5", 0},
+        {"5, 10", 0},
+        {"garbage", 0},
+    };
+    char line[96];
+    const char *lines[] = {"HTTP/1.1 503 Service Unavailable\r\n", line,
+                           "\r\n", NULL};
+
+    MR_CHECK_INT(disc_retry_after_s(NULL, NOW_S), ==, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(line, sizeof(line), "Retry-After: %s\r\n", cases[i].value);
+        if (retry_after_of(lines) != cases[i].seconds) {
+            fprintf(stderr, "    Retry-After: %s\n", cases[i].value);
+        }
+        MR_CHECK_INT(retry_after_of(lines), ==, cases[i].seconds);
+    }
+}
+
+/* Only the final response of a redirect chain counts, and of two fields
+ * the first. */
+static void
+test_retry_after_final_first(void)
+{
+    static const char *const redirected[] = {
+        "HTTP/1.1 302 Found\r\n",
+        "Retry-After: 999\r\n",
+        "\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\n",
+        "\r\n",
+        NULL,
+    };
+    static const char *const twice[] = {
+        "HTTP/1.1 429 Too Many Requests\r\n",
+        "Retry-After: 30\r\n",
+        "retry-after: 60\r\n",
+        "\r\n",
+        NULL,
+    };
+
+    MR_CHECK_INT(retry_after_of(redirected), ==, 0);
+    MR_CHECK_INT(retry_after_of(twice), ==, 30);
+}
+
 /* RFC 9111 5.3: an invalid Expires, "0" above all, is in the past. */
 static void
 test_lifetime_invalid_expires(void)
@@ -420,6 +498,8 @@ static const mr_test_case cases[] = {
     {"lifetime_clamped", test_lifetime_clamped},
     {"freshness_earliest_expiry", test_freshness_earliest_expiry},
     {"ttl_default_and_bounds", test_ttl_default_and_bounds},
+    {"retry_after_values", test_retry_after_values},
+    {"retry_after_final_first", test_retry_after_final_first},
 };
 
 MR_TEST_MAIN(cases)

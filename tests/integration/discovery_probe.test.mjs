@@ -182,6 +182,9 @@ test('remote Retry-After reaches the caller', async () => {
       max: 121 },
     { path: PRM_PATH, status: 503, header: '86400', min: 3600, max: 3600 },
     { path: PRM_PATH, status: 503, header: 'soon', min: 1, max: 1 },
+    { path: PRM_PATH, status: 429, header: '5x', min: 1, max: 1 },
+    { path: REGISTER_PATH, status: 429, header: '99999999999999999999',
+      min: 3600, max: 3600 },
   ];
   for (const c of cases) {
     const busy = withHeaders(json({ error: 'slow down' }, c.status),
@@ -194,6 +197,22 @@ test('remote Retry-After reaches the caller', async () => {
     assert.ok(got >= c.min, `${label}: got ${got}`);
     assert.ok(got <= c.max, `${label}: got ${got}`);
   }
+});
+
+// Only the final response of a redirect chain counts: a hop's Retry-After
+// is not passed on, and the detail names the URL that failed.
+test('redirect hop Retry-After is not passed on', async () => {
+  const result = await runCase(wellBehaved({
+    [PRM_PATH]: {
+      status: 302,
+      headers: [['Location', '{{origin}}/busy'], ['Retry-After', '999']],
+    },
+    '/busy': json({ error: 'busy' }, 503),
+  }));
+
+  assertError(result.response, 503, 'remote_unavailable');
+  assert.equal(result.response.headers.get('retry-after'), '1');
+  assert.match(result.response.json.detail, /redirected to \S+\/busy/);
 });
 
 // Starts a TCP peer on loopback that responds to any request with a line
