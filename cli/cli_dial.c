@@ -135,7 +135,8 @@ read_within(int fd, uint8_t *buf, size_t len, size_t *got, int64_t deadline)
  * Exchanges nng's connection headers on fd, connected and non-blocking,
  * as a REQ socket, and waits until deadline for the peer's. Returns 0 for
  * a REP socket, EPROTO for another protocol or none of nng's, ETIMEDOUT,
- * ECONNRESET when the peer closed first, or an errno value. After the
+ * ETIME for a header that came only after deadline, ECONNRESET when the
+ * peer closed first, or an errno value. After the
  * exchange, closing fd is an ordinary disconnect to nng. A close before
  * it can break nng 1.5.2's ipc listener (docs/KNOWN_ISSUES.md), so a
  * peer that is late gets HANDSHAKE_LINGER_MS more to finish it.
@@ -159,9 +160,9 @@ sp_handshake(int fd, int64_t deadline)
     /* A slow peer gets a little longer before the close, which would cut
      * its handshake short. The outcome stays a timeout. */
     if (rv == ETIMEDOUT) {
-        read_within(fd, theirs, sizeof(theirs), &got,
-                    mr_mono_ms() + HANDSHAKE_LINGER_MS);
-        return ETIMEDOUT;
+        rv = read_within(fd, theirs, sizeof(theirs), &got,
+                         mr_mono_ms() + HANDSHAKE_LINGER_MS);
+        return rv == 0 ? ETIME : ETIMEDOUT;
     }
     if (rv != 0) {
         return rv;
@@ -282,6 +283,13 @@ handshake_outcome(const char *url, int rv, int timeout_ms, char *reason,
                  "'%s' accepted the connection but did not answer nng's "
                  "handshake within %d ms and %d ms of grace",
                  url, timeout_ms, HANDSHAKE_LINGER_MS);
+        return CLI_ADDRESS_SILENT;
+    }
+    if (rv == ETIME) {
+        snprintf(reason, size,
+                 "'%s' answered nng's handshake only after the %d ms that "
+                 "were left; raise --timeout-ms",
+                 url, timeout_ms);
         return CLI_ADDRESS_SILENT;
     }
     if (rv == EPROTO) {
