@@ -23,7 +23,9 @@ gw_static_find(const gw_server *server, const char *url)
 }
 
 /* Returns whether the RPC client has a registration service to call. The
- * read lock keeps gw_server_stop from closing the client meanwhile. */
+ * read lock keeps gw_server_stop from closing the client meanwhile.
+ * NOTE: a connected service that is frozen or overloaded still counts as
+ * ready; only calls that time out show it. */
 static bool
 registration_connected(gw_server *server)
 {

@@ -126,9 +126,12 @@ job_new(const disc_engine *engine, const disc_job *spec)
 }
 
 /* log_job writes the one line per job, with its outcome; the job id makes
- * a job that the registration service sent twice recognisable. */
+ * a job that the registration service sent twice recognisable. The line
+ * of a job that registered a client names the client, so that an orphan
+ * whose reply never reached the registration service can be found. */
 static void
-log_job(const job *j, mr_err err, const char *detail)
+log_job(const job *j, mr_err err, const char *detail,
+        const disc_result *result)
 {
     mr_log_field fields[] = {
         MR_FSTR("job_id", j->job_id),
@@ -136,8 +139,15 @@ log_job(const job *j, mr_err err, const char *detail)
         MR_FSTR("error", mr_err_code(err)),
         MR_FSTR("stage", disc_flow_stage(j->flow)),
         MR_FINT("duration_ms", mr_mono_ms() - j->started_ms),
+        MR_FSTR("issuer", NULL),
+        MR_FSTR("client_id", NULL),
     };
-    size_t n = sizeof(fields) / sizeof(fields[0]);
+    size_t n = sizeof(fields) / sizeof(fields[0]) - 2;
+
+    if (result != NULL && result->client != NULL) {
+        fields[n++] = MR_FSTR("issuer", result->issuer);
+        fields[n++] = MR_FSTR("client_id", result->client->client_id);
+    }
 
     if (err == MR_OK) {
         mr_log_fields(MR_LOG_INFO, "disc.job.done", j->request_id, fields, n,
@@ -182,7 +192,8 @@ disc_engine__finish(disc_engine *engine, job *j, mr_err err,
 
     /* Logged before the reply, so that the line of a failed job is in the
      * log by the time its caller sees the failure. */
-    log_job(j, err, detail != NULL ? detail : "");
+    log_job(j, err, detail != NULL ? detail : "",
+            err == MR_OK ? &result : NULL);
     j->done(j->arg, err, detail != NULL ? detail : "",
             err == MR_OK ? 0 : j->retry_after_s,
             err == MR_OK ? &result : NULL);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { assertForbidden, assertStatus } from '../lib/assertions.mjs';
 import {
@@ -104,6 +105,24 @@ test('whole flow succeeds', async () => {
     if (client.client_secret) {
       addSecret(`client_secret of ${clientId}`, client.client_secret);
     }
+  }
+
+  // The worker's line of each job names the client it registered, so that
+  // an orphan whose reply was lost can still be found. Info lines reach
+  // the file within about 100 ms.
+  const named = (lines, clientId) => lines.some((line) =>
+    line.msg_id === 'disc.job.done' && line.client_id === clientId &&
+    typeof line.issuer === 'string' && line.issuer !== '');
+  let jobLines = [];
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const workerLog = await readFile(system.logs[DISCOVERY].stdout, 'utf8');
+    jobLines = workerLog.split('\n').filter(Boolean).map(JSON.parse);
+    if (clientIds.every((clientId) => named(jobLines, clientId))) break;
+    await sleep(100);
+  }
+  for (const clientId of clientIds) {
+    assert.ok(named(jobLines, clientId),
+      `no disc.job.done line names client ${clientId}`);
   }
 });
 
