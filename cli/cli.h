@@ -12,6 +12,7 @@
 
 #include "mr_err.h"
 #include "mr_opts.h"
+#include "mr_util.h"
 
 /* Exit statuses: CLI_EXIT_ERROR when the call failed, CLI_EXIT_USAGE for a
  * command line that cannot be run. */

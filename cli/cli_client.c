@@ -110,15 +110,15 @@ read_secret(const char *path, char out[SECRET_MAX + 1])
 static int
 client_add(const cli_context *ctx, int argc, char **argv)
 {
-    const char *workspace = "";
-    const char *server = "";
+    char workspace[MR_UUID_LEN + 1] = "";
+    char server[MR_UUID_LEN + 1] = "";
     const char *issuer = "";
     const char *client_id = "";
     const char *secret_file = "";
     const char *method = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
-        {"server", NULL, MR_OPT_UUID, &server, "MCP server id"},
+        {"workspace", NULL, MR_OPT_UUID, workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_UUID, server, "MCP server id"},
         {"issuer", NULL, MR_OPT_STR, &issuer,
          "issuer URL of the authorization server, as its metadata states it"},
         {"client-id", NULL, MR_OPT_STR, &client_id,
@@ -152,8 +152,8 @@ client_add(const cli_context *ctx, int argc, char **argv)
         }
     }
 
-    req.workspace_id = (char *)workspace;
-    req.mcp_server_id = (char *)server;
+    req.workspace_id = workspace;
+    req.mcp_server_id = server;
     req.issuer = (char *)issuer;
     req.client_id = (char *)client_id;
     req.client_secret = secret;
@@ -205,11 +205,11 @@ client_json(const Mcpreg__V1__StoredOperatorClient *client)
 static int
 client_list(const cli_context *ctx, int argc, char **argv)
 {
-    const char *workspace = "";
-    const char *server = "";
+    char workspace[MR_UUID_LEN + 1] = "";
+    char server[MR_UUID_LEN + 1] = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
-        {"server", NULL, MR_OPT_UUID, &server,
+        {"workspace", NULL, MR_OPT_UUID, workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_UUID, server,
          "MCP server id; omit for every server of the workspace"},
     };
     Mcpreg__V1__ListOperatorClientsRequest req =
@@ -226,8 +226,8 @@ client_list(const cli_context *ctx, int argc, char **argv)
         return usage_error("'client list' needs --workspace UUID");
     }
 
-    req.workspace_id = (char *)workspace;
-    req.mcp_server_id = (char *)server;
+    req.workspace_id = workspace;
+    req.mcp_server_id = server;
     rc = cli_call(ctx, MR_M_LIST_OPERATOR_CLIENTS, &req.base,
                   &mcpreg__v1__list_operator_clients_response__descriptor,
                   (ProtobufCMessage **)&resp);
@@ -246,12 +246,12 @@ client_list(const cli_context *ctx, int argc, char **argv)
 static int
 client_remove(const cli_context *ctx, int argc, char **argv)
 {
-    const char *workspace = "";
-    const char *server = "";
+    char workspace[MR_UUID_LEN + 1] = "";
+    char server[MR_UUID_LEN + 1] = "";
     const char *issuer = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
-        {"server", NULL, MR_OPT_UUID, &server, "MCP server id"},
+        {"workspace", NULL, MR_OPT_UUID, workspace, "workspace UUID"},
+        {"server", NULL, MR_OPT_UUID, server, "MCP server id"},
         {"issuer", NULL, MR_OPT_STR, &issuer,
          "issuer URL of the client, as 'client list' prints it"},
     };
@@ -270,8 +270,8 @@ client_remove(const cli_context *ctx, int argc, char **argv)
                            "--issuer");
     }
 
-    req.workspace_id = (char *)workspace;
-    req.mcp_server_id = (char *)server;
+    req.workspace_id = workspace;
+    req.mcp_server_id = server;
     req.issuer = (char *)issuer;
     rc = cli_call(ctx, MR_M_REMOVE_OPERATOR_CLIENT, &req.base,
                   &mcpreg__v1__remove_operator_client_response__descriptor,

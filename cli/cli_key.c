@@ -155,9 +155,9 @@ key_json(const Mcpreg__V1__ApiKey *key)
 static int
 key_list(const cli_context *ctx, int argc, char **argv)
 {
-    const char *workspace = "";
+    char workspace[MR_UUID_LEN + 1] = "";
     const mr_opt opts[] = {
-        {"workspace", NULL, MR_OPT_UUID, &workspace, "workspace UUID"},
+        {"workspace", NULL, MR_OPT_UUID, workspace, "workspace UUID"},
     };
     Mcpreg__V1__ListApiKeysRequest req =
         MCPREG__V1__LIST_API_KEYS_REQUEST__INIT;
@@ -173,7 +173,7 @@ key_list(const cli_context *ctx, int argc, char **argv)
         return usage_error("'key list' needs --workspace UUID");
     }
 
-    req.workspace_id = (char *)workspace;
+    req.workspace_id = workspace;
     rc = cli_call(ctx, MR_M_LIST_API_KEYS, &req.base,
                   &mcpreg__v1__list_api_keys_response__descriptor,
                   (ProtobufCMessage **)&resp);

@@ -59,8 +59,8 @@ provider_json(const Mcpreg__V1__OAuthProvider *p)
  * for subcommands without --client-id. It returns what cli_parse_options
  * does, and CLI_EXIT_USAGE when a required option is missing. */
 static int
-parse_ids(int argc, char **argv, const char **workspace, const char **id,
-          const char **client_id)
+parse_ids(int argc, char **argv, char workspace[MR_UUID_LEN + 1],
+          char id[MR_UUID_LEN + 1], const char **client_id)
 {
     const mr_opt opts[] = {
         {"workspace", NULL, MR_OPT_UUID, workspace, "workspace UUID"},
@@ -76,7 +76,7 @@ parse_ids(int argc, char **argv, const char **workspace, const char **id,
     if (rc != CLI_PARSED) {
         return rc;
     }
-    if ((*workspace)[0] == '\0' || (*id)[0] == '\0' ||
+    if (workspace[0] == '\0' || id[0] == '\0' ||
         (client_id != NULL && (*client_id)[0] == '\0')) {
         return usage_error(client_id != NULL
                                ? "'provider invalid-client' needs "
@@ -92,17 +92,17 @@ provider_show(const cli_context *ctx, int argc, char **argv)
     Mcpreg__V1__GetOAuthProviderRequest req =
         MCPREG__V1__GET_OAUTH_PROVIDER_REQUEST__INIT;
     Mcpreg__V1__OAuthProvider *resp = NULL;
-    const char *workspace = "";
-    const char *id = "";
+    char workspace[MR_UUID_LEN + 1] = "";
+    char id[MR_UUID_LEN + 1] = "";
     json_t *out;
-    int rc = parse_ids(argc, argv, &workspace, &id, NULL);
+    int rc = parse_ids(argc, argv, workspace, id, NULL);
 
     if (rc != CLI_PARSED) {
         return rc;
     }
 
-    req.workspace_id = (char *)workspace;
-    req.oauth_provider_id = (char *)id;
+    req.workspace_id = workspace;
+    req.oauth_provider_id = id;
     rc = cli_call(ctx, MR_M_GET_OAUTH_PROVIDER, &req.base,
                   &mcpreg__v1__oauth_provider__descriptor,
                   (ProtobufCMessage **)&resp);
@@ -120,18 +120,18 @@ provider_invalid_client(const cli_context *ctx, int argc, char **argv)
     Mcpreg__V1__ReportInvalidClientRequest req =
         MCPREG__V1__REPORT_INVALID_CLIENT_REQUEST__INIT;
     Mcpreg__V1__ReportInvalidClientResponse *resp = NULL;
-    const char *workspace = "";
-    const char *id = "";
+    char workspace[MR_UUID_LEN + 1] = "";
+    char id[MR_UUID_LEN + 1] = "";
     const char *client_id = "";
     json_t *out;
-    int rc = parse_ids(argc, argv, &workspace, &id, &client_id);
+    int rc = parse_ids(argc, argv, workspace, id, &client_id);
 
     if (rc != CLI_PARSED) {
         return rc;
     }
 
-    req.workspace_id = (char *)workspace;
-    req.oauth_provider_id = (char *)id;
+    req.workspace_id = workspace;
+    req.oauth_provider_id = id;
     req.client_id = (char *)client_id;
     rc = cli_call(ctx, MR_M_REPORT_INVALID_CLIENT, &req.base,
                   &mcpreg__v1__report_invalid_client_response__descriptor,

@@ -38,21 +38,18 @@ set_value(const mr_opt *opt, const char *text, const char *source)
     char *end = NULL;
     long n;
 
-    char uuid[MR_UUID_LEN + 1];
-
     switch (opt->type) {
     case MR_OPT_STR:
         *(const char **)opt->value = text;
         return 0;
     case MR_OPT_UUID:
         /* The text is not echoed: it may be a secret pasted by mistake. */
-        if (!mr_uuid_canonical(text, uuid)) {
+        if (!mr_uuid_canonical(text, opt->value)) {
             mr_opts_fail("invalid value for %s: expected a UUID "
                          "(8-4-4-4-12 hex digits)",
                          source);
             return -1;
         }
-        *(const char **)opt->value = text;
         return 0;
     case MR_OPT_BOOL:
         *(bool *)opt->value = strcmp(text, "1") == 0 ||

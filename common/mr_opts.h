@@ -9,7 +9,7 @@ typedef enum {
     MR_OPT_STR,  /* const char * */
     MR_OPT_INT,  /* long, decimal */
     MR_OPT_BOOL, /* bool; "--name" sets true, env "1"/"true" too */
-    MR_OPT_UUID, /* const char *, checked as by mr_uuid_canonical */
+    MR_OPT_UUID, /* char[MR_UUID_LEN + 1]: mr_uuid_canonical's form */
 } mr_opt_type;
 
 /*

@@ -7,6 +7,7 @@
 
 #include "mr_opts.h"
 #include "mr_test.h"
+#include "mr_util.h"
 
 static const char *url;
 static long count;
@@ -153,20 +154,21 @@ test_rest_and_help(void)
     MR_CHECK_INT(parse(2, short_help, NULL), ==, 1);
 }
 
-/* A UUID option takes the 8-4-4-4-12 form in any case, and its error does
- * not echo the value, which may be a secret pasted by mistake. */
+/* A UUID option takes the 8-4-4-4-12 form in any case and keeps it in
+ * lower case. Its error does not echo the value, which may be a secret
+ * pasted by mistake. */
 static void
 test_uuid_checked(void)
 {
-    static const char *id;
-    const mr_opt uuid_opts[] = {{"id", NULL, MR_OPT_UUID, &id, "an id"}};
+    static char id[MR_UUID_LEN + 1];
+    const mr_opt uuid_opts[] = {{"id", NULL, MR_OPT_UUID, id, "an id"}};
     char good[] = "0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9";
     char *valid[] = {"prog", "--id", good};
     char *invalid[] = {"prog", "--id", "secret-not-a-uuid"};
     char text[256];
 
     MR_CHECK_INT(mr_opts_parse(uuid_opts, 1, 3, valid, "usage", NULL), ==, 0);
-    MR_CHECK_STR(id, good);
+    MR_CHECK_STR(id, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9");
 
     MR_CHECK_INT(mr_opts_parse(uuid_opts, 1, 3, invalid, "usage", NULL), ==,
                  -1);

@@ -176,6 +176,19 @@ test('client add stores one issuer form', async () => {
   }
 });
 
+// A UUID option takes either case and is used, and printed, in lower case.
+test('client add prints ids in lower case', async () => {
+  const { scripted, server } = await setUp(withoutRegistration());
+  try {
+    const added = await addClient(['--server', server.id.toUpperCase(),
+      '--issuer', scripted.url, '--client-id', 'upper-case']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(JSON.parse(added.stdout).mcp_server_id, server.id);
+  } finally {
+    await scripted.fake.close();
+  }
+});
+
 test('client list hides secrets', async () => {
   const { scripted, server } = await setUp(withoutRegistration());
   try {
