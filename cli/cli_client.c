@@ -306,6 +306,9 @@ cli_client_main(const cli_context *ctx, int argc, char **argv)
     if (strcmp(sub, "remove") == 0) {
         return client_remove(ctx, argc - 1, argv + 1);
     }
+    if (cli_misplaced_global(argc, argv, argv[0])) {
+        return CLI_EXIT_USAGE;
+    }
     return usage_error(sub[0] ? "unknown 'client' subcommand"
                               : "missing 'client' subcommand");
 }

@@ -244,6 +244,9 @@ cli_key_main(const cli_context *ctx, int argc, char **argv)
     if (strcmp(sub, "revoke") == 0) {
         return key_revoke(ctx, argc - 1, argv + 1);
     }
+    if (cli_misplaced_global(argc, argv, argv[0])) {
+        return CLI_EXIT_USAGE;
+    }
     return usage_error(sub[0] ? "unknown 'key' subcommand"
                               : "missing 'key' subcommand");
 }

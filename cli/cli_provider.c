@@ -168,6 +168,9 @@ cli_provider_main(const cli_context *ctx, int argc, char **argv)
     if (strcmp(sub, "invalid-client") == 0) {
         return provider_invalid_client(ctx, argc - 1, argv + 1);
     }
+    if (cli_misplaced_global(argc, argv, argv[0])) {
+        return CLI_EXIT_USAGE;
+    }
     return usage_error(sub[0] ? "unknown 'provider' subcommand"
                               : "missing 'provider' subcommand");
 }

@@ -395,6 +395,10 @@ test('CLI usage errors exit 2', async () => {
     workspaceId, '--timeout-ms', '500']);
   assert.equal(late.code, 2, late.stderr);
   assert.match(late.stderr, /put it before the command/);
+  const beforeSubcommand = await system.cli.run(['key', '--timeout-ms',
+    '500', 'list', '--workspace', workspaceId]);
+  assert.equal(beforeSubcommand.code, 2, beforeSubcommand.stderr);
+  assert.match(beforeSubcommand.stderr, /put it before the command/);
 
   const shortHelp = await system.cli.run(['key', 'list', '-h']);
   assert.equal(shortHelp.code, 0, shortHelp.stderr);
