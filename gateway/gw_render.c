@@ -24,14 +24,13 @@ auth_type_name(Mcpreg__V1__AuthType type)
     }
 }
 
-/* Returns the REST value of mode: a JSON string, or JSON null when unset.
- * It returns NULL for a value unknown to the gateway. */
+/* Returns the REST value of mode, a JSON string. It returns NULL for an
+ * unset mode, which the caller leaves out, and for a value unknown to the
+ * gateway. */
 static json_t *
 oauth_mode_value(Mcpreg__V1__OAuthMode mode)
 {
     switch (mode) {
-    case MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED:
-        return json_null();
     case MCPREG__V1__OAUTH_MODE__OAUTH_MODE_LEGACY_SHARED_PROVIDER:
         return json_string("legacy_shared_provider");
     case MCPREG__V1__OAUTH_MODE__OAUTH_MODE_PER_USER_DYNAMIC_CLIENT:
@@ -107,8 +106,12 @@ gw_render_server(const Mcpreg__V1__McpServer *server, json_t **out)
     rc |= json_object_set_new(obj, "url", json_string(server->url));
     rc |= json_object_set_new(obj, "headers", masked_headers(server));
     rc |= json_object_set_new(obj, "auth_type", json_string(auth_type));
-    rc |= json_object_set_new(obj, "oauth_mode",
-                              oauth_mode_value(server->oauth_mode));
+    /* The published schema types oauth_mode as a string, never null, so
+     * a server without a mode has no member. */
+    if (server->oauth_mode != MCPREG__V1__OAUTH_MODE__OAUTH_MODE_UNSPECIFIED) {
+        rc |= json_object_set_new(obj, "oauth_mode",
+                                  oauth_mode_value(server->oauth_mode));
+    }
     rc |= json_object_set_new(obj, "oauth_provider_id",
                               string_or_null(server->oauth_provider_id));
     rc |= json_object_set_new(obj, "created_at",

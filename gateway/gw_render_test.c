@@ -67,7 +67,7 @@ server_unset_fields_rendered(void)
         "\"name\":\"docs\",\"url\":\"https://mcp.example.com/mcp\","
         "\"headers\":[{\"key\":\"Authorization\",\"value\":\"********\"},"
         "{\"key\":\"X-Team\",\"value\":\"********\"}],"
-        "\"auth_type\":\"headers\",\"oauth_mode\":null,"
+        "\"auth_type\":\"headers\","
         "\"oauth_provider_id\":null,"
         "\"created_at\":\"2025-12-04T15:38:21.123Z\","
         "\"updated_at\":\"2025-12-04T15:38:22.000Z\","

@@ -277,7 +277,7 @@ test('patch to headers clears oauth fields', async () => {
   });
   assertStatus(response, 200);
   assertMcpServer(response.json, {
-    id: perUser.id, auth_type: 'headers', oauth_mode: null,
+    id: perUser.id, auth_type: 'headers', oauth_mode: undefined,
     oauth_provider_id: null,
   });
   assertError(await system.api('POST', providerPath, { key: keys.owner }),
@@ -295,7 +295,7 @@ test('patch to headers clears oauth fields', async () => {
   });
   assertStatus(switched, 200);
   assertMcpServer(switched.json, {
-    auth_type: 'headers', oauth_mode: null, oauth_provider_id: null,
+    auth_type: 'headers', oauth_mode: undefined, oauth_provider_id: null,
   });
 });
 

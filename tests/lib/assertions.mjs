@@ -106,7 +106,9 @@ export function assertMcpServer(body, expected = {}) {
   }
   assert.ok(['headers', 'oauth'].includes(body.auth_type),
     `auth_type: ${context}`);
-  if (body.oauth_mode !== undefined && body.oauth_mode !== null) {
+  // The published schema types oauth_mode as a string, so a server without
+  // a mode has no member, and never null.
+  if ('oauth_mode' in body) {
     assert.ok(OAUTH_MODES.includes(body.oauth_mode), `oauth_mode: ${context}`);
   }
 
