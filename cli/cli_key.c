@@ -210,7 +210,7 @@ key_revoke(const cli_context *ctx, int argc, char **argv)
     }
     /* The argument is not echoed: it may be an API key pasted by mistake. */
     if (!mr_uuid_canonical(argv[rest], key_id)) {
-        return usage_error("KEY_ID is not a canonical UUID (8-4-4-4-12 hex "
+        return usage_error("KEY_ID is not a UUID (8-4-4-4-12 hex "
                            "digits): give the key_id that 'key create' and "
                            "'key list' print, not the API key");
     }

@@ -25,8 +25,8 @@
     X(EUNKNOWN_FIELD, "unknown_field", 400, INVALID_ARGUMENT,                 \
       "Remove the field: it is not part of the schema")                       \
     X(EINVALID_ID, "invalid_mcp_server_id", 400, INVALID_ARGUMENT,            \
-      "Use the id returned at creation: the MCP server id is not a "          \
-      "canonical UUID")                                                       \
+      "Use the id returned at creation: the MCP server id is not a UUID "     \
+      "in 8-4-4-4-12 hex form")                                               \
     X(EBODY_TOO_LARGE, "request_body_too_large", 413, INVALID_ARGUMENT,       \
       "Send a smaller body: the request body is too large")                   \
     X(EROUTE, "route_not_found", 404, NOT_FOUND,                              \

@@ -173,7 +173,7 @@ check_request(const reg_service *service, add_request *add, char *detail,
     if (!mr_uuid_canonical(req->workspace_id, add->ws)) {
         snprintf(detail, detail_len,
                  "Use the workspace id printed by 'mcpreg key create': "
-                 "the workspace id is not a canonical UUID");
+                 "the workspace id is not a UUID in 8-4-4-4-12 hex form");
         return MR_EINVALID_FIELD;
     }
     if (!mr_uuid_canonical(req->mcp_server_id, add->id)) {

@@ -145,7 +145,7 @@ check_ids(const char *ws_text, const char *id_text, bool id_required,
     if (!mr_uuid_canonical(ws_text, ws)) {
         snprintf(detail, detail_len,
                  "Use the workspace id printed by 'mcpreg key create': "
-                 "the workspace id is not a canonical UUID");
+                 "the workspace id is not a UUID in 8-4-4-4-12 hex form");
         return MR_EINVALID_FIELD;
     }
     if ((id_required || id_text[0] != '\0') &&

@@ -80,7 +80,8 @@ check_ids(const char *workspace_id, const char *provider_id,
         field = "oauth_provider_id";
     }
     if (field != NULL) {
-        snprintf(detail, detail_len, "Set '%s' to a canonical UUID", field);
+        snprintf(detail, detail_len,
+                 "Set '%s' to a UUID in 8-4-4-4-12 hex form", field);
         return MR_EINVALID_FIELD;
     }
     return MR_OK;

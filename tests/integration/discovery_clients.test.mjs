@@ -331,7 +331,7 @@ test('key revoke rejects a non-UUID id', async () => {
   const secret = 'mcpreg_not-a-key-id';
   const result = await system.cli.run(['key', 'revoke', secret]);
   assert.equal(result.code, 2, result.stderr);
-  assert.match(result.stderr, /not a canonical UUID/);
+  assert.match(result.stderr, /KEY_ID is not a UUID/);
   assert.doesNotMatch(result.stderr, /api_key_not_found/);
   assert.ok(!result.stderr.includes(secret),
     'the argument may be an API key, so it is not printed');
