@@ -353,8 +353,8 @@ async function createKeyUnprinted(stdout) {
 }
 
 // The CLI revokes a key whose secret never reached the caller, because
-// only whoever finds the key later could use it: a full disk, and a
-// reader that left (EPIPE, not a SIGPIPE that kills the CLI first).
+// the caller cannot use it. The cases are a full disk and a reader that
+// left (EPIPE, not a SIGPIPE that kills the CLI first).
 test('key create revokes an unprinted key', async () => {
   const full = await open('/dev/full', 'w');
   const results = [];
