@@ -23,9 +23,8 @@
  * allocation for the repeat call, whose body is "{}" or a user id. */
 #define SMALL_BODY_MAX 256
 
-/* Bytes of the method and path copied into the log line. */
+/* Bytes of the method copied into the log line, the NUL included. */
 #define LOG_METHOD_MAX 16
-#define LOG_PATH_MAX   256
 
 /* The con_cls of a request that gw_http_started rejected with its own
  * response. */
@@ -56,7 +55,7 @@ typedef struct {
     int64_t start_ms;
     char request_id[GW_REQUEST_ID_MAX + 1];
     char method[LOG_METHOD_MAX];
-    char path[LOG_PATH_MAX];
+    char path[GW_LOG_PATH_MAX];
     const gw_route *route;
     char id[MR_UUID_LEN + 1];
 

@@ -20,6 +20,10 @@
  * the longest request id that the RPC envelope carries. */
 #define GW_REQUEST_ID_MAX MR_RPC_ID_MAX
 
+/* GW_LOG_PATH_MAX is how many bytes of a request's path its access line
+ * keeps, the NUL included. */
+#define GW_LOG_PATH_MAX 256
+
 /* gw_server is shared by the MHD threads and the RPC callbacks. */
 struct gw_server {
     gw_config config;

@@ -6,12 +6,10 @@
 #include <time.h>
 
 #include "gw_errors.h"
+#include "gw_http.h"
 #include "gw_query.h"
 #include "mr_log.h"
 #include "mr_util.h"
-
-/* Bytes of the path copied into the log line. */
-#define LOG_PATH_MAX 256
 
 size_t
 gw_query_params(const char *uri)
@@ -78,7 +76,7 @@ write_response(int fd, const char *request_id)
 static void
 log_rejection(const char *uri, const char *request_id)
 {
-    char buf[LOG_PATH_MAX];
+    char buf[GW_LOG_PATH_MAX];
     const char *path = buf;
     size_t len = strcspn(uri, "?");
 
