@@ -17,6 +17,7 @@
 #define MR_M_REPORT_INVALID_CLIENT   MR_REGISTRATION "ReportInvalidClient"
 #define MR_M_LIST_OPERATOR_CLIENTS   MR_REGISTRATION "ListOperatorClients"
 #define MR_M_REMOVE_OPERATOR_CLIENT  MR_REGISTRATION "RemoveOperatorClient"
+#define MR_M_PING                    MR_REGISTRATION "Ping"
 
 #define MR_M_DISCOVER_AND_REGISTER "/mcpreg.v1.Discovery/DiscoverAndRegister"
 #define MR_M_DELETE_CLIENT         "/mcpreg.v1.Discovery/DeleteClient"

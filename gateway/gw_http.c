@@ -69,7 +69,7 @@ typedef struct {
      * the empty body. */
     mr_err early_err;
     const char *early_allow;
-    gw_static_route static_route; /* a bodiless request for gw_static.c */
+    gw_static_route static_route; /* a path of gw_static.c, or NONE */
 
     /* The response carries "Connection: close", after which libmicrohttpd
      * 0.9.75 closes the connection instead of reading another request. */
@@ -355,6 +355,10 @@ send_rpc(request *req)
     uint32_t timeout_ms = route->long_timeout
                               ? server->config.register_timeout_ms
                               : server->config.request_timeout_ms;
+
+    if (route->timeout_ms != 0 && route->timeout_ms < timeout_ms) {
+        timeout_ms = route->timeout_ms;
+    }
     mr_err err = MR_ESHUTTING_DOWN;
 
     pthread_rwlock_rdlock(&server->rpc_lock);
@@ -484,24 +488,27 @@ has_body(struct MHD_Connection *conn)
                                        "Transfer-Encoding") != NULL;
 }
 
-/* Serves a path of gw_static.c to a GET or HEAD without an API key,
- * during a drain too. Other methods get 405 with Allow. */
+/* Serves a path of gw_static.c to a GET or HEAD without an API key. The
+ * readiness probe fails during a drain and otherwise calls Ping; the other
+ * paths are served during a drain too. Other methods get 405 with Allow. */
 static enum MHD_Result
 respond_static(request *req, const char *method)
 {
-    const char *detail = NULL;
     char *body = NULL;
-    mr_err err;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         return respond_error(req, MR_EMETHOD, NULL, "GET, HEAD");
     }
-    err = gw_static_body(req->server, req->static_route, &body, &detail);
-    if (err == MR_ENOMEM) {
-        return MHD_NO;
+    if (req->static_route == GW_STATIC_READY &&
+        atomic_load(&req->server->draining)) {
+        return respond_error(req, MR_ESHUTTING_DOWN, NULL, NULL);
     }
-    if (err != MR_OK) {
-        return respond_error(req, err, detail, NULL);
+    if (req->static_route == GW_STATIC_READY) {
+        req->route = gw_route_ping();
+        return start_call(req);
+    }
+    if (gw_static_body(req->server, req->static_route, &body) != MR_OK) {
+        return MHD_NO;
     }
     return queue(req, 200, body, MR_OK, "served by the gateway", NULL);
 }
@@ -603,8 +610,11 @@ gw_http_access(void *cls, struct MHD_Connection *conn, const char *url,
         /* A response queued in this first call closes the connection
          * (libmicrohttpd 0.9.75), so one without a body waits for the
          * next call. */
+        /* The readiness probe makes an RPC, so it reads a body like the
+         * REST routes and gets its response once the request is in. */
         req->static_route = gw_static_find(server, url);
-        if (req->static_route != GW_STATIC_NONE && has_body(conn)) {
+        if (req->static_route != GW_STATIC_NONE &&
+            req->static_route != GW_STATIC_READY && has_body(conn)) {
             req->close_connection = true;
             return respond_static(req, method);
         }

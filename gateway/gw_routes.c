@@ -113,6 +113,21 @@ gw_route_match(const char *method, const char *path, gw_match *out)
     return MR_EMETHOD;
 }
 
+const gw_route *
+gw_route_ping(void)
+{
+    static const gw_route ping = {
+        .op = GW_OP_PING,
+        .method = "GET",
+        .rpc_method = MR_M_PING,
+        .response_type = &mcpreg__v1__ping_response__descriptor,
+        .success_status = 200,
+        .timeout_ms = GW_PING_TIMEOUT_MS,
+    };
+
+    return &ping;
+}
+
 mr_err
 gw_route_parse_id(const gw_match *match, char out[MR_UUID_LEN + 1])
 {
@@ -250,6 +265,9 @@ build_message(gw_call *call, const char *body, size_t body_len, char *detail,
         return MR_OK;
     case GW_OP_REGISTER_OAUTH:
         return build_register(call, body, body_len, detail, detail_size);
+    case GW_OP_PING:
+        mcpreg__v1__ping_request__init(&call->msg.ping);
+        return MR_OK;
     }
     return MR_EINTERNAL;
 }
@@ -356,6 +374,9 @@ gw_route_render(const gw_route *route, const ProtobufCMessage *reply,
     case GW_OP_REGISTER_OAUTH:
         return gw_render_register(
             (const Mcpreg__V1__RegisterOAuthProviderResponse *)reply, body);
+    case GW_OP_PING:
+        *body = strdup("{\"status\":\"ok\"}");
+        return *body != NULL ? MR_OK : MR_ENOMEM;
     }
 
     if (err != MR_OK) {

@@ -24,6 +24,7 @@ typedef enum {
     GW_OP_UPDATE,
     GW_OP_DELETE,
     GW_OP_REGISTER_OAUTH,
+    GW_OP_PING, /* the readiness probe; see gw_route_ping */
 } gw_op;
 
 /* gw_route is one row of the routing table. */
@@ -34,6 +35,7 @@ typedef struct {
     const ProtobufCMessageDescriptor *response_type;
     bool long_timeout; /* uses --register-timeout-ms, not the CRUD one */
     int success_status;
+    uint32_t timeout_ms; /* when not 0, in place of either setting */
 } gw_route;
 
 /* gw_match is the outcome of gw_route_match. */
@@ -60,6 +62,15 @@ mr_err gw_route_match(const char *method, const char *path, gw_match *out);
  */
 mr_err gw_route_parse_id(const gw_match *match, char out[MR_UUID_LEN + 1]);
 
+/* GW_PING_TIMEOUT_MS bounds the Ping call of a readiness probe, so that a
+ * frozen registration service fails the probe within a probe's usual
+ * timeout of 1 s. */
+#define GW_PING_TIMEOUT_MS 900
+
+/* gw_route_ping returns the route of the readiness probe: a Ping call to
+ * the registration service, which no REST path matches. */
+const gw_route *gw_route_ping(void);
+
 /* gw_call is the RPC request of one REST request, with the memory that its
  * message points into. Zero it before gw_call_prepare. */
 typedef struct {
@@ -72,6 +83,7 @@ typedef struct {
         Mcpreg__V1__UpdateMcpServerRequest update;
         Mcpreg__V1__DeleteMcpServerRequest delete_;
         Mcpreg__V1__RegisterOAuthProviderRequest register_oauth;
+        Mcpreg__V1__PingRequest ping;
     } msg;
     Mcpreg__V1__Caller caller;
     uint8_t key_sha256[MR_SHA256_LEN];

@@ -1,4 +1,5 @@
-/* gw_static.h - paths the gateway serves itself, without a key or an RPC. */
+/* gw_static.h - paths that need no API key: the client metadata document
+ * and the health probes. */
 #ifndef GW_STATIC_H
 #define GW_STATIC_H
 
@@ -9,8 +10,9 @@
  * HTTP. */
 #define GW_HEALTH_PATH "/healthz"
 
-/* GW_READY_PATH is the readiness probe, 200 while a registration service
- * is connected and the gateway is not draining. */
+/* GW_READY_PATH is the readiness probe, 200 while the gateway is not
+ * draining and a Ping call to the registration service succeeds within
+ * GW_PING_TIMEOUT_MS (gw_route_ping). */
 #define GW_READY_PATH "/readyz"
 
 /* gw_static_route names a path of this module. */
@@ -26,13 +28,12 @@ typedef enum {
 gw_static_route gw_static_find(const gw_server *server, const char *url);
 
 /*
- * gw_static_body builds the response body of route, which is not
- * GW_STATIC_NONE. It returns MR_OK with *body, a malloc'd JSON text that
- * the caller owns, or MR_ENOMEM. For GW_STATIC_READY it returns
- * MR_ESHUTTING_DOWN while the gateway drains, and MR_EUNAVAILABLE with
- * *detail set while no registration service is connected.
+ * gw_static_body builds the response body of route, the client metadata
+ * document or the liveness probe; the readiness probe is an RPC. It returns
+ * MR_OK with *body, a malloc'd JSON text that the caller owns, or
+ * MR_ENOMEM.
  */
-mr_err gw_static_body(gw_server *server, gw_static_route route, char **body,
-                      const char **detail);
+mr_err gw_static_body(const gw_server *server, gw_static_route route,
+                      char **body);
 
 #endif

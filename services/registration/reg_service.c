@@ -16,6 +16,17 @@
  * timeout, so that RegisterOAuthProvider can wait for a discovery job. */
 #define DEFAULT_TIMEOUT_MS 30000
 
+/* handle_ping replies at once, without a store read, so the caller learns
+ * that the service reads and replies to calls. */
+static void
+handle_ping(mr_rpc_call *call, void *arg)
+{
+    Mcpreg__V1__PingResponse resp = MCPREG__V1__PING_RESPONSE__INIT;
+
+    (void)arg;
+    mr_rpc_reply(call, &resp.base);
+}
+
 static const mr_rpc_method methods[] = {
     {MR_M_CREATE_MCP_SERVER,
      &mcpreg__v1__create_mcp_server_request__descriptor,
@@ -54,6 +65,7 @@ static const mr_rpc_method methods[] = {
     {MR_M_REMOVE_OPERATOR_CLIENT,
      &mcpreg__v1__remove_operator_client_request__descriptor,
      reg_clients_handle_remove},
+    {MR_M_PING, &mcpreg__v1__ping_request__descriptor, handle_ping},
 };
 
 mr_err

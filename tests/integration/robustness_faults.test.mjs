@@ -545,6 +545,13 @@ test('frozen registration: 503 within deadline', async () => {
     assert.ok(list.elapsedMs < SHORT_DEADLINE_MS + DEADLINE_SLACK_MS,
       `GET /mcp-servers answered after ${Math.round(list.elapsedMs)} ms`);
 
+    // A frozen service is connected but replies to nothing, so the gateway
+    // is not ready. The probe's own Ping deadline is under a second.
+    const ready = await system.api('GET', '/readyz', { absolutePath: true });
+    assertError(ready, 503, 'timed_out');
+    assert.ok(ready.elapsedMs < 1000 + DEADLINE_SLACK_MS,
+      `/readyz answered after ${Math.round(ready.elapsedMs)} ms`);
+
     // After a 503 timed_out the connection takes the next request.
     const port = Number(flagValue(system.processes.get(GATEWAY).args,
       '--listen').split(':').pop());
