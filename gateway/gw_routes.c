@@ -375,7 +375,7 @@ gw_route_render(const gw_route *route, const ProtobufCMessage *reply,
         return gw_render_register(
             (const Mcpreg__V1__RegisterOAuthProviderResponse *)reply, body);
     case GW_OP_PING:
-        *body = strdup("{\"status\":\"ok\"}");
+        *body = strdup(GW_PROBE_OK_BODY);
         return *body != NULL ? MR_OK : MR_ENOMEM;
     }
 

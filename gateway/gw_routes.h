@@ -35,7 +35,7 @@ typedef struct {
     const ProtobufCMessageDescriptor *response_type;
     bool long_timeout; /* uses --register-timeout-ms, not the CRUD one */
     int success_status;
-    uint32_t timeout_ms; /* when not 0, in place of either setting */
+    uint32_t timeout_ms; /* when not 0, caps the setting's timeout */
 } gw_route;
 
 /* gw_match is the outcome of gw_route_match. */
@@ -61,6 +61,9 @@ mr_err gw_route_match(const char *method, const char *path, gw_match *out);
  * id. It returns MR_EINVALID_ID for any other text.
  */
 mr_err gw_route_parse_id(const gw_match *match, char out[MR_UUID_LEN + 1]);
+
+/* GW_PROBE_OK_BODY is the body of a passed health probe. */
+#define GW_PROBE_OK_BODY "{\"status\":\"ok\"}"
 
 /* GW_PING_TIMEOUT_MS bounds the Ping call of a readiness probe, so that a
  * frozen registration service fails the probe within a probe's usual

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_routes.h"
 #include "gw_static.h"
 #include "mr_api.h"
 
@@ -24,7 +25,7 @@ gw_static_find(const gw_server *server, const char *url)
 mr_err
 gw_static_body(const gw_server *server, gw_static_route route, char **body)
 {
-    const char *text = "{\"status\":\"ok\"}";
+    const char *text = GW_PROBE_OK_BODY;
 
     *body = NULL;
     if (route == GW_STATIC_CLIENT_METADATA) {
