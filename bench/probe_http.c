@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 
 #include "mr_util.h"
+#include "probe_listen.h"
 
 static const char body[] =
     "{\"oauth_provider_id\":\"2f1b5a3c-7c0e-4d8e-9a57-3f1d2c4b5a6e\"}";
@@ -41,18 +42,19 @@ main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 18090;
     int threads = argc > 2 ? atoi(argv[2]) : 2;
+    gw_acceptor *acc;
     struct MHD_Daemon *daemon;
 
     mr_signals_block();
-    daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
-        NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
-    if (daemon == NULL) {
-        fprintf(stderr, "probe_http: failed to listen on port %d\n", port);
+    acc = probe_listen("probe_http", port);
+    if (acc == NULL) {
         return 1;
     }
-    mr_signals_wait();
-    MHD_stop_daemon(daemon);
-    return 0;
+    daemon = MHD_start_daemon(PROBE_DAEMON_FLAGS, 0, NULL, NULL, answer, NULL,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                              MHD_OPTION_CONNECTION_LIMIT,
+                              PROBE_CONNECTION_LIMIT * (unsigned)threads,
+                              MHD_OPTION_NOTIFY_CONNECTION, gw_acceptor_notify,
+                              acc, MHD_OPTION_END);
+    return probe_serve("probe_http", acc, daemon);
 }

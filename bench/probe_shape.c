@@ -24,6 +24,7 @@
 #include <rocksdb/c.h>
 
 #include "mr_util.h"
+#include "probe_listen.h"
 
 static const char probe_key[] = "prov/ws/server/user";
 static const char probe_value[] =
@@ -315,7 +316,9 @@ completed(void *cls, struct MHD_Connection *conn, void **state,
 static int
 run_http(int port, const char *url, int threads)
 {
+    gw_acceptor *acc;
     struct MHD_Daemon *daemon;
+    int status;
 
     if (nng_req0_open(&req_sock) != 0 ||
         nng_socket_set_ms(req_sock, NNG_OPT_REQ_RESENDTIME,
@@ -324,20 +327,20 @@ run_http(int port, const char *url, int threads)
         fprintf(stderr, "probe_shape: failed to dial %s\n", url);
         return 1;
     }
-    daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-            MHD_ALLOW_SUSPEND_RESUME,
-        (uint16_t)port, NULL, NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
-    if (daemon == NULL) {
-        fprintf(stderr, "probe_shape: failed to listen on port %d\n", port);
+    acc = probe_listen("probe_shape", port);
+    if (acc == NULL) {
         return 1;
     }
-    mr_signals_wait();
-    MHD_stop_daemon(daemon);
+    daemon = MHD_start_daemon(PROBE_DAEMON_FLAGS, 0, NULL, NULL, answer, NULL,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                              MHD_OPTION_CONNECTION_LIMIT,
+                              PROBE_CONNECTION_LIMIT * (unsigned)threads,
+                              MHD_OPTION_NOTIFY_CONNECTION, gw_acceptor_notify,
+                              acc, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                              NULL, MHD_OPTION_END);
+    status = probe_serve("probe_shape", acc, daemon);
     nng_close(req_sock);
-    return 0;
+    return status;
 }
 
 int

@@ -8,6 +8,7 @@
 
 #include <microhttpd.h>
 
+#include "gw_accept.h"
 #include "gw_lograte.h"
 #include "gw_server.h"
 #include "gw_watchdog.h"
@@ -27,6 +28,7 @@
 /* gw_server is shared by the MHD threads and the RPC callbacks. */
 struct gw_server {
     gw_config config;
+    gw_acceptor *acceptor; /* the listening socket, which feeds daemon */
     struct MHD_Daemon *daemon;
     mr_rpc_client *rpc;
 

@@ -155,6 +155,7 @@ server_free(gw_server *server)
 {
     /* After MHD_stop_daemon, or before the daemon started: no connection
      * is left in the watchdog's table. */
+    gw_acceptor_close(server->acceptor);
     if (server->watchdog != NULL) {
         gw_watchdog_stop(server->watchdog);
     }
@@ -312,24 +313,29 @@ watch_connection(gw_watchdog *watchdog, struct MHD_Connection *conn)
 }
 
 /*
- * The MHD_OPTION_NOTIFY_CONNECTION callback, with the watchdog (or NULL)
- * as cls. libmicrohttpd 0.9.75 calls it with CLOSED before it closes the
- * socket, both in MHD_cleanup_connections (every close, MHD_stop_daemon
- * included) and when setting up a new connection fails. So the watchdog
- * never shuts down a closed descriptor, or one reused by a new socket.
+ * The MHD_OPTION_NOTIFY_CONNECTION callback, with the gw_server as cls. It
+ * tells the acceptor of every connection started, and keeps the watchdog's
+ * table, if there is a watchdog. libmicrohttpd 0.9.75 calls it with CLOSED
+ * before it closes the socket, both in MHD_cleanup_connections (every
+ * close, MHD_stop_daemon included) and when setting up a new connection
+ * fails. So the watchdog never shuts down a closed descriptor, or one
+ * reused by a new socket.
  */
 static void
 notify_connection(void *cls, struct MHD_Connection *conn,
                   void **socket_context,
                   enum MHD_ConnectionNotificationCode code)
 {
-    gw_watchdog *watchdog = cls;
+    gw_server *server = cls;
 
-    if (watchdog == NULL) {
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        gw_acceptor_taken(server->acceptor);
+    }
+    if (server->watchdog == NULL) {
         return;
     }
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = watch_connection(watchdog, conn);
+        *socket_context = watch_connection(server->watchdog, conn);
     } else if (*socket_context != NULL) {
         gw_watchdog_remove(*socket_context);
         *socket_context = NULL;
@@ -392,37 +398,66 @@ completed_with_deadline(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-/* Starts libmicrohttpd on addr with its internal threads. */
+/* Starts libmicrohttpd with its internal threads, without a listening
+ * socket of its own: the acceptor adds every connection. */
 static struct MHD_Daemon *
-start_daemon(gw_server *server, const struct sockaddr_storage *addr)
+start_daemon(gw_server *server)
 {
     const gw_config *cfg = &server->config;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    uint16_t port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                         MHD_USE_NO_LISTEN_SOCKET;
 
-    /* IPv6 without MHD_USE_DUAL_STACK: the socket takes IPv6 only. */
-    if (addr->ss_family == AF_INET6) {
-        flags |= MHD_USE_IPv6;
-        port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
-    }
-
-    /* With MHD_OPTION_SOCK_ADDR, MHD binds addr and uses port only in its
-     * messages. The logger comes first so that MHD reports option errors
-     * through it. */
+    /* The acceptor keeps to cfg->max_connections, and a worker counts a
+     * connection only once it takes it up, so that one worker may get
+     * them all (gw_acceptor_start). The logger comes first so that MHD
+     * reports option errors through it. */
     return MHD_start_daemon(
-        flags, port, NULL, NULL, access_with_deadline, server,
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, access_with_deadline, server,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections * (unsigned int)cfg->threads,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_MAX,
         MHD_OPTION_URI_LOG_CALLBACK, gw_http_started, server,
         MHD_OPTION_NOTIFY_COMPLETED, completed_with_deadline, server,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, server->watchdog,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, server,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
+}
+
+/* Listens on addr and starts libmicrohttpd behind the acceptor. */
+static mr_err
+start_http(gw_server *server, const struct sockaddr_storage *addr,
+           socklen_t addr_len)
+{
+    const char *listen = server->config.listen;
+
+    if (gw_acceptor_open(addr, addr_len, &server->acceptor) != MR_OK) {
+        MR_ERROR("gw.listen.failed", NULL,
+                 "listening on %s failed: %s; check that the address is "
+                 "local and the port is free",
+                 listen, strerror(errno));
+        return MR_EUNAVAILABLE;
+    }
+    server->daemon = start_daemon(server);
+    if (server->daemon == NULL) {
+        MR_ERROR("gw.http.failed", NULL,
+                 "starting the HTTP server on %s failed", listen);
+        return MR_EUNAVAILABLE;
+    }
+    if (gw_acceptor_start(server->acceptor, server->daemon,
+                          (unsigned int)server->config.max_connections) !=
+        MR_OK) {
+        MR_ERROR("gw.accept.start_failed", NULL,
+                 "starting the thread that accepts connections failed");
+        MHD_stop_daemon(server->daemon);
+        server->daemon = NULL;
+        return MR_EINTERNAL;
+    }
+    return MR_OK;
 }
 
 mr_err
@@ -464,13 +499,8 @@ gw_server_start(const gw_config *cfg, gw_server **out)
         }
     }
 
-    server->daemon = start_daemon(server, &addr);
-    if (server->daemon == NULL) {
-        MR_ERROR("gw.listen.failed", NULL,
-                 "starting the HTTP server on %s failed; check that the "
-                 "address is local and the port is free",
-                 cfg->listen);
-        err = MR_EUNAVAILABLE;
+    err = start_http(server, &addr, addr_len);
+    if (err != MR_OK) {
         goto out;
     }
 
@@ -495,10 +525,7 @@ out:
 uint16_t
 gw_server_port(const gw_server *server)
 {
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-
-    return info != NULL ? info->port : 0;
+    return gw_acceptor_port(server->acceptor);
 }
 
 /* Waits up to timeout_ms for every request to complete. Returns the
@@ -524,18 +551,13 @@ wait_idle(gw_server *server, int timeout_ms)
 void
 gw_server_stop(gw_server *server, int grace_ms)
 {
-    MHD_socket listen_fd;
     int active;
 
-    /* Refuse new requests and stop accepting connections. The socket
-     * stays open until MHD_stop_daemon, as libmicrohttpd requires, but a
-     * shut-down socket makes the kernel refuse new connections and reset
-     * those that it queued, which would otherwise wait until the exit. */
+    /* Refuse new requests and stop accepting connections. The shut-down
+     * socket makes the kernel refuse new connections and reset those that
+     * it queued, which would otherwise wait until the exit. */
     atomic_store(&server->draining, true);
-    listen_fd = MHD_quiesce_daemon(server->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET) {
-        shutdown(listen_fd, SHUT_RDWR);
-    }
+    gw_acceptor_stop(server->acceptor);
     MR_INFO("gw.drain", NULL,
             "stopped accepting connections; waiting up to %d ms for the "
             "requests in progress",
@@ -564,9 +586,6 @@ gw_server_stop(gw_server *server, int grace_ms)
     }
 
     MHD_stop_daemon(server->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET) {
-        close(listen_fd);
-    }
     MR_INFO("gw.stop", NULL, "stopped; %d requests were cut off", active);
     server_free(server);
 }
