@@ -123,4 +123,8 @@ int cli_client_main(const cli_context *ctx, int argc, char **argv);
  * "provider" and returns the exit status. */
 int cli_provider_main(const cli_context *ctx, int argc, char **argv);
 
+/* cli_ping_main runs "mcpreg ping" with argv[0] = "ping": it calls Ping
+ * and returns CLI_EXIT_OK once the registration service replies. */
+int cli_ping_main(const cli_context *ctx, int argc, char **argv);
+
 #endif

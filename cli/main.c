@@ -37,6 +37,10 @@
     "  provider invalid-client --workspace UUID --id UUID --client-id ID\n"   \
     "      report that the authorization server answered invalid_client;\n"   \
     "      the next use registers a new client under the same id\n"           \
+    "  ping\n"                                                                \
+    "      check that the registration service replies within "               \
+    "--timeout-ms,\n"                                                         \
+    "      as a health probe would; prints {\"ok\":true}\n"                   \
     "\n"                                                                      \
     "Exit status: 0 on success, 1 when the call failed, 2 for a usage error."
 
@@ -363,6 +367,9 @@ main(int argc, char **argv)
     }
     if (rest < argc && strcmp(argv[rest], "provider") == 0) {
         return cli_provider_main(&ctx, argc - rest, argv + rest);
+    }
+    if (rest < argc && strcmp(argv[rest], "ping") == 0) {
+        return cli_ping_main(&ctx, argc - rest, argv + rest);
     }
     fprintf(stderr, "mcpreg: %s; see 'mcpreg --help'\n",
             rest < argc ? "unknown command" : "missing command");

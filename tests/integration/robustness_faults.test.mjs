@@ -44,6 +44,10 @@ const SIGTERM_EXIT_BOUND_MS = 6500;
 const SHORT_DEADLINE_MS = 1500;
 const DEADLINE_SLACK_MS = 1500;
 
+// --timeout-ms of the CLI's ping in the frozen-service test. The CLI
+// waits one more second for a handshake that comes late.
+const PING_TIMEOUT_MS = 500;
+
 // Bound on a 503 that needs no waiting (back-pressure, a stopped peer).
 const AT_ONCE_MS = 1000;
 
@@ -552,6 +556,19 @@ test('frozen registration: 503 within deadline', async () => {
     assert.ok(ready.elapsedMs < 1000 + DEADLINE_SLACK_MS,
       `/readyz answered after ${Math.round(ready.elapsedMs)} ms`);
 
+    // So is the registration service itself, to the CLI's ping that the
+    // Kubernetes exec probe runs: it fails with timed_out once the
+    // handshake is in and no reply follows within --timeout-ms.
+    const pingStart = performance.now();
+    const frozenPing = await system.cli.run(
+      ['--timeout-ms', String(PING_TIMEOUT_MS), 'ping']);
+    const pingMs = performance.now() - pingStart;
+    assert.equal(frozenPing.code, 1, frozenPing.stderr);
+    assert.equal(frozenPing.stdout, '');
+    assert.match(frozenPing.stderr, /\(timed_out\)/);
+    assert.ok(pingMs < PING_TIMEOUT_MS + 1000 + DEADLINE_SLACK_MS,
+      `ping failed after ${Math.round(pingMs)} ms`);
+
     // After a 503 timed_out the connection takes the next request.
     const port = Number(flagValue(system.processes.get(GATEWAY).args,
       '--listen').split(':').pop());
@@ -570,6 +587,7 @@ test('frozen registration: 503 within deadline', async () => {
     await signalProcess(system, REGISTRATION, 'SIGCONT');
   }
   await assertKnownMapping();
+  assert.deepEqual(await system.cli(['ping']), { ok: true });
 });
 
 // A registration service whose caller left while it was frozen replies to
