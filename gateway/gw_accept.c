@@ -19,14 +19,16 @@
  * descriptors or memory, so that it does not spin meanwhile. */
 #define RETRY_PAUSE_MS 100
 
-/* How often the thread looks for a free slot while the daemon is at its
- * connection limit. */
-#define SLOT_POLL_MS 10
+/* How long the thread waits at most, at the connection limit, between
+ * looks at the counts, when no close wakes it. */
+#define SLOT_WAIT_MS 100
 
 /* A connection that no worker took up this long after the last one was
  * added counts as dropped. libmicrohttpd 0.9.75 closes a connection
- * without notice when it has no memory for it. */
-#define PENDING_MAX_MS 1000
+ * without notice when it has no memory for it.
+ * NOTE: a worker that stalls this long, as on a blocked stdout, lets the
+ * thread accept one connection over the limit each time. */
+#define PENDING_MAX_MS 5000
 
 struct gw_acceptor {
     int fd;
@@ -34,7 +36,15 @@ struct gw_acceptor {
     struct MHD_Daemon *daemon;
     unsigned int limit;  /* connections the daemon may hold */
     atomic_uint pending; /* added, not yet taken up by a worker */
+    atomic_uint open;    /* taken up by a worker, not yet closed */
     int64_t last_add_ms; /* of the accept thread */
+
+    /* The thread sleeps on freed while at the limit, with waiting set,
+     * and a close signals it. */
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    atomic_bool waiting;
+
     pthread_t thread;
     bool started;
     atomic_bool stopping;
@@ -106,6 +116,10 @@ gw_acceptor_open(const struct sockaddr_storage *addr, socklen_t len,
     acc->port = bound_port(acc->fd);
     atomic_init(&acc->stopping, false);
     atomic_init(&acc->pending, 0);
+    atomic_init(&acc->open, 0);
+    atomic_init(&acc->waiting, false);
+    pthread_mutex_init(&acc->lock, NULL);
+    mr_cond_init_mono(&acc->freed);
     gw_lograte_init(&acc->failures, GW_LOGRATE_INTERVAL_MS);
     *out = acc;
     return MR_OK;
@@ -126,17 +140,6 @@ pause_ms(long ms)
     nanosleep(&pause, NULL);
 }
 
-/* Returns the number of connections open in the daemon's workers. It
- * reads their counts without their locks, so the number may lag. */
-static unsigned int
-open_connections(struct MHD_Daemon *daemon)
-{
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-
-    return info != NULL ? info->num_connections : 0;
-}
-
 /*
  * Returns the number of connections open or on their way to a worker.
  * pending is read first, so a connection taken up between the two reads
@@ -151,49 +154,81 @@ connections_in_use(gw_acceptor *acc)
         atomic_store(&acc->pending, 0);
         pending = 0;
     }
-    return pending + open_connections(acc->daemon);
+    return pending + atomic_load(&acc->open);
 }
 
 /*
  * Waits while the daemon is at its connection limit. Further connections
  * then wait in the listen backlog, as with libmicrohttpd's own accept,
- * instead of being accepted and closed at once.
+ * instead of being accepted and closed at once. waiting is set before
+ * the counts are read, so a close either shows in them or signals.
  */
 static void
 wait_for_slot(gw_acceptor *acc)
 {
+    pthread_mutex_lock(&acc->lock);
+    atomic_store(&acc->waiting, true);
     while (!atomic_load(&acc->stopping) &&
            connections_in_use(acc) >= acc->limit) {
-        pause_ms(SLOT_POLL_MS);
+        struct timespec until = mr_mono_timespec(mr_mono_ms() + SLOT_WAIT_MS);
+
+        pthread_cond_timedwait(&acc->freed, &acc->lock, &until);
+    }
+    atomic_store(&acc->waiting, false);
+    pthread_mutex_unlock(&acc->lock);
+}
+
+/* Wakes the thread if it waits for a slot. */
+static void
+wake(gw_acceptor *acc)
+{
+    if (!atomic_load(&acc->waiting)) {
+        return;
+    }
+    pthread_mutex_lock(&acc->lock);
+    pthread_cond_signal(&acc->freed);
+    pthread_mutex_unlock(&acc->lock);
+}
+
+/* Takes one from *count, never below 0: connections_in_use may have
+ * dropped pending. */
+static void
+count_down(atomic_uint *count)
+{
+    unsigned int value = atomic_load(count);
+
+    while (value > 0 &&
+           !atomic_compare_exchange_weak(count, &value, value - 1)) {
     }
 }
 
-/* Adds fd to the daemon, which counts it once a worker takes it up. */
+/* Adds fd to the daemon, which reports it once a worker takes it up. */
 static void
 add_connection(gw_acceptor *acc, int fd, const struct sockaddr_storage *addr,
                socklen_t len)
 {
     /* Counted before the call, because the worker may take it up and
-     * uncount it before the call returns. */
+     * report it before the call returns. */
     atomic_fetch_add(&acc->pending, 1);
     acc->last_add_ms = mr_mono_ms();
 
     /* On failure MHD closes fd and logs why. */
     if (MHD_add_connection(acc->daemon, fd, (const struct sockaddr *)addr,
                            len) != MHD_YES) {
-        gw_acceptor_taken(acc);
+        count_down(&acc->pending);
     }
 }
 
 void
-gw_acceptor_taken(gw_acceptor *acc)
+gw_acceptor_track(gw_acceptor *acc, enum MHD_ConnectionNotificationCode code)
 {
-    unsigned int pending = atomic_load(&acc->pending);
-
-    /* Never below 0: connections_in_use may have dropped the count. */
-    while (pending > 0 && !atomic_compare_exchange_weak(
-                              &acc->pending, &pending, pending - 1)) {
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&acc->open, 1);
+        count_down(&acc->pending);
+        return;
     }
+    count_down(&acc->open);
+    wake(acc);
 }
 
 void
@@ -202,9 +237,7 @@ gw_acceptor_notify(void *cls, struct MHD_Connection *conn,
                    enum MHD_ConnectionNotificationCode code)
 {
     (void)conn, (void)socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        gw_acceptor_taken(cls);
-    }
+    gw_acceptor_track(cls, code);
 }
 
 /* Logs a failed accept at most once a second, then pauses, because an
@@ -216,9 +249,9 @@ accept_failed(gw_acceptor *acc, int error)
 
     if (count > 0) {
         MR_WARN("gw.accept.failed", NULL,
-                "accepting a connection failed %llu times since the last "
-                "such line: %s; new connections wait in the backlog",
-                (unsigned long long)count, strerror(error));
+                "accepting a connection failed: %s (%llu failures since the "
+                "last such line); new connections wait in the backlog",
+                strerror(error), (unsigned long long)count);
     }
     pause_ms(RETRY_PAUSE_MS);
 }
@@ -270,8 +303,11 @@ gw_acceptor_stop(gw_acceptor *acc)
         return;
     }
 
-    /* On Linux, shutting a listening socket down wakes a blocked accept
-     * with EINVAL. */
+    /* The signal wakes a thread that waits for a slot. On Linux, shutting
+     * a listening socket down wakes a blocked accept with EINVAL. */
+    pthread_mutex_lock(&acc->lock);
+    pthread_cond_signal(&acc->freed);
+    pthread_mutex_unlock(&acc->lock);
     shutdown(acc->fd, SHUT_RDWR);
     if (acc->started) {
         pthread_join(acc->thread, NULL);
@@ -286,5 +322,7 @@ gw_acceptor_close(gw_acceptor *acc)
     }
     gw_acceptor_stop(acc);
     close(acc->fd);
+    pthread_cond_destroy(&acc->freed);
+    pthread_mutex_destroy(&acc->lock);
     free(acc);
 }

@@ -42,8 +42,8 @@ uint16_t gw_acceptor_port(const gw_acceptor *acc);
  * connections are open or on their way to a worker, the thread accepts
  * none, and new ones wait in the listen backlog.
  *
- * The daemon must report each connection it takes up with
- * gw_acceptor_taken, as gw_acceptor_notify does. Its own
+ * The daemon must report each connection that starts and closes with
+ * gw_acceptor_track, as gw_acceptor_notify does. Its own
  * MHD_OPTION_CONNECTION_LIMIT must be at least limit times its number of
  * workers. A worker counts a connection only once it takes it up, so one
  * worker may be given all of them. A connection that the daemon rejects
@@ -53,13 +53,15 @@ uint16_t gw_acceptor_port(const gw_acceptor *acc);
 mr_err gw_acceptor_start(gw_acceptor *acc, struct MHD_Daemon *daemon,
                          unsigned int limit);
 
-/* gw_acceptor_taken records that a worker took up one of the connections
- * that acc added. Any thread may call it. */
-void gw_acceptor_taken(gw_acceptor *acc);
+/* gw_acceptor_track counts a connection of the daemon that a worker took
+ * up (MHD_CONNECTION_NOTIFY_STARTED) or closed (any other code), and wakes
+ * the thread if it waits for a slot. Any thread may call it. */
+void gw_acceptor_track(gw_acceptor *acc,
+                       enum MHD_ConnectionNotificationCode code);
 
 /* gw_acceptor_notify is an MHD_OPTION_NOTIFY_CONNECTION callback, with
- * the acceptor as cls, that calls gw_acceptor_taken for every connection
- * started. */
+ * the acceptor as cls, that passes every notification to
+ * gw_acceptor_track. */
 void gw_acceptor_notify(void *cls, struct MHD_Connection *conn,
                         void **socket_context,
                         enum MHD_ConnectionNotificationCode code);

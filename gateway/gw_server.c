@@ -314,7 +314,7 @@ watch_connection(gw_watchdog *watchdog, struct MHD_Connection *conn)
 
 /*
  * The MHD_OPTION_NOTIFY_CONNECTION callback, with the gw_server as cls. It
- * tells the acceptor of every connection started, and keeps the watchdog's
+ * passes every start and close to the acceptor, and keeps the watchdog's
  * table, if there is a watchdog. libmicrohttpd 0.9.75 calls it with CLOSED
  * before it closes the socket, both in MHD_cleanup_connections (every
  * close, MHD_stop_daemon included) and when setting up a new connection
@@ -328,9 +328,7 @@ notify_connection(void *cls, struct MHD_Connection *conn,
 {
     gw_server *server = cls;
 
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        gw_acceptor_taken(server->acceptor);
-    }
+    gw_acceptor_track(server->acceptor, code);
     if (server->watchdog == NULL) {
         return;
     }
