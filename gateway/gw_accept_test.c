@@ -59,16 +59,30 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
     return ret;
 }
 
-/* Starts a daemon of two workers without a listening socket, fed by
- * acc. */
+/* Starts a daemon of two workers without a listening socket, and acc's
+ * thread to feed it with at most limit connections. */
 static struct MHD_Daemon *
-start_workers(served_by *log, gw_acceptor *acc)
+start_workers(served_by *log, gw_acceptor *acc, unsigned int limit)
 {
-    return MHD_start_daemon(
+    struct MHD_Daemon *daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
             MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
         0, NULL, NULL, answer, log, MHD_OPTION_THREAD_POOL_SIZE, 2u,
         MHD_OPTION_NOTIFY_CONNECTION, gw_acceptor_notify, acc, MHD_OPTION_END);
+
+    MR_CHECK(daemon != NULL);
+    MR_CHECK_INT(gw_acceptor_start(acc, daemon, limit), ==, MR_OK);
+    return daemon;
+}
+
+/* Stops acc's thread before the daemon, whose closes acc counts, and
+ * frees both. */
+static void
+stop_workers(gw_acceptor *acc, struct MHD_Daemon *daemon)
+{
+    gw_acceptor_stop(acc);
+    MHD_stop_daemon(daemon);
+    gw_acceptor_close(acc);
 }
 
 /* Fills addr with 127.0.0.1:port. */
@@ -162,13 +176,10 @@ connections_spread_over_workers(void)
 {
     served_by log = {.lock = PTHREAD_MUTEX_INITIALIZER};
     gw_acceptor *acc = open_any_port();
-    struct MHD_Daemon *daemon = start_workers(&log, acc);
+    struct MHD_Daemon *daemon = start_workers(&log, acc, 1024);
     int fds[CLIENTS];
     int first = 0;
     int second;
-
-    MR_CHECK(daemon != NULL);
-    MR_CHECK_INT(gw_acceptor_start(acc, daemon, 1024), ==, MR_OK);
 
     /* Every client socket exists before the first accept, so that the
      * accepted descriptors follow each other. */
@@ -192,9 +203,7 @@ connections_spread_over_workers(void)
     for (int i = 0; i < CLIENTS; i++) {
         close(fds[i]);
     }
-    gw_acceptor_stop(acc);
-    MHD_stop_daemon(daemon);
-    gw_acceptor_close(acc);
+    stop_workers(acc, daemon);
 }
 
 /* Port 0 picks a free port, which a second acceptor cannot take. */
@@ -221,11 +230,9 @@ stop_refuses_new_connections(void)
 {
     served_by log = {.lock = PTHREAD_MUTEX_INITIALIZER};
     gw_acceptor *acc = open_any_port();
-    struct MHD_Daemon *daemon = start_workers(&log, acc);
+    struct MHD_Daemon *daemon = start_workers(&log, acc, 1024);
     int fd;
 
-    MR_CHECK(daemon != NULL);
-    MR_CHECK_INT(gw_acceptor_start(acc, daemon, 1024), ==, MR_OK);
     gw_acceptor_stop(acc);
     gw_acceptor_stop(acc);
 
@@ -246,12 +253,10 @@ limit_holds_connections_back(void)
 {
     served_by log = {.lock = PTHREAD_MUTEX_INITIALIZER};
     gw_acceptor *acc = open_any_port();
-    struct MHD_Daemon *daemon = start_workers(&log, acc);
+    struct MHD_Daemon *daemon = start_workers(&log, acc, 2);
     struct pollfd waiting = {.events = POLLIN};
     int fds[2];
 
-    MR_CHECK(daemon != NULL);
-    MR_CHECK_INT(gw_acceptor_start(acc, daemon, 2), ==, MR_OK);
     for (int i = 0; i < 2; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         MR_CHECK_INT(connect_to(fds[i], gw_acceptor_port(acc)), ==, 0);
@@ -270,9 +275,7 @@ limit_holds_connections_back(void)
 
     close(fds[1]);
     close(waiting.fd);
-    gw_acceptor_stop(acc);
-    MHD_stop_daemon(daemon);
-    gw_acceptor_close(acc);
+    stop_workers(acc, daemon);
 }
 
 /* A connection added to a busy worker counts towards the limit before
@@ -310,9 +313,7 @@ limit_counts_connections_on_their_way(void)
 
     close(idle);
     close(waiting.fd);
-    gw_acceptor_stop(acc);
-    MHD_stop_daemon(daemon);
-    gw_acceptor_close(acc);
+    stop_workers(acc, daemon);
 }
 
 /* At the limit, a close wakes the thread at once: 20 connections one
@@ -323,11 +324,9 @@ close_frees_slot_at_once(void)
 {
     served_by log = {.lock = PTHREAD_MUTEX_INITIALIZER};
     gw_acceptor *acc = open_any_port();
-    struct MHD_Daemon *daemon = start_workers(&log, acc);
+    struct MHD_Daemon *daemon = start_workers(&log, acc, 1);
     int64_t start;
 
-    MR_CHECK(daemon != NULL);
-    MR_CHECK_INT(gw_acceptor_start(acc, daemon, 1), ==, MR_OK);
     start = mr_mono_ms();
     for (int i = 0; i < 20; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -338,9 +337,7 @@ close_frees_slot_at_once(void)
     }
     MR_CHECK_INT(mr_mono_ms() - start, <, 1000);
 
-    gw_acceptor_stop(acc);
-    MHD_stop_daemon(daemon);
-    gw_acceptor_close(acc);
+    stop_workers(acc, daemon);
 }
 
 /* An acceptor whose thread never started closes without waiting. */
