@@ -116,7 +116,9 @@
       "Send fewer query parameters: the query has too many")                  \
     X(EMEDIA_TYPE, "unsupported_media_type", 415, INVALID_ARGUMENT,           \
       "Send the body as application/json in UTF-8: other media types and "    \
-      "charsets are not supported")
+      "charsets are not supported")                                           \
+    X(EBATCH_DECLINED, "batch_declined", 503, UNAVAILABLE,                    \
+      "Send the call alone: the service does not run it in a batch")
 
 #define MR__ERR_ENUM(name, code, http, class, detail) MR_##name,
 /* mr_err is the result of every fallible function; MR_OK is 0. */

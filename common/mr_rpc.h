@@ -118,6 +118,20 @@ void mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response);
 void mr_rpc_fail(mr_rpc_call *call, mr_err err, const char *detail,
                  uint32_t retry_after);
 
+/*
+ * mr_rpc_batched returns whether call came in a batch of quick calls (see
+ * mr_rpc_call_quick). Its handler must then finish it before returning,
+ * or decline it.
+ */
+bool mr_rpc_batched(const mr_rpc_call *call);
+
+/*
+ * mr_rpc_decline finishes a batched call without running it, because its
+ * handler would have to wait for another service; the client sends it
+ * again alone. A handler declines before it changes anything.
+ */
+void mr_rpc_decline(mr_rpc_call *call);
+
 /* ---- client side ---- */
 
 typedef struct mr_rpc_client mr_rpc_client;
@@ -218,6 +232,30 @@ mr_err mr_rpc_call_async(mr_rpc_client *client, const char *method,
                          const ProtobufCMessageDescriptor *response_type,
                          const char *request_id, uint32_t timeout_ms,
                          mr_rpc_done done, void *arg);
+
+/*
+ * mr_rpc_call_quick is mr_rpc_call_async for a call that the server
+ * usually answers at once, such as a read. When batching is on (see
+ * mr_rpc_client_set_batching), quick calls that are started while the
+ * batches allowed are in flight wait and then go out together in one
+ * message, and the server answers them in one. A call that the server
+ * declines to run in a batch is sent again alone. A batched call may
+ * finish after its own timeout_ms, by as much as the longest timeout in
+ * its batch.
+ */
+mr_err mr_rpc_call_quick(mr_rpc_client *client, const char *method,
+                         const ProtobufCMessage *request,
+                         const ProtobufCMessageDescriptor *response_type,
+                         const char *request_id, uint32_t timeout_ms,
+                         mr_rpc_done done, void *arg);
+
+/*
+ * mr_rpc_client_set_batching lets up to depth batches of quick calls per
+ * connected peer be in flight at once; 0, the default, sends every call
+ * alone. With fewer calls waiting than that, a quick call goes out at
+ * once, alone.
+ */
+void mr_rpc_client_set_batching(mr_rpc_client *client, int depth);
 
 /*
  * mr_rpc_call_sync is mr_rpc_call_async that waits. On success *response is

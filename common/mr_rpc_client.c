@@ -11,19 +11,17 @@
 
 #include "mr_log.h"
 #include "mr_rpc.h"
+#include "mr_rpc_client_internal.h"
 #include "mr_rpc_internal.h"
 #include "mr_util.h"
 
 /* With resending off, nng's REQ socket fails a call whose connection
- * closes before the reply (PEER_LOST_DETAIL) instead of resending it.
+ * closes before the reply (MR_RPC__PEER_LOST_DETAIL) instead of resending it.
  * Older nng releases resent it; tests/integration/robustness_faults.test.mjs
  * checks the behaviour of 1.5.2, the version the build was tested with. */
 #if NNG_MAJOR_VERSION < 1 || (NNG_MAJOR_VERSION == 1 && NNG_MINOR_VERSION < 5)
 #error "nng 1.5 or later is required: older REQ sockets may resend requests"
 #endif
-
-#define PEER_LOST_DETAIL                                                      \
-    "Retry later: the connection to the service closed before it replied"
 
 /* MAX_REPLY_BYTES bounds one reply envelope: twice MR_RPC_REPLY_MAX,
  * which servers enforce, leaves room for the envelope. */
@@ -33,53 +31,10 @@
  * the longest known code is far shorter. */
 #define ERROR_CODE_MAX 64
 
-struct mr_rpc_client {
-    nng_socket sock;
-    nng_mtx *mtx; /* guards the lists and closing */
-    /* Starting a send or a receive takes start_lock for reading, and a
-     * peer change takes it for writing. So the last peer leaves either
-     * before a start, which then finds peers at 0 or the call cancelled,
-     * or after it, and cancels what was started. Sends and receives start
-     * outside mtx, which every call takes. */
-    pthread_rwlock_t start_lock;
-    atomic_int peers; /* written under start_lock and mtx */
-    bool closing; /* mr_rpc_client_close started; under start_lock and mtx */
-    mr_rpc_peer_watch watch; /* called on each peer change, or NULL */
-    void *watch_arg;
-    atomic_int pending;    /* calls whose done has not returned yet */
-    struct pending *calls; /* calls not finished yet, guarded by mtx */
-    struct pending *idle;  /* finished calls kept for reuse, by mtx */
-    int nidle;
-    mr_rpc__pipes pipes; /* ids of the counted peers, guarded by mtx */
-};
-
 /* IDLE_MAX bounds the finished calls kept for reuse. Reusing a call's
  * context and aio saves their allocation and the reaper thread's wake-up
  * that freeing an aio from its own callback costs. */
 #define IDLE_MAX 256
-
-typedef enum {
-    PENDING_SEND,
-    PENDING_RECV,
-    PENDING_FAIL, /* failed before sending; err is set */
-} pending_state;
-
-/* pending is one call in flight. After done returns, it goes to the
- * client's idle list for reuse, or frees itself. */
-typedef struct pending {
-    struct pending *prev, *next; /* in client->calls */
-    bool cancelled; /* the last peer left; written under start_lock and mtx */
-    mr_rpc_client *client;
-    nng_ctx ctx;
-    bool ctx_open;
-    nng_aio *aio;
-    pending_state state;
-    mr_err err;
-    int64_t deadline;
-    const ProtobufCMessageDescriptor *response_type;
-    mr_rpc_done done;
-    void *arg;
-} pending;
 
 /*
  * track_pipe records that pipe id connected or left, and returns whether
@@ -169,22 +124,10 @@ unlink_call(mr_rpc_client *client, pending *p)
     }
 }
 
-/* nng_error returns the project error for an nng failure of a call. */
-static mr_err
-nng_error(int rv)
-{
-    return rv == NNG_ETIMEDOUT ? MR_ETIMEDOUT : MR_EUNAVAILABLE;
-}
-
-/* finish keeps the call for reuse or frees it, then runs the caller's
- * callback last, so that what the callback wakes finds nothing left to
- * wait for on this thread. */
-static void
-finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
+void
+mr_rpc__release_call(pending *p)
 {
     mr_rpc_client *client = p->client;
-    mr_rpc_done done = p->done;
-    void *arg = p->arg;
     pending *spare = p;
 
     /* nng allows a new operation on an aio from its own callback, so the
@@ -209,6 +152,21 @@ finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
         nng_aio_reap(spare->aio);
         free(spare);
     }
+}
+
+/* finish keeps the call for reuse or frees it, then runs the caller's
+ * callback last, so that what the callback wakes finds nothing left to
+ * wait for on this thread. */
+static void
+finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
+{
+    mr_rpc_client *client = p->client;
+    mr_rpc_done done = p->done;
+    void *arg = p->arg;
+
+    nng_msg_free(p->msg);
+    p->msg = NULL;
+    mr_rpc__release_call(p);
 
     done(arg, status, response);
 
@@ -217,8 +175,9 @@ finish(pending *p, const mr_rpc_status *status, ProtobufCMessage *response)
     atomic_fetch_sub(&client->pending, 1);
 }
 
-static void
-finish_error(pending *p, mr_err err, const char *detail, uint32_t retry)
+void
+mr_rpc__finish_error(pending *p, mr_err err, const char *detail,
+                     uint32_t retry)
 {
     mr_rpc_status status = {err, detail ? detail : mr_strerror(err), retry};
 
@@ -256,35 +215,42 @@ finish_failed(pending *p, const mr_rpc__reply *reply)
     free(detail);
 }
 
-/* finish_reply decodes the Reply envelope in msg, frees msg, and
- * completes the call. The response, which the caller keeps, is decoded
- * into malloc'd memory. */
-static void
-finish_reply(pending *p, nng_msg *msg)
+void
+mr_rpc__finish_reply(pending *p, const mr_rpc__reply *reply)
 {
-    mr_rpc__reply reply;
     ProtobufCMessage *response;
     mr_rpc_status status = {MR_OK, "", 0};
 
-    if (!mr_rpc__unpack_reply(nng_msg_body(msg), nng_msg_len(msg), &reply)) {
-        nng_msg_free(msg);
-        finish_error(p, MR_EINTERNAL, "Retry later: undecodable RPC reply", 1);
-        return;
-    }
-    if (reply.code != MCPREG__V1__CODE__OK) {
-        finish_failed(p, &reply);
-        nng_msg_free(msg);
+    if (reply->code != MCPREG__V1__CODE__OK) {
+        finish_failed(p, reply);
         return;
     }
 
     response = protobuf_c_message_unpack(p->response_type, NULL,
-                                         reply.body.len, reply.body.data);
-    nng_msg_free(msg);
+                                         reply->body.len, reply->body.data);
     if (response == NULL) {
         status.err = MR_EINTERNAL;
         status.detail = "Retry later: undecodable RPC response body";
     }
     finish(p, &status, response);
+}
+
+/* finish_msg decodes the Reply envelope in msg, frees msg, and completes
+ * the call. The response, which the caller keeps, is decoded into
+ * malloc'd memory. */
+static void
+finish_msg(pending *p, nng_msg *msg)
+{
+    mr_rpc__reply reply;
+
+    if (!mr_rpc__unpack_reply(nng_msg_body(msg), nng_msg_len(msg), &reply)) {
+        nng_msg_free(msg);
+        mr_rpc__finish_error(p, MR_EINTERNAL,
+                             "Retry later: undecodable RPC reply", 1);
+        return;
+    }
+    mr_rpc__finish_reply(p, &reply);
+    nng_msg_free(msg);
 }
 
 static void
@@ -296,8 +262,12 @@ pending_cb(void *arg)
     bool cancelled;
     int64_t left;
 
+    if (p->is_batch && (p->state != PENDING_SEND || rv != 0)) {
+        mr_rpc__batch_done(p, rv);
+        return;
+    }
     if (p->state == PENDING_FAIL) {
-        finish_error(p, p->err, NULL, 1);
+        mr_rpc__finish_error(p, p->err, NULL, 1);
         return;
     }
     if (rv != 0) {
@@ -307,11 +277,12 @@ pending_cb(void *arg)
         if (p->state == PENDING_SEND) {
             nng_msg_free(nng_aio_get_msg(p->aio));
         }
-        finish_error(p, nng_error(rv), lost ? PEER_LOST_DETAIL : NULL, 1);
+        mr_rpc__finish_error(p, mr_rpc__nng_error(rv),
+                             lost ? MR_RPC__PEER_LOST_DETAIL : NULL, 1);
         return;
     }
     if (p->state == PENDING_RECV) {
-        finish_reply(p, nng_aio_get_msg(p->aio));
+        finish_msg(p, nng_aio_get_msg(p->aio));
         return;
     }
 
@@ -330,14 +301,13 @@ pending_cb(void *arg)
     pthread_rwlock_unlock(&client->start_lock);
 
     if (cancelled) {
-        finish_error(p, MR_EUNAVAILABLE, PEER_LOST_DETAIL, 1);
+        mr_rpc__finish_error(p, MR_EUNAVAILABLE, MR_RPC__PEER_LOST_DETAIL, 1);
     }
 }
 
-/* pack_envelope builds the Request message for the call. */
-static nng_msg *
-pack_envelope(const char *method, const ProtobufCMessage *request,
-              const char *request_id, uint32_t timeout_ms)
+nng_msg *
+mr_rpc__pack_call(const char *method, const ProtobufCMessage *request,
+                  const char *request_id, uint32_t timeout_ms)
 {
     return mr_rpc__pack_request(method, request_id, timeout_ms,
                                 (uint64_t)mr_now_ms(), request,
@@ -363,10 +333,8 @@ new_call(mr_rpc_client *client)
     return p;
 }
 
-/* take_call returns an idle call, reset, or a new one, among the client's
- * calls; NULL without memory. */
-static pending *
-take_call(mr_rpc_client *client)
+pending *
+mr_rpc__take_call(mr_rpc_client *client)
 {
     pending *p;
 
@@ -393,31 +361,29 @@ take_call(mr_rpc_client *client)
     return p;
 }
 
-mr_err
-mr_rpc_call_async(mr_rpc_client *client, const char *method,
-                  const ProtobufCMessage *request,
+void
+mr_rpc__init_call(pending *p, mr_rpc_client *client, uint32_t timeout_ms,
                   const ProtobufCMessageDescriptor *response_type,
-                  const char *request_id, uint32_t timeout_ms,
                   mr_rpc_done done, void *arg)
 {
-    nng_msg *msg = pack_envelope(method, request, request_id, timeout_ms);
-    pending *p = msg != NULL ? take_call(client) : NULL;
-    bool lost;
-
-    if (p == NULL) {
-        nng_msg_free(msg);
-        return MR_ENOMEM;
-    }
-
     p->client = client;
     p->err = MR_OK;
     p->deadline = mr_mono_ms() + timeout_ms;
     p->response_type = response_type;
     p->done = done;
     p->arg = arg;
+    p->msg = NULL;
+    p->member_next = NULL;
+    p->is_batch = false;
+    p->members = NULL;
+}
 
-    /* Once the send starts, p may finish on an nng thread at any moment,
-     * so it is not touched after nng_ctx_send. */
+void
+mr_rpc__start_send(mr_rpc_client *client, pending *p, nng_msg *msg,
+                   uint32_t timeout_ms)
+{
+    bool lost;
+
     pthread_rwlock_rdlock(&client->start_lock);
     lost = client->peers == 0 || p->cancelled || client->closing;
     if (!lost) {
@@ -436,6 +402,44 @@ mr_rpc_call_async(mr_rpc_client *client, const char *method,
         p->err = MR_EUNAVAILABLE;
         mr_rpc__fail_later(p->aio, NNG_ECLOSED);
     }
+}
+
+pending *
+mr_rpc__prepare_call(mr_rpc_client *client, const char *method,
+                     const ProtobufCMessage *request,
+                     const ProtobufCMessageDescriptor *response_type,
+                     const char *request_id, uint32_t timeout_ms,
+                     mr_rpc_done done, void *arg)
+{
+    nng_msg *msg = mr_rpc__pack_call(method, request, request_id, timeout_ms);
+    pending *p = msg != NULL ? mr_rpc__take_call(client) : NULL;
+
+    if (p == NULL) {
+        nng_msg_free(msg);
+        return NULL;
+    }
+    mr_rpc__init_call(p, client, timeout_ms, response_type, done, arg);
+    p->msg = msg;
+    return p;
+}
+
+mr_err
+mr_rpc_call_async(mr_rpc_client *client, const char *method,
+                  const ProtobufCMessage *request,
+                  const ProtobufCMessageDescriptor *response_type,
+                  const char *request_id, uint32_t timeout_ms,
+                  mr_rpc_done done, void *arg)
+{
+    pending *p = mr_rpc__prepare_call(client, method, request, response_type,
+                                      request_id, timeout_ms, done, arg);
+    nng_msg *msg;
+
+    if (p == NULL) {
+        return MR_ENOMEM;
+    }
+    msg = p->msg;
+    p->msg = NULL;
+    mr_rpc__start_send(client, p, msg, timeout_ms);
     return MR_OK;
 }
 
@@ -480,7 +484,7 @@ open_client(mr_rpc_client **out, const char *url, bool listen, int flags,
     /* Never resend: a resent discovery job could register a second
      * client, and a resent write could be applied twice. With resending
      * off, nng fails a call whose connection closes before the reply
-     * (PEER_LOST_DETAIL) instead of sending it to another peer, and a
+     * (MR_RPC__PEER_LOST_DETAIL) instead of sending it to another peer, and a
      * call that gets no reply fails at its deadline. The caller decides
      * whether to retry. */
     nng_socket_set_ms(client->sock, NNG_OPT_REQ_RESENDTIME,

@@ -141,4 +141,36 @@ bool mr_rpc__unpack_request(const uint8_t *data, size_t len,
  * decodes a Request. */
 bool mr_rpc__unpack_reply(const uint8_t *data, size_t len, mr_rpc__reply *out);
 
+/* MR_RPC__BATCH_METHOD is the method of a call that carries a Batch of
+ * rpc.proto, and MR_RPC__BATCH_MAX the most calls in one. */
+#define MR_RPC__BATCH_METHOD "/mcpreg.v1.Rpc/Batch"
+#define MR_RPC__BATCH_MAX    64
+
+/*
+ * mr_rpc__pack_batch returns a new message with the Request envelope of a
+ * call to MR_RPC__BATCH_METHOD, whose body is a Batch of the n packed
+ * Request envelopes in parts, which the caller keeps. request_id,
+ * timeout_ms and sent_unix_ms are as in mr_rpc__pack_request. It returns
+ * NULL without memory; the caller owns the message.
+ */
+nng_msg *mr_rpc__pack_batch(const char *request_id, uint32_t timeout_ms,
+                            uint64_t sent_unix_ms, nng_msg *const *parts,
+                            int n);
+
+/*
+ * mr_rpc__pack_batch_reply returns a new message with an OK Reply envelope
+ * whose body is a BatchReply of the n packed Reply envelopes in parts,
+ * which the caller keeps. A NULL part becomes an empty Reply. It returns
+ * NULL without memory; the caller owns the message.
+ */
+nng_msg *mr_rpc__pack_batch_reply(nng_msg *const *parts, int n);
+
+/*
+ * mr_rpc__next_part reads the next repeated message of a Batch or
+ * BatchReply body from *rest into *part and moves *rest past it. It
+ * returns 1, or 0 when *rest is empty, or -1 when the bytes are not such
+ * a body. Fields other than the repeated one are skipped.
+ */
+int mr_rpc__next_part(mr_rpc__span *rest, mr_rpc__span *part);
+
 #endif

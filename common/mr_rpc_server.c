@@ -13,6 +13,7 @@
 #include "mr_log.h"
 #include "mr_rpc.h"
 #include "mr_rpc_internal.h"
+#include "mr_rpc_server_internal.h"
 #include "mr_util.h"
 
 /* MAX_REQUEST_BYTES bounds one request envelope; nng drops larger ones. */
@@ -22,55 +23,6 @@
  * Only the time that a call waited beyond it, before it was read, comes
  * off the call's timeout. */
 #define CLOCK_SKEW_MS 1000
-
-/* CALL_ARENA_BYTES is room for a small decoded request while its call
- * lasts. Larger ones take the rest from malloc. */
-#define CALL_ARENA_BYTES 768
-
-typedef enum {
-    CALL_RECV, /* waiting for a request */
-    CALL_BUSY, /* the handler owns the call */
-    CALL_SEND, /* the reply is being sent */
-    CALL_IDLE, /* stopped */
-} call_state;
-
-/* mr_rpc_call is one context of the server; it handles one call at a
- * time and is reused for the next. */
-struct mr_rpc_call {
-    mr_rpc_server *server;
-    nng_ctx ctx;
-    nng_aio *aio;
-    _Atomic call_state state;
-    const mr_rpc_method *method;
-    ProtobufCMessage *request; /* decoded with arena */
-    mr_arena arena;
-    _Alignas(MR_ARENA_ALIGN) unsigned char arena_buf[CALL_ARENA_BYTES];
-    int64_t deadline;
-    uint32_t pipe_id; /* the connection that brought the request */
-    char request_id[MR_RPC_ID_MAX + 1];
-    char method_name[128];
-};
-
-struct mr_rpc_server {
-    nng_socket sock;
-    mr_rpc_server_config cfg;
-    mr_rpc_call *calls;
-    int ncalls;
-    nng_mtx *mtx;
-    nng_cv *cv;
-    /* The hot path touches only these atomics; mtx and cv serve the
-     * drain at shutdown, which waits for active to reach 0. */
-    atomic_int active; /* calls in CALL_BUSY or CALL_SEND */
-    atomic_bool stopping;
-    /* Replies hold it for reading around nng_ctx_send, and closing the
-     * socket for writing, because nng 1.5 can crash when a context sends
-     * while its socket closes in another thread. */
-    pthread_rwlock_t close_lock;
-    bool closed;
-    /* The ids of the open connections, for mr_rpc_caller_connected. */
-    pthread_mutex_t pipes_lock;
-    mr_rpc__pipes pipes;
-};
 
 static void call_cb(void *arg);
 
@@ -126,13 +78,16 @@ copy_span(char *dst, size_t dstlen, mr_rpc__span span)
     dst[n] = '\0';
 }
 
-/* send_reply sends msg, the packed Reply, on the call's context; NULL
- * means no memory was left for it. */
-static void
-send_reply(mr_rpc_call *call, nng_msg *msg)
+void
+mr_rpc__send_reply(mr_rpc_call *call, nng_msg *msg)
 {
     mr_rpc_server *server = call->server;
     bool locked;
+
+    if (call->batch != NULL) {
+        mr_rpc__batch_finish(call, msg);
+        return;
+    }
 
     call->state = CALL_SEND;
     if (msg == NULL) {
@@ -181,7 +136,7 @@ mr_rpc_reply(mr_rpc_call *call, const ProtobufCMessage *response)
                     0);
         return;
     }
-    send_reply(call, mr_rpc__pack_reply(&status, response, len));
+    mr_rpc__send_reply(call, mr_rpc__pack_reply(&status, response, len));
 }
 
 void
@@ -191,7 +146,7 @@ mr_rpc_fail(mr_rpc_call *call, mr_err err, const char *detail,
     mr_rpc__status status = {(int32_t)mr_err_class(err), mr_err_code(err),
                              detail ? detail : mr_strerror(err), retry_after};
 
-    send_reply(call, mr_rpc__pack_reply(&status, NULL, 0));
+    mr_rpc__send_reply(call, mr_rpc__pack_reply(&status, NULL, 0));
 }
 
 /* queued_ms returns how long beyond CLOCK_SKEW_MS a call sent at
@@ -209,23 +164,27 @@ queued_ms(uint64_t sent_unix_ms)
     return waited > 0 ? waited : 0;
 }
 
-/* start_call decodes the envelope in msg, frees msg, and runs the handler,
- * or fails the call when the request cannot be handled. */
-static void
-start_call(mr_rpc_call *call, nng_msg *msg)
+void
+mr_rpc__run_request(mr_rpc_call *call, const uint8_t *data, size_t len,
+                    nng_msg *msg)
 {
     mr_rpc_server *server = call->server;
     mr_rpc__request env;
     uint32_t timeout_ms;
     int64_t late_ms;
 
-    call->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
-    if (!mr_rpc__unpack_request(nng_msg_body(msg), nng_msg_len(msg), &env)) {
+    if (!mr_rpc__unpack_request(data, len, &env)) {
         nng_msg_free(msg);
         MR_WARN("rpc.request.invalid", NULL, "%s: undecodable request",
                 server->cfg.name);
         mr_rpc_fail(call, MR_EINVALID_BODY, "Send a valid Request envelope",
                     0);
+        return;
+    }
+    if (call->batch == NULL &&
+        env.method.len == sizeof(MR_RPC__BATCH_METHOD) - 1 &&
+        memcmp(env.method.data, MR_RPC__BATCH_METHOD, env.method.len) == 0) {
+        mr_rpc__batch_run(call, env.body, msg);
         return;
     }
 
@@ -276,6 +235,14 @@ start_call(mr_rpc_call *call, nng_msg *msg)
     }
 
     call->method->handler(call, server->cfg.arg);
+}
+
+/* start_call handles the request in msg, which it frees. */
+static void
+start_call(mr_rpc_call *call, nng_msg *msg)
+{
+    call->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
+    mr_rpc__run_request(call, nng_msg_body(msg), nng_msg_len(msg), msg);
 }
 
 /* wake_drain wakes a drain waiting for the busy calls to finish. */
@@ -354,7 +321,7 @@ static void
 call_cb(void *arg)
 {
     mr_rpc_call *call = arg;
-    call_state state = call->state;
+    mr_rpc__call_state state = call->state;
 
     if (state == CALL_RECV) {
         finish_recv(call);
@@ -550,6 +517,7 @@ mr_rpc_server_stop(mr_rpc_server *server, int grace_ms)
             protobuf_c_message_free_unpacked(call->request,
                                              &call->arena.allocator);
         }
+        mr_rpc__batch_free(call);
     }
 
     free(server->calls);

@@ -123,15 +123,19 @@ body_size(const ProtobufCMessage *body, size_t body_len)
     return body != NULL ? 1 + varint_len(body_len) + body_len : 0;
 }
 
-nng_msg *
-mr_rpc__pack_request(const char *method, const char *request_id,
-                     uint32_t timeout_ms, uint64_t sent_unix_ms,
-                     const ProtobufCMessage *body, size_t body_len)
+/* alloc_request returns a new message with a Request envelope whose body
+ * field, of body_len bytes, is left for the caller to write at *body_at;
+ * has_body false leaves the field out. NULL without memory. */
+static nng_msg *
+alloc_request(const char *method, const char *request_id, uint32_t timeout_ms,
+              uint64_t sent_unix_ms, bool has_body, size_t body_len,
+              uint8_t **body_at)
 {
     size_t method_len = strlen(method);
     size_t id_len = request_id != NULL ? strlen(request_id) : 0;
+    size_t body_field = has_body ? 1 + varint_len(body_len) + body_len : 0;
     size_t len = string_size(method_len) + string_size(id_len) +
-                 number_size(timeout_ms) + body_size(body, body_len) +
+                 number_size(timeout_ms) + body_field +
                  number_size(sent_unix_ms);
     nng_msg *msg = alloc_msg(len);
     uint8_t *at;
@@ -144,8 +148,26 @@ mr_rpc__pack_request(const char *method, const char *request_id,
     at = put_string(at, REQUEST_METHOD, method, method_len);
     at = put_string(at, REQUEST_ID, request_id, id_len);
     at = put_number(at, REQUEST_TIMEOUT_MS, timeout_ms);
-    at = put_body(at, MR_RPC__REQUEST_BODY_FIELD, body, body_len);
-    put_number(at, REQUEST_SENT_MS, sent_unix_ms);
+    if (has_body) {
+        at = put_head(at, MR_RPC__REQUEST_BODY_FIELD, body_len);
+    }
+    *body_at = at;
+    put_number(at + (has_body ? body_len : 0), REQUEST_SENT_MS, sent_unix_ms);
+    return msg;
+}
+
+nng_msg *
+mr_rpc__pack_request(const char *method, const char *request_id,
+                     uint32_t timeout_ms, uint64_t sent_unix_ms,
+                     const ProtobufCMessage *body, size_t body_len)
+{
+    uint8_t *at;
+    nng_msg *msg = alloc_request(method, request_id, timeout_ms, sent_unix_ms,
+                                 body != NULL, body_len, &at);
+
+    if (msg != NULL && body != NULL) {
+        protobuf_c_message_pack(body, at);
+    }
     return msg;
 }
 
@@ -399,4 +421,106 @@ mr_rpc__unpack_reply(const uint8_t *data, size_t len, mr_rpc__reply *out)
         }
     }
     return true;
+}
+
+/* The one field of Batch and BatchReply: their repeated envelopes. */
+#define BATCH_PART 1
+
+/* parts_size returns the bytes of the n parts as repeated fields. A NULL
+ * part is an empty one. */
+static size_t
+parts_size(nng_msg *const *parts, int n)
+{
+    size_t len = 0;
+
+    for (int i = 0; i < n; i++) {
+        size_t part = parts[i] != NULL ? nng_msg_len(parts[i]) : 0;
+
+        len += 1 + varint_len(part) + part;
+    }
+    return len;
+}
+
+/* put_parts writes the n parts as repeated fields and returns the byte
+ * after them. */
+static uint8_t *
+put_parts(uint8_t *at, nng_msg *const *parts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t part = parts[i] != NULL ? nng_msg_len(parts[i]) : 0;
+
+        at = put_head(at, BATCH_PART, part);
+        if (part > 0) {
+            memcpy(at, nng_msg_body(parts[i]), part);
+        }
+        at += part;
+    }
+    return at;
+}
+
+nng_msg *
+mr_rpc__pack_batch(const char *request_id, uint32_t timeout_ms,
+                   uint64_t sent_unix_ms, nng_msg *const *parts, int n)
+{
+    uint8_t *at;
+    nng_msg *msg =
+        alloc_request(MR_RPC__BATCH_METHOD, request_id, timeout_ms,
+                      sent_unix_ms, true, parts_size(parts, n), &at);
+
+    if (msg != NULL) {
+        put_parts(at, parts, n);
+    }
+    return msg;
+}
+
+nng_msg *
+mr_rpc__pack_batch_reply(nng_msg *const *parts, int n)
+{
+    size_t body_len = parts_size(parts, n);
+    size_t len = 2 + 1 + varint_len(body_len) + body_len;
+    nng_msg *msg = alloc_msg(len);
+    uint8_t *at;
+
+    if (msg == NULL) {
+        return NULL;
+    }
+
+    /* An empty Status: code OK. */
+    at = put_head(nng_msg_body(msg), REPLY_STATUS, 0);
+    at = put_head(at, MR_RPC__REPLY_BODY_FIELD, body_len);
+    put_parts(at, parts, n);
+    return msg;
+}
+
+int
+mr_rpc__next_part(mr_rpc__span *rest, mr_rpc__span *part)
+{
+    reader in;
+    uint32_t field;
+    unsigned wire;
+
+    /* An empty span may have no data at all. */
+    if (rest->len == 0) {
+        return 0;
+    }
+    in = (reader){rest->data, rest->data + rest->len};
+    while (in.at < in.end) {
+        if (!get_tag(&in, &field, &wire)) {
+            return -1;
+        }
+        if (field == BATCH_PART) {
+            if (!get_string(&in, wire, part)) {
+                return -1;
+            }
+            rest->len = (size_t)(in.end - in.at);
+            rest->data = in.at;
+            return 1;
+        }
+        if (!skip(&in, wire)) {
+            return -1;
+        }
+    }
+    rest->data = in.at;
+    rest->len = 0;
+    return 0;
 }

@@ -1,5 +1,6 @@
 /* mr_rpc_wire_test.c - the hand-coded envelopes against libprotobuf-c. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -370,6 +371,149 @@ body_fields_match_proto(void)
     MR_CHECK(reply != NULL && reply->id == MR_RPC__REPLY_BODY_FIELD);
 }
 
+/* msg_of returns a new message holding the len bytes at data. */
+static nng_msg *
+msg_of(const void *data, size_t len)
+{
+    nng_msg *msg = NULL;
+
+    nng_msg_alloc(&msg, 0);
+    nng_msg_append(msg, data, len);
+    return msg;
+}
+
+/* A Batch packed by hand decodes in libprotobuf-c to the same envelopes,
+ * in order, and mr_rpc__next_part walks them back out. */
+static void
+pack_batch_matches_protobuf(void)
+{
+    nng_msg *parts[3];
+    nng_msg *msg;
+    Mcpreg__V1__Request *env;
+    Mcpreg__V1__Batch *batch = NULL;
+    mr_rpc__span rest;
+    mr_rpc__span part;
+    char id[32];
+
+    for (int i = 0; i < 3; i++) {
+        Mcpreg__V1__Request body = MCPREG__V1__REQUEST__INIT;
+
+        snprintf(id, sizeof(id), "call-%d", i);
+        body.method = "/t/Get";
+        body.request_id = id;
+        parts[i] = mr_rpc__pack_request(
+            "/t/Get", id, 100u * (uint32_t)i, 7, &body.base,
+            protobuf_c_message_get_packed_size(&body.base));
+    }
+    msg = mr_rpc__pack_batch("rid", 250, 9, parts, 3);
+    env =
+        mcpreg__v1__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    MR_CHECK(env != NULL);
+    if (env != NULL) {
+        MR_CHECK_STR(env->method, MR_RPC__BATCH_METHOD);
+        MR_CHECK_STR(env->request_id, "rid");
+        MR_CHECK_INT(env->timeout_ms, ==, 250);
+        MR_CHECK_INT(env->sent_unix_ms, ==, 9);
+        batch = mcpreg__v1__batch__unpack(NULL, env->body.len, env->body.data);
+    }
+    MR_CHECK(batch != NULL && batch->n_requests == 3);
+    for (size_t i = 0; batch != NULL && i < batch->n_requests; i++) {
+        snprintf(id, sizeof(id), "call-%zu", i);
+        MR_CHECK_STR(batch->requests[i]->request_id, id);
+        MR_CHECK_INT(batch->requests[i]->timeout_ms, ==, 100 * i);
+    }
+
+    rest =
+        (mr_rpc__span){env ? env->body.data : NULL, env ? env->body.len : 0};
+    for (int i = 0; env != NULL && i < 3; i++) {
+        MR_CHECK_INT(mr_rpc__next_part(&rest, &part), ==, 1);
+        check_msg(parts[i], part.data, part.len);
+    }
+    MR_CHECK_INT(env ? mr_rpc__next_part(&rest, &part) : 0, ==, 0);
+
+    mcpreg__v1__batch__free_unpacked(batch, NULL);
+    mcpreg__v1__request__free_unpacked(env, NULL);
+    for (int i = 0; i < 3; i++) {
+        nng_msg_free(parts[i]);
+    }
+    nng_msg_free(msg);
+}
+
+/* A BatchReply is an OK Reply whose body holds each reply in order, and
+ * an empty Reply where a part is missing. */
+static void
+pack_batch_reply_matches_protobuf(void)
+{
+    mr_rpc__status fail = {13, "internal_error", "broken", 1};
+    nng_msg *parts[3];
+    nng_msg *msg;
+    Mcpreg__V1__Reply *env;
+    Mcpreg__V1__BatchReply *batch = NULL;
+
+    parts[0] = mr_rpc__pack_reply(&fail, NULL, 0);
+    parts[1] = NULL;
+    parts[2] = msg_of("\x0a\x00", 2);
+    msg = mr_rpc__pack_batch_reply(parts, 3);
+    env = mcpreg__v1__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    MR_CHECK(env != NULL);
+    if (env != NULL) {
+        MR_CHECK(env->status == NULL || env->status->code == 0);
+        batch = mcpreg__v1__batch_reply__unpack(NULL, env->body.len,
+                                                env->body.data);
+    }
+    MR_CHECK(batch != NULL && batch->n_replies == 3);
+    if (batch != NULL && batch->n_replies == 3) {
+        MR_CHECK(batch->replies[0]->status != NULL);
+        MR_CHECK_STR(batch->replies[0]->status->detail, "broken");
+        MR_CHECK(batch->replies[1]->status == NULL);
+        MR_CHECK(batch->replies[2]->status != NULL);
+    }
+
+    mcpreg__v1__batch_reply__free_unpacked(batch, NULL);
+    mcpreg__v1__reply__free_unpacked(env, NULL);
+    nng_msg_free(parts[0]);
+    nng_msg_free(parts[2]);
+    nng_msg_free(msg);
+}
+
+/* mr_rpc__next_part skips other fields and rejects what is not a Batch. */
+static void
+next_part_rejects_bad_input(void)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        int parts; /* how many parts come before the end or the error */
+        int last;  /* 0 at the end, -1 on an error */
+    } cases[] = {
+        {"", 0, 0, 0},
+        {"\x10\x01\x0a\x00", 4, 1, 0}, /* a varint field, then a part */
+        {"\x0a\x05"
+         "ab",
+         4, 0, -1},             /* longer than the bytes */
+        {"\x08\x01", 2, 0, -1}, /* the part as a varint */
+        {"\x0a\x01"
+         "x\x0b",
+         4, 1, -1},             /* a group after a part */
+        {"\x00\x01", 2, 0, -1}, /* field 0 */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mr_rpc__span rest = {(const uint8_t *)cases[i].bytes, cases[i].len};
+        mr_rpc__span part;
+        int rv;
+        int n = 0;
+
+        rv = mr_rpc__next_part(&rest, &part);
+        while (rv == 1) {
+            n++;
+            rv = mr_rpc__next_part(&rest, &part);
+        }
+        MR_CHECK_INT(n, ==, cases[i].parts);
+        MR_CHECK_INT(rv, ==, cases[i].last);
+    }
+}
+
 static const mr_test_case cases[] = {
     {"pack_request_matches_protobuf", pack_request_matches_protobuf},
     {"pack_reply_matches_protobuf", pack_reply_matches_protobuf},
@@ -377,6 +521,9 @@ static const mr_test_case cases[] = {
     {"unpack_rejects_bad_input", unpack_rejects_bad_input},
     {"unpack_merges_statuses", unpack_merges_statuses},
     {"body_fields_match_proto", body_fields_match_proto},
+    {"pack_batch_matches_protobuf", pack_batch_matches_protobuf},
+    {"pack_batch_reply_matches_protobuf", pack_batch_reply_matches_protobuf},
+    {"next_part_rejects_bad_input", next_part_rejects_bad_input},
 };
 
 MR_TEST_MAIN(cases)

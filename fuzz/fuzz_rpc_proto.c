@@ -59,6 +59,8 @@ static const method methods[] = {
      &mcpreg__v1__revoke_api_key_response__descriptor},
     {MR_M_DISCOVER_AND_REGISTER, &mcpreg__v1__discovery_job__descriptor,
      &mcpreg__v1__discovery_result__descriptor},
+    {MR_RPC__BATCH_METHOD, &mcpreg__v1__batch__descriptor,
+     &mcpreg__v1__batch_reply__descriptor},
 };
 
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
@@ -289,6 +291,47 @@ check_reply(const uint8_t *data, size_t size, const Mcpreg__V1__Reply *env)
     }
 }
 
+/*
+ * check_parts requires that, when protobuf-c decodes the len bytes at
+ * data as a Batch (or a BatchReply when replies is true), mr_rpc__next_part
+ * walks the same envelopes, and mcpreg decodes each as protobuf-c does.
+ */
+static void
+check_parts(const uint8_t *data, size_t len, bool replies)
+{
+    mr_rpc__span rest = {data, len};
+    mr_rpc__span part;
+    Mcpreg__V1__Batch *batch = NULL;
+    Mcpreg__V1__BatchReply *reply = NULL;
+    size_t n;
+
+    if (replies) {
+        reply = mcpreg__v1__batch_reply__unpack(NULL, len, data);
+    } else {
+        batch = mcpreg__v1__batch__unpack(NULL, len, data);
+    }
+    if (batch == NULL && reply == NULL) {
+        return;
+    }
+
+    n = replies ? reply->n_replies : batch->n_requests;
+    for (size_t i = 0; i < n; i++) {
+        if (mr_rpc__next_part(&rest, &part) != 1) {
+            abort();
+        }
+        if (replies) {
+            check_reply(part.data, part.len, reply->replies[i]);
+        } else {
+            check_request(part.data, part.len, batch->requests[i]);
+        }
+    }
+    if (mr_rpc__next_part(&rest, &part) != 0) {
+        abort();
+    }
+    mcpreg__v1__batch__free_unpacked(batch, NULL);
+    mcpreg__v1__batch_reply__free_unpacked(reply, NULL);
+}
+
 /* decode_body decodes len bytes at data as a type into an arena, checks
  * it, and, when env is not NULL, checks packing it into env. */
 static void
@@ -334,6 +377,9 @@ decode_request(const uint8_t *data, size_t size)
                         &env->base, &env->body);
         }
     }
+    if (strcmp(env->method, MR_RPC__BATCH_METHOD) == 0) {
+        check_parts(env->body.data, env->body.len, false);
+    }
     mcpreg__v1__request__free_unpacked(env, &arena.allocator);
 }
 
@@ -353,6 +399,9 @@ decode_reply(const method *m, const uint8_t *data, size_t size)
     check_round_trip(&reply->base);
     decode_body(m->response, reply->body.data, reply->body.len, &reply->base,
                 &reply->body);
+    if (m->response == &mcpreg__v1__batch_reply__descriptor) {
+        check_parts(reply->body.data, reply->body.len, true);
+    }
     mcpreg__v1__reply__free_unpacked(reply, &arena.allocator);
 }
 
