@@ -364,9 +364,9 @@ send_rpc(request *req)
     pthread_rwlock_rdlock(&server->rpc_lock);
     if (!atomic_load(&server->closing)) {
         atomic_fetch_add(&req->refs, 1); /* released by rpc_done */
-        err = mr_rpc_call_async(server->rpc, route->rpc_method,
-                                &req->call.msg.base, route->response_type,
-                                req->request_id, timeout_ms, rpc_done, req);
+        err = (route->quick ? mr_rpc_call_quick : mr_rpc_call_async)(
+            server->rpc, route->rpc_method, &req->call.msg.base,
+            route->response_type, req->request_id, timeout_ms, rpc_done, req);
         if (err != MR_OK) {
             request_unref(req); /* rpc_done will not run */
         }

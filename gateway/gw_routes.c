@@ -38,7 +38,8 @@ static const struct {
       &mcpreg__v1__delete_mcp_server_response__descriptor, false, 204}},
     {SHAPE_OAUTH,
      {GW_OP_REGISTER_OAUTH, "POST", MR_M_REGISTER_OAUTH_PROVIDER,
-      &mcpreg__v1__register_oauth_provider_response__descriptor, true, 200}},
+      &mcpreg__v1__register_oauth_provider_response__descriptor, true, 200, 0,
+      true}},
 };
 
 /* Allow header of each shape: the methods of the table above, and HEAD

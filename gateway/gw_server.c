@@ -488,6 +488,7 @@ gw_server_start(const gw_config *cfg, gw_server **out)
                  cfg->registration_url, mr_err_code(err));
         goto out;
     }
+    mr_rpc_client_set_batching(server->rpc, cfg->rpc_batches);
 
     if (cfg->read_timeout_ms > 0) {
         err = gw_watchdog_start(cfg->read_timeout_ms, GW_WATCHDOG_PERIOD_MS,

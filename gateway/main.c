@@ -28,6 +28,7 @@ typedef struct {
     long request_timeout_ms;
     long register_timeout_ms;
     long shutdown_grace_ms;
+    long rpc_batches;
 } settings;
 
 /* Prints an error unless value is in [min, max]. */
@@ -58,6 +59,7 @@ check_settings(const settings *s)
     ok &= in_range("request-timeout-ms", s->request_timeout_ms, 1, 600000);
     ok &= in_range("register-timeout-ms", s->register_timeout_ms, 1, 600000);
     ok &= in_range("shutdown-grace-ms", s->shutdown_grace_ms, 0, 600000);
+    ok &= in_range("rpc-batches", s->rpc_batches, 0, 64);
 
     if (gw_parse_listen(s->listen, &addr, &addr_len) != MR_OK) {
         mr_opts_fail(
@@ -99,6 +101,10 @@ parse_settings(settings *s, int argc, char **argv)
          "deadline in ms of POST .../oauth-provider calls"},
         {"shutdown-grace-ms", NULL, MR_OPT_INT, &s->shutdown_grace_ms,
          "ms that requests in progress get to finish at shutdown"},
+        {"rpc-batches", NULL, MR_OPT_INT, &s->rpc_batches,
+         "batches of repeat oauth-provider calls in flight to each "
+         "registration service at once; further calls wait and go out "
+         "together in one message. 0: every call alone"},
         {"public-base-url", "MCPREG_PUBLIC_BASE_URL", MR_OPT_STR,
          &s->public_base_url,
          "mcpreg's public base URL; when set, GET " MR_CLIENT_METADATA_PATH
@@ -134,6 +140,7 @@ run(const settings *s)
         .read_timeout_ms = (uint32_t)s->read_timeout_s * 1000,
         .request_timeout_ms = (uint32_t)s->request_timeout_ms,
         .register_timeout_ms = (uint32_t)s->register_timeout_ms,
+        .rpc_batches = (int)s->rpc_batches,
         .public_base_url = s->public_base_url,
     };
     gw_server *server = NULL;
@@ -164,6 +171,7 @@ main(int argc, char **argv)
         .request_timeout_ms = 5000,
         .register_timeout_ms = 30000,
         .shutdown_grace_ms = 5000,
+        .rpc_batches = 1,
     };
     mr_log_level level;
     int rc;

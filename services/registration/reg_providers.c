@@ -217,6 +217,13 @@ reg_providers_handle_register(mr_rpc_call *call, void *arg)
     if (err != MR_OK) {
         goto fail;
     }
+
+    /* A registration waits for a discovery worker, which would hold up
+     * every other call of the batch. */
+    if (mr_rpc_batched(call)) {
+        mr_rpc_decline(call);
+        return;
+    }
     reg_flights_join(service->providers, call, started, &target);
     return;
 
