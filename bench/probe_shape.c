@@ -5,10 +5,15 @@
  * point read. No JSON, protobuf or authentication.
  *
  *   probe_shape store URL DBDIR [CONTEXTS]
- *   probe_shape http PORT URL [THREADS] [WORK_NS]
+ *   probe_shape http PORT URL [THREADS] [WORK_NS] [BATCHES]
  *
  * WORK_NS adds that much busy work to each request on the HTTP thread,
  * which shows what a microsecond of work per request costs the shape.
+ * BATCHES, when not 0, batches the round trips as mcpreg's gateway does
+ * with --rpc-batches: up to that many requests to the store are in
+ * flight, and the requests that arrive meanwhile wait and go out
+ * together in the next one, up to 64. The store reads the record once
+ * for each of them.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +35,9 @@ static const char probe_key[] = "prov/ws/server/user";
 static const char probe_value[] =
     "{\"oauth_provider_id\":\"2f1b5a3c-7c0e-4d8e-9a57-3f1d2c4b5a6e\"}";
 
+/* BATCH_MAX bounds the requests of one batch, as in mcpreg. */
+#define BATCH_MAX 64
+
 /* ---- store side ---- */
 
 typedef struct {
@@ -48,6 +56,8 @@ store_cb(void *arg)
     char *value;
     size_t len = 0;
     char *error = NULL;
+    uint32_t count = 1;
+    bool batch;
 
     if (nng_aio_result(w->aio) != 0) {
         return;
@@ -58,13 +68,25 @@ store_cb(void *arg)
         return;
     }
 
+    /* A request is "get", answered with the value, or a batch's count
+     * of requests, answered with each value after its length. */
     msg = nng_aio_get_msg(w->aio);
-    value = rocksdb_get(w->db, w->ropts, probe_key, sizeof(probe_key) - 1,
-                        &len, &error);
+    batch = nng_msg_len(msg) == sizeof(count);
+    if (batch) {
+        memcpy(&count, nng_msg_body(msg), sizeof(count));
+    }
     nng_msg_clear(msg);
-    nng_msg_append(msg, value, len);
-    rocksdb_free(value);
-    free(error);
+    for (uint32_t i = 0; i < count && i < BATCH_MAX; i++) {
+        value = rocksdb_get(w->db, w->ropts, probe_key, sizeof(probe_key) - 1,
+                            &len, &error);
+        if (batch) {
+            nng_msg_append(msg, &(uint8_t){(uint8_t)len}, 1);
+        }
+        nng_msg_append(msg, value, len);
+        rocksdb_free(value);
+        free(error);
+        error = NULL;
+    }
 
     w->sending = true;
     nng_aio_set_msg(w->aio, msg);
@@ -161,11 +183,13 @@ typedef struct rpc_slot {
     struct rpc_slot *next;
     nng_ctx ctx;
     nng_aio *aio;
-    bool sent; /* the request is out, and aio waits for the reply */
-    http_call *call;
+    bool sent;       /* the request is out, and aio waits for the reply */
+    bool batch;      /* the request is a batch of calls */
+    http_call *call; /* the first of its calls */
 } rpc_slot;
 
 struct http_call {
+    http_call *next; /* in a batch, or in the queue */
     struct MHD_Connection *conn;
     atomic_int phase; /* 0 new, 1 waiting, 2 replied */
     char reply[256];
@@ -176,6 +200,10 @@ static nng_socket req_sock;
 static long work_ns; /* busy work per request, in nanoseconds */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static rpc_slot *pool;
+static int batches_max; /* 0: no batches */
+static int batches;     /* in flight; under pool_lock */
+static http_call *queue;
+static http_call *queue_tail;
 
 static void http_cb(void *arg);
 
@@ -200,12 +228,71 @@ take_slot(void)
     return slot;
 }
 
+/* take_queue takes up to BATCH_MAX queued calls and returns them, with
+ * their count in *n. The caller holds pool_lock. */
+static http_call *
+take_queue(uint32_t *n)
+{
+    http_call *first = queue;
+    http_call *last = NULL;
+
+    *n = 0;
+    while (queue != NULL && *n < BATCH_MAX) {
+        last = queue;
+        queue = queue->next;
+        (*n)++;
+    }
+    if (last != NULL) {
+        last->next = NULL;
+    }
+    if (queue == NULL) {
+        queue_tail = NULL;
+    }
+    return first;
+}
+
+static void send_calls(http_call *calls, uint32_t n);
+
+/* copy_reply copies the value at *at, of len bytes, into c. */
+static void
+copy_reply(http_call *c, const uint8_t *at, size_t len)
+{
+    c->reply_len = len < sizeof(c->reply) ? len : sizeof(c->reply);
+    memcpy(c->reply, at, c->reply_len);
+}
+
+/* answer_calls gives each call of the list its value from msg, or none
+ * when msg is NULL, and resumes it. */
+static void
+answer_calls(http_call *c, bool batch, nng_msg *msg)
+{
+    const uint8_t *at = msg != NULL ? nng_msg_body(msg) : NULL;
+    const uint8_t *end = at != NULL ? at + nng_msg_len(msg) : NULL;
+
+    while (c != NULL) {
+        http_call *next = c->next;
+
+        if (at != NULL && !batch) {
+            copy_reply(c, at, (size_t)(end - at));
+        } else if (at != NULL && at < end && (size_t)(end - at) > *at) {
+            copy_reply(c, at + 1, *at);
+            at += 1 + *at;
+        }
+        atomic_store(&c->phase, 2);
+        MHD_resume_connection(c->conn);
+        c = next;
+    }
+}
+
 static void
 http_cb(void *arg)
 {
     rpc_slot *slot = arg;
     http_call *c = slot->call;
-    nng_msg *msg;
+    bool batch = slot->batch;
+    nng_msg *msg = NULL;
+    http_call *next = NULL;
+    uint32_t n = 0;
 
     if (nng_aio_result(slot->aio) == 0 && !slot->sent) {
         slot->sent = true;
@@ -217,19 +304,24 @@ http_cb(void *arg)
     }
     if (nng_aio_result(slot->aio) == 0) {
         msg = nng_aio_get_msg(slot->aio);
-        c->reply_len = nng_msg_len(msg) < sizeof(c->reply) ? nng_msg_len(msg)
-                                                           : sizeof(c->reply);
-        memcpy(c->reply, nng_msg_body(msg), c->reply_len);
-        nng_msg_free(msg);
     }
 
     pthread_mutex_lock(&pool_lock);
     slot->next = pool;
     pool = slot;
+    if (batch) {
+        batches--;
+        next = take_queue(&n);
+        batches += next != NULL;
+    }
     pthread_mutex_unlock(&pool_lock);
 
-    atomic_store(&c->phase, 2);
-    MHD_resume_connection(c->conn);
+    /* The next batch goes out before this one's calls resume. */
+    if (next != NULL) {
+        send_calls(next, n);
+    }
+    answer_calls(c, batch, msg);
+    nng_msg_free(msg);
 }
 
 /* busy_work spins for work_ns nanoseconds. */
@@ -248,20 +340,53 @@ busy_work(void)
     }
 }
 
-/* start_call sends the request; http_cb then waits for the reply. */
+/* send_calls sends the request of the n calls in the list: "get" for a
+ * call alone, and the count for a batch. http_cb then waits for the
+ * reply. */
 static void
-start_call(http_call *c)
+send_calls(http_call *calls, uint32_t n)
 {
     rpc_slot *slot = take_slot();
     nng_msg *msg = NULL;
 
-    slot->call = c;
+    slot->call = calls;
     slot->sent = false;
+    slot->batch = batches_max > 0;
     nng_msg_alloc(&msg, 0);
-    nng_msg_append(msg, "get", 3);
+    if (slot->batch) {
+        nng_msg_append(msg, &n, sizeof(n));
+    } else {
+        nng_msg_append(msg, "get", 3);
+    }
     nng_aio_set_timeout(slot->aio, 5000);
     nng_aio_set_msg(slot->aio, msg);
     nng_ctx_send(slot->ctx, slot->aio);
+}
+
+/* start_call sends the request of c, or queues it for the next batch
+ * while batches_max batches are in flight. */
+static void
+start_call(http_call *c)
+{
+    http_call *calls = c;
+    uint32_t n = 1;
+
+    c->next = NULL;
+    if (batches_max > 0) {
+        pthread_mutex_lock(&pool_lock);
+        if (queue_tail != NULL) {
+            queue_tail->next = c;
+        } else {
+            queue = c;
+        }
+        queue_tail = c;
+        calls = batches < batches_max ? take_queue(&n) : NULL;
+        batches += calls != NULL;
+        pthread_mutex_unlock(&pool_lock);
+    }
+    if (calls != NULL) {
+        send_calls(calls, n);
+    }
 }
 
 static enum MHD_Result
@@ -352,9 +477,11 @@ main(int argc, char **argv)
     }
     if (argc >= 4 && strcmp(argv[1], "http") == 0) {
         work_ns = argc > 5 ? atol(argv[5]) : 0;
+        batches_max = argc > 6 ? atoi(argv[6]) : 0;
         return run_http(atoi(argv[2]), argv[3], argc > 4 ? atoi(argv[4]) : 2);
     }
     fprintf(stderr, "usage: probe_shape store URL DBDIR [CONTEXTS]\n"
-                    "       probe_shape http PORT URL [THREADS] [WORK_NS]\n");
+                    "       probe_shape http PORT URL [THREADS] [WORK_NS] "
+                    "[BATCHES]\n");
     return 2;
 }
