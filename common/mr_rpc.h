@@ -239,9 +239,10 @@ mr_err mr_rpc_call_async(mr_rpc_client *client, const char *method,
  * mr_rpc_client_set_batching), quick calls that are started while the
  * batches allowed are in flight wait and then go out together in one
  * message, and the server answers them in one. A call that the server
- * declines to run in a batch is sent again alone. A batched call may
- * finish after its own timeout_ms, by as much as the longest timeout in
- * its batch.
+ * declines to run in a batch is sent again alone. When a batch gets no
+ * reply by the earliest deadline among its calls, those whose deadline
+ * has passed fail with MR_ETIMEDOUT and the others go in the next batch,
+ * so the service may run a quick call twice.
  */
 mr_err mr_rpc_call_quick(mr_rpc_client *client, const char *method,
                          const ProtobufCMessage *request,

@@ -132,6 +132,8 @@ typedef struct {
     mr_err err;
     char id[64];
     char name[16];
+    int64_t started_ms; /* on mr_mono_ms's clock */
+    int64_t finished_ms;
 } result;
 
 static result results[CALLS_MAX];
@@ -144,6 +146,7 @@ record(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
     Mcpreg__V1__McpServer *server = (Mcpreg__V1__McpServer *)response;
 
     r->err = status->err;
+    r->finished_ms = mr_mono_ms();
     if (server != NULL) {
         snprintf(r->id, sizeof(r->id), "%s", server->id);
         snprintf(r->name, sizeof(r->name), "%.15s", server->name);
@@ -152,9 +155,11 @@ record(void *arg, const mr_rpc_status *status, ProtobufCMessage *response)
     atomic_fetch_add(&finished, 1);
 }
 
-/* start_quick starts quick call slot to method with id "<slot>". */
+/* start_quick_for starts quick call slot to method with id "<slot>" and
+ * a timeout of timeout_ms. */
 static void
-start_quick(mr_rpc_client *client, const char *method, int slot)
+start_quick_for(mr_rpc_client *client, const char *method, int slot,
+                uint32_t timeout_ms)
 {
     Mcpreg__V1__GetMcpServerRequest req =
         MCPREG__V1__GET_MCP_SERVER_REQUEST__INIT;
@@ -164,10 +169,18 @@ start_quick(mr_rpc_client *client, const char *method, int slot)
     req.id = id;
     memset(&results[slot], 0, sizeof(results[slot]));
     results[slot].err = MR_EINTERNAL;
+    results[slot].started_ms = mr_mono_ms();
     MR_CHECK_INT(mr_rpc_call_quick(client, method, &req.base,
                                    &mcpreg__v1__mcp_server__descriptor, NULL,
-                                   2000, record, (void *)(intptr_t)slot),
+                                   timeout_ms, record, (void *)(intptr_t)slot),
                  ==, MR_OK);
+}
+
+/* start_quick starts quick call slot to method with a timeout of 2 s. */
+static void
+start_quick(mr_rpc_client *client, const char *method, int slot)
+{
+    start_quick_for(client, method, slot, 2000);
 }
 
 /* wait_finished waits up to 5 s for n calls to finish, and returns
@@ -370,6 +383,37 @@ test_peer_leaves_with_queue(void)
     mr_rpc_client_close(client);
 }
 
+/* Each queued call fails at its own deadline when the server never
+ * replies, not at the latest deadline of the batch it went out in. */
+static void
+test_queued_calls_keep_deadlines(void)
+{
+    static const int after_ms[] = {0, 50, 250};
+    const int timeout_ms = 300;
+    mr_rpc_client *client = NULL;
+    nng_socket raw;
+
+    MR_CHECK_INT(nng_rep0_open(&raw), ==, 0);
+    MR_CHECK_INT(nng_listen(raw, RAW_URL, NULL, 0), ==, 0);
+    client = open_client(RAW_URL);
+
+    for (int i = 0; i < 3; i++) {
+        nng_msleep(i > 0 ? (nng_duration)(after_ms[i] - after_ms[i - 1]) : 0);
+        start_quick_for(client, "/b/Echo", i, (uint32_t)timeout_ms);
+    }
+    MR_CHECK(wait_finished(3));
+    for (int i = 0; i < 3; i++) {
+        int64_t took = results[i].finished_ms - results[i].started_ms;
+
+        MR_CHECK_INT(results[i].err, ==, MR_ETIMEDOUT);
+        MR_CHECK_INT(took, >=, timeout_ms - 5);
+        MR_CHECK_INT(took, <=, timeout_ms + 120);
+    }
+
+    mr_rpc_client_close(client);
+    nng_close(raw);
+}
+
 /* reply_alone replies to one request on the raw socket: with
  * method_not_implemented to a batch, as a server without batches does,
  * and with an echo otherwise. It returns whether the request was a
@@ -522,6 +566,7 @@ static const mr_test_case cases[] = {
     {"late_parts_finish_batch", test_late_parts_finish_batch},
     {"oversized_batch_reply_split", test_oversized_batch_reply_split},
     {"peer_leaves_with_queue", test_peer_leaves_with_queue},
+    {"queued_calls_keep_deadlines", test_queued_calls_keep_deadlines},
     {"server_without_batches", test_server_without_batches},
     {"bad_batches_rejected", test_bad_batches_rejected},
     {"nested_batch_unknown", test_nested_batch_unknown},

@@ -300,7 +300,12 @@ pending_cb(void *arg)
     }
     pthread_rwlock_unlock(&client->start_lock);
 
-    if (cancelled) {
+    /* The last peer left after the send: a lost connection, for a batch
+     * as for a call. */
+    if (cancelled && p->is_batch) {
+        p->state = PENDING_RECV;
+        mr_rpc__batch_done(p, NNG_ECONNSHUT);
+    } else if (cancelled) {
         mr_rpc__finish_error(p, MR_EUNAVAILABLE, MR_RPC__PEER_LOST_DETAIL, 1);
     }
 }

@@ -76,21 +76,22 @@ pack_batch(pending *list, int n, uint32_t timeout_ms)
 }
 
 /*
- * send_batch sends the n calls of list in one batch, which waits for the
- * latest of their deadlines. Without memory it fails them, and every call
- * still queued, because no batch in flight may be left to send those.
+ * send_batch sends the n calls of list in one batch, which waits until the
+ * earliest of their deadlines. Without memory it fails them, and every
+ * call still queued, because no batch in flight may be left to send
+ * those.
  */
 static void
 send_batch(mr_rpc_client *client, pending *list, int n)
 {
     pending *b = mr_rpc__take_call(client);
-    int64_t deadline = 0;
+    int64_t deadline = INT64_MAX;
     int64_t left;
     nng_msg *msg;
     int more;
 
     for (pending *p = list; p != NULL; p = p->member_next) {
-        deadline = p->deadline > deadline ? p->deadline : deadline;
+        deadline = p->deadline < deadline ? p->deadline : deadline;
     }
     left = deadline - mr_mono_ms();
     left = left > 0 ? left : 1;
@@ -246,6 +247,49 @@ fail_all(pending *list, mr_err err, const char *detail)
     }
 }
 
+/*
+ * requeue puts the calls of list whose deadline has not passed back at the
+ * head of the queue, in order, and returns the others. A batch times out
+ * at its earliest deadline, so each call fails at its own, and the rest
+ * go again in the next batch.
+ */
+static pending *
+requeue(mr_rpc_client *client, pending *list)
+{
+    int64_t now = mr_mono_ms();
+    pending *expired = NULL;
+    pending **expired_end = &expired;
+    pending *live = NULL;
+    pending **live_end = &live;
+    pending *last_live = NULL;
+
+    while (list != NULL) {
+        pending *next = list->member_next;
+
+        list->member_next = NULL;
+        if (list->deadline <= now + 1) {
+            *expired_end = list;
+            expired_end = &list->member_next;
+        } else {
+            *live_end = list;
+            live_end = &list->member_next;
+            last_live = list;
+        }
+        list = next;
+    }
+
+    if (live != NULL) {
+        nng_mtx_lock(client->mtx);
+        last_live->member_next = client->queue;
+        client->queue = live;
+        if (client->queue_tail == NULL) {
+            client->queue_tail = last_live;
+        }
+        nng_mtx_unlock(client->mtx);
+    }
+    return expired;
+}
+
 /* end_batch releases b and returns the next batch to send, if the queue
  * contains one, with its count in *n. */
 static pending *
@@ -283,6 +327,9 @@ mr_rpc__batch_done(pending *b, int rv)
         reply = nng_aio_get_msg(b->aio);
     } else if (state == PENDING_SEND) {
         nng_msg_free(nng_aio_get_msg(b->aio));
+    }
+    if (state != PENDING_FAIL && rv == NNG_ETIMEDOUT) {
+        members = requeue(client, members);
     }
 
     /* The next batch goes out first, so that the pipe stays full while

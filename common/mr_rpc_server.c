@@ -184,6 +184,10 @@ mr_rpc__run_request(mr_rpc_call *call, const uint8_t *data, size_t len,
     if (call->batch == NULL &&
         env.method.len == sizeof(MR_RPC__BATCH_METHOD) - 1 &&
         memcmp(env.method.data, MR_RPC__BATCH_METHOD, env.method.len) == 0) {
+        /* The batch's own log lines name it. */
+        copy_span(call->request_id, sizeof(call->request_id), env.request_id);
+        snprintf(call->method_name, sizeof(call->method_name), "%s",
+                 MR_RPC__BATCH_METHOD);
         mr_rpc__batch_run(call, env.body, msg);
         return;
     }

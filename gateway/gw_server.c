@@ -504,12 +504,12 @@ gw_server_start(const gw_config *cfg, gw_server **out)
     }
 
     MR_INFO("gw.start", NULL,
-            "listening on %s (port %u), registration service at %s, %d "
-            "threads, read timeout %u ms, at most %d connections, %d per "
-            "client address (0: no limit)",
+            "listening on %s (port %u), registration service at %s with "
+            "%d batches in flight, %d threads, read timeout %u ms, at most "
+            "%d connections, %d per client address (0: no limit)",
             cfg->listen, gw_server_port(server), cfg->registration_url,
-            cfg->threads, cfg->read_timeout_ms, cfg->max_connections,
-            cfg->max_connections_per_ip);
+            cfg->rpc_batches, cfg->threads, cfg->read_timeout_ms,
+            cfg->max_connections, cfg->max_connections_per_ip);
     /* Scripts wait for this line, so it does not wait for the flush. */
     mr_log_flush();
     *out = server;

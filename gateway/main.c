@@ -102,9 +102,10 @@ parse_settings(settings *s, int argc, char **argv)
         {"shutdown-grace-ms", NULL, MR_OPT_INT, &s->shutdown_grace_ms,
          "ms that requests in progress get to finish at shutdown"},
         {"rpc-batches", NULL, MR_OPT_INT, &s->rpc_batches,
-         "batches of repeat oauth-provider calls in flight to each "
+         "batches of repeat oauth-provider calls in flight to the "
          "registration service at once; further calls wait and go out "
-         "together in one message. 0: every call alone"},
+         "together in one message. More batches make each smaller: 1 "
+         "was fastest on 2 cores. 0: every call alone"},
         {"public-base-url", "MCPREG_PUBLIC_BASE_URL", MR_OPT_STR,
          &s->public_base_url,
          "mcpreg's public base URL; when set, GET " MR_CLIENT_METADATA_PATH
