@@ -303,7 +303,7 @@ test_declined_call_goes_alone(void)
 }
 
 /* A batched call that its handler finishes later, from another thread,
- * holds its batch until then and loses nothing. */
+ * keeps its batch waiting until then and loses nothing. */
 static void
 test_late_parts_finish_batch(void)
 {
