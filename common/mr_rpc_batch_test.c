@@ -232,7 +232,7 @@ open_client(const char *url)
 /*
  * hold_then_queue sends call 0 to /b/Hold, so that the one batch allowed
  * stays in flight, starts n calls to method, which queue behind it, and
- * then answers call 0. The queued calls go out in batches of up to 64.
+ * then replies to call 0. The queued calls go out in batches of up to 64.
  */
 static void
 hold_then_queue(mr_rpc_client *client, const char *method, int n)
@@ -327,7 +327,7 @@ test_late_parts_finish_batch(void)
 }
 
 /* Replies that would take a batch's reply over MR_RPC_REPLY_MAX are
- * declined, and their calls answered alone. */
+ * declined, and their calls sent again alone. */
 static void
 test_oversized_batch_reply_split(void)
 {
