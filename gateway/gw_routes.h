@@ -36,7 +36,7 @@ typedef struct {
     bool long_timeout; /* uses --register-timeout-ms, not the CRUD one */
     int success_status;
     uint32_t timeout_ms; /* when not 0, caps the setting's timeout */
-    /* The registration service answers it at once unless it starts a
+    /* The registration service replies to it at once unless it starts a
      * registration, so it may travel in a batch: mr_rpc_call_quick. */
     bool quick;
 } gw_route;

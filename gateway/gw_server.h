@@ -20,7 +20,7 @@ typedef struct {
     int connection_timeout_s;    /* idle time before MHD closes a connection */
     uint32_t request_timeout_ms; /* deadline of CRUD calls */
     uint32_t register_timeout_ms; /* deadline of RegisterOAuthProvider */
-    /* Batches of quick calls in flight to each registration service at
+    /* Batches of quick calls in flight to the registration service at
      * once; 0 sends every call alone (mr_rpc_client_set_batching). */
     int rpc_batches;
     /* Time a client gets to send a whole request, headers and body, from
