@@ -10,10 +10,9 @@
  * WORK_NS adds that much busy work to each request on the HTTP thread,
  * which shows what a microsecond of work per request costs the shape.
  * BATCHES, when not 0, batches the round trips as mcpreg's gateway does
- * with --rpc-batches: up to that many requests to the store are in
- * flight, and the requests that arrive meanwhile wait and go out
- * together in the next one, up to 64. The store reads the record once
- * for each of them.
+ * with --rpc-batches. Up to that many requests to the store are in
+ * flight. The requests that arrive meanwhile wait and go out together in
+ * the next one, up to 64, and the store reads the record once for each.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -68,8 +67,8 @@ store_cb(void *arg)
         return;
     }
 
-    /* A request is "get", answered with the value, or a batch's count
-     * of requests, answered with each value after its length. */
+    /* A request is "get", and the reply the value; or a batch's count of
+     * requests, and the reply each value after its length. */
     msg = nng_aio_get_msg(w->aio);
     batch = nng_msg_len(msg) == sizeof(count);
     if (batch) {

@@ -235,7 +235,7 @@ mr_err mr_rpc_call_async(mr_rpc_client *client, const char *method,
 
 /*
  * mr_rpc_call_quick is mr_rpc_call_async for a call that the server
- * usually answers at once, such as a read. When batching is on (see
+ * usually replies to at once, such as a read. When batching is on (see
  * mr_rpc_client_set_batching), quick calls that are started while the
  * batches allowed are in flight wait and then go out together in one
  * message, and the server answers them in one. A call that the server

@@ -123,9 +123,9 @@ body_size(const ProtobufCMessage *body, size_t body_len)
     return body != NULL ? 1 + varint_len(body_len) + body_len : 0;
 }
 
-/* alloc_request returns a new message with a Request envelope whose body
- * field, of body_len bytes, is left for the caller to write at *body_at;
- * has_body false leaves the field out. NULL without memory. */
+/* alloc_request returns a new message with a Request envelope, or NULL
+ * without memory. The caller writes the body field's body_len bytes at
+ * *body_at. With has_body false, the envelope has no body field. */
 static nng_msg *
 alloc_request(const char *method, const char *request_id, uint32_t timeout_ms,
               uint64_t sent_unix_ms, bool has_body, size_t body_len,

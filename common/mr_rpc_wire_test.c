@@ -439,8 +439,8 @@ pack_batch_matches_protobuf(void)
     nng_msg_free(msg);
 }
 
-/* A BatchReply is an OK Reply whose body holds each reply in order, and
- * an empty Reply where a part is missing. */
+/* A BatchReply is an OK Reply whose body contains each reply in order,
+ * and an empty Reply where a part is missing. */
 static void
 pack_batch_reply_matches_protobuf(void)
 {
