@@ -67,8 +67,8 @@ store_cb(void *arg)
         return;
     }
 
-    /* A request is "get", and the reply the value; or a batch's count of
-     * requests, and the reply each value after its length. */
+    /* A request is "get", and its reply the value. A batch's request is
+     * the count of requests, and its reply each value after its length. */
     msg = nng_aio_get_msg(w->aio);
     batch = nng_msg_len(msg) == sizeof(count);
     if (batch) {
@@ -200,7 +200,7 @@ static long work_ns; /* busy work per request, in nanoseconds */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static rpc_slot *pool;
 static int batches_max; /* 0: no batches */
-static int batches;     /* in flight; under pool_lock */
+static int batches;     /* in flight, guarded by pool_lock */
 static http_call *queue;
 static http_call *queue_tail;
 

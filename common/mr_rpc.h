@@ -238,7 +238,7 @@ mr_err mr_rpc_call_async(mr_rpc_client *client, const char *method,
  * usually replies to at once, such as a read. When batching is on (see
  * mr_rpc_client_set_batching), quick calls that are started while the
  * batches allowed are in flight wait and then go out together in one
- * message, and the server answers them in one. A call that the server
+ * message, and the server replies to them in one. A call that the server
  * declines to run in a batch is sent again alone. When a batch gets no
  * reply by the earliest deadline among its calls, those whose deadline
  * has passed fail with MR_ETIMEDOUT and the others go in the next batch,

@@ -119,8 +119,8 @@ release(mr_rpc__batch *batch)
 }
 
 /* run_part runs the call in bytes as the slot'th of batch. A call that its
- * handler finished before returning is kept for the next part; one that
- * it still owns frees itself when finished. */
+ * handler finished before returning is kept for the next part. One that
+ * its handler still owns frees itself when finished. */
 static void
 run_part(mr_rpc__batch *batch, int slot, mr_rpc__span bytes)
 {
@@ -128,7 +128,7 @@ run_part(mr_rpc__batch *batch, int slot, mr_rpc__span bytes)
     mr_rpc__part_state running = PART_RUNNING;
 
     if (part == NULL) {
-        MR_ERROR("rpc.batch.nomem", NULL,
+        MR_ERROR("rpc.batch.nomem", batch->carrier->request_id,
                  "%s: no memory for call %d of a batch",
                  batch->carrier->server->cfg.name, slot);
         batch->replies[slot] = NULL;
@@ -152,9 +152,11 @@ mr_rpc__batch_run(mr_rpc_call *carrier, mr_rpc__span body, nng_msg *msg)
 
     if (n < 0) {
         nng_msg_free(msg);
-        MR_WARN("rpc.batch.invalid", NULL, "%s: undecodable batch",
-                carrier->server->cfg.name);
-        mr_rpc_fail(carrier, MR_EINVALID_BODY, "Send a valid Batch", 0);
+        MR_WARN("rpc.batch.invalid", carrier->request_id,
+                "%s: invalid batch: not a Batch of at most %d calls",
+                carrier->server->cfg.name, MR_RPC__BATCH_MAX);
+        mr_rpc_fail(carrier, MR_EINVALID_BODY,
+                    "Send a valid Batch of at most 64 calls", 0);
         return;
     }
     if (batch == NULL) {
@@ -163,6 +165,8 @@ mr_rpc__batch_run(mr_rpc_call *carrier, mr_rpc__span body, nng_msg *msg)
     }
     if (batch == NULL) {
         nng_msg_free(msg);
+        MR_ERROR("rpc.batch.nomem", carrier->request_id,
+                 "%s: no memory for a batch", carrier->server->cfg.name);
         mr_rpc_fail(carrier, MR_ENOMEM, NULL, 1);
         return;
     }

@@ -474,8 +474,8 @@ test_server_without_batches(void)
     nng_close(raw);
 }
 
-/* send_raw sends the len bytes at request to the server and returns the
- * decoded reply's error code, or "(none)". */
+/* send_raw sends the len bytes at request to the server and writes the
+ * error code of its reply into code, or "(none)" without one. */
 static void
 send_raw(const void *request, size_t len, char *code, size_t code_len)
 {
@@ -545,10 +545,16 @@ test_nested_batch_unknown(void)
 
     ok = reply != NULL &&
          mr_rpc__unpack_reply(nng_msg_body(reply), nng_msg_len(reply), &env);
-    MR_CHECK(ok && env.code == 0);
-    ok = ok && mr_rpc__next_part(&env.body, &part) == 1 &&
-         mr_rpc__unpack_reply(part.data, part.len, &part_reply);
     MR_CHECK(ok);
+    if (ok) {
+        MR_CHECK_INT(env.code, ==, 0);
+        ok = mr_rpc__next_part(&env.body, &part) == 1;
+        MR_CHECK(ok);
+    }
+    if (ok) {
+        ok = mr_rpc__unpack_reply(part.data, part.len, &part_reply);
+        MR_CHECK(ok);
+    }
     if (ok) {
         MR_CHECK_INT(part_reply.error.len, ==,
                      strlen(mr_err_code(MR_EUNIMPLEMENTED)));

@@ -35,7 +35,7 @@ struct mr_rpc_client {
     int nidle;
     mr_rpc__pipes pipes; /* ids of the counted peers, guarded by mtx */
     /* Quick calls waiting for a batch, oldest first, and the batches in
-     * flight, guarded by mtx; batch_depth is the setting. */
+     * flight, both guarded by mtx. batch_depth is the setting. */
     struct pending *queue;
     struct pending *queue_tail;
     int batches;
@@ -81,7 +81,7 @@ mr_rpc__nng_error(int rv)
 }
 
 /* mr_rpc__take_call returns a call with a context and an aio, counted
- * among the client's calls; NULL without memory. */
+ * among the client's calls, or NULL without memory. */
 pending *mr_rpc__take_call(mr_rpc_client *client);
 
 /* mr_rpc__init_call sets what every call starts with. */

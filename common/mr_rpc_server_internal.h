@@ -28,7 +28,7 @@ typedef enum {
 /* The states of a call that came in a batch. */
 typedef enum {
     PART_RUNNING,  /* its handler has not finished it yet */
-    PART_DONE,     /* finished; the batch may reuse it */
+    PART_DONE,     /* finished, so the batch may reuse it */
     PART_DETACHED, /* its handler returned first, and finishing frees it */
 } mr_rpc__part_state;
 
@@ -81,8 +81,8 @@ struct mr_rpc_server {
 /*
  * mr_rpc__run_request decodes the Request envelope in the len bytes at
  * data and runs its handler, or fails call when it cannot be handled.
- * msg, which contains the bytes, is freed once they are decoded; NULL when
- * the caller frees it.
+ * msg, which contains the bytes, is freed once they are decoded. It is
+ * NULL when the caller frees them.
  */
 void mr_rpc__run_request(mr_rpc_call *call, const uint8_t *data, size_t len,
                          nng_msg *msg);
